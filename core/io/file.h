@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// File: the only way the core reaches the host OS. Positional I/O, so one
+// File may be read from many threads at once without a lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/result.h"
+#include "core/status.h"
+
+namespace imgfs {
+
+class File {
+ public:
+  virtual ~File() = default;
+
+  // Reads up to dst.size() bytes at `offset`. Returns the number of bytes
+  // read, which is short only at end of file. Thread-safe.
+  virtual Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> dst) const = 0;
+  // Writes all of src at `offset`, extending the file if needed.
+  virtual Status WriteAt(uint64_t offset, std::span<const std::byte> src) = 0;
+  virtual Result<uint64_t> Size() const = 0;
+  virtual Status Flush() = 0;
+  virtual Status Truncate(uint64_t size_bytes) = 0;
+
+  // Sparse-file support: the first offset >= `offset` that holds data
+  // (SEEK_DATA) or a hole (SEEK_HOLE). Files without hole information report
+  // everything as data: NextData(o) == o and NextHole(o) == Size().
+  // Both return Size() when there is none.
+  virtual Result<uint64_t> NextData(uint64_t offset) const;
+  virtual Result<uint64_t> NextHole(uint64_t offset) const;
+
+  // Bytes the file occupies on the host (st_blocks * 512), for `info`'s
+  // actual-size. Defaults to Size().
+  virtual Result<uint64_t> AllocatedBytes() const { return Size(); }
+
+  // The path or name used in messages ("disk.qcow2", "<memory>").
+  virtual const std::string& name() const = 0;
+
+  // Reads exactly dst.size() bytes; a short read is kCorrupt naming `what`
+  // ("qcow2: L2 table at 0x30000: unexpected end of file").
+  Status ReadExactAt(uint64_t offset, std::span<std::byte> dst, const char* what) const;
+};
+
+// Opens a host file with O_RDONLY (writable=false) or O_RDWR. The error names
+// the path and the errno.
+Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool writable);
+// Creates or truncates a host file for writing.
+Result<std::unique_ptr<File>> CreatePosixFile(const std::string& path);
+
+// An in-memory file, for tests and fuzzers. Thread-safe for concurrent reads.
+std::unique_ptr<File> NewMemoryFile(std::string name, std::string contents = {});
+
+// Wraps `base` and injects failures, for error-path tests.
+struct FaultPlan {
+  int fail_read_at_call = -1;   // the Nth ReadAt (0-based) fails with EIO
+  int fail_write_at_call = -1;  // the Nth WriteAt fails with ENOSPC
+  bool short_reads = false;     // every read returns at most half what was asked
+};
+std::unique_ptr<File> NewFaultFile(std::unique_ptr<File> base, FaultPlan plan);
+
+}  // namespace imgfs

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// POSIX File: pread/pwrite on one descriptor, safe for concurrent readers.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/io/file.h"
+
+namespace imgfs {
+namespace {
+
+std::string ErrnoText(int e) { return std::strerror(e); }
+
+class PosixFile final : public File {
+ public:
+  PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixFile() override { ::close(fd_); }
+  PosixFile(const PosixFile&) = delete;
+  PosixFile& operator=(const PosixFile&) = delete;
+
+  Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> dst) const override {
+    size_t done = 0;
+    while (done < dst.size()) {
+      ssize_t n = ::pread(fd_, dst.data() + done, dst.size() - done,
+                          static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        int e = errno;
+        return IOError("cannot read " + path_ + ": " + ErrnoText(e), e);
+      }
+      if (n == 0) {
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Status WriteAt(uint64_t offset, std::span<const std::byte> src) override {
+    size_t done = 0;
+    while (done < src.size()) {
+      ssize_t n = ::pwrite(fd_, src.data() + done, src.size() - done,
+                           static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        int e = errno;
+        return IOError("cannot write " + path_ + ": " + ErrnoText(e), e);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Result<uint64_t> Size() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+      int e = errno;
+      return IOError("cannot stat " + path_ + ": " + ErrnoText(e), e);
+    }
+    if (S_ISBLK(st.st_mode)) {
+      off_t end = ::lseek(fd_, 0, SEEK_END);
+      if (end < 0) {
+        int e = errno;
+        return IOError("cannot size " + path_ + ": " + ErrnoText(e), e);
+      }
+      return static_cast<uint64_t>(end);
+    }
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Status Flush() override {
+    if (::fsync(fd_) != 0) {
+      int e = errno;
+      return IOError("cannot flush " + path_ + ": " + ErrnoText(e), e);
+    }
+    return Status::Ok();
+  }
+
+  Status Truncate(uint64_t size_bytes) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) {
+      int e = errno;
+      return IOError("cannot truncate " + path_ + ": " + ErrnoText(e), e);
+    }
+    return Status::Ok();
+  }
+
+  Result<uint64_t> AllocatedBytes() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+      int e = errno;
+      return IOError("cannot stat " + path_ + ": " + ErrnoText(e), e);
+    }
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+
+  Result<uint64_t> NextData(uint64_t offset) const override { return Seek(offset, SEEK_DATA); }
+  Result<uint64_t> NextHole(uint64_t offset) const override { return Seek(offset, SEEK_HOLE); }
+
+  const std::string& name() const override { return path_; }
+
+ private:
+  Result<uint64_t> Seek(uint64_t offset, int whence) const {
+    IMGFS_ASSIGN_OR_RETURN(uint64_t size, Size());
+    if (offset >= size) {
+      return size;
+    }
+    off_t r = ::lseek(fd_, static_cast<off_t>(offset), whence);
+    if (r < 0) {
+      if (errno == ENXIO) {
+        return size;  // no data past offset
+      }
+      if (errno == EINVAL || errno == EOPNOTSUPP) {
+        return whence == SEEK_DATA ? offset : size;  // fs without hole support
+      }
+      int e = errno;
+      return IOError("cannot seek " + path_ + ": " + ErrnoText(e), e);
+    }
+    return static_cast<uint64_t>(r);
+  }
+
+  std::string path_;
+  int fd_;
+};
+
+Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT) {
+      return Status(StatusCode::kNotFound, "cannot open " + path + ": " + ErrnoText(e), e);
+    }
+    if (e == EACCES || e == EPERM) {
+      return Status(StatusCode::kPermission, "cannot open " + path + ": " + ErrnoText(e), e);
+    }
+    return IOError("cannot open " + path + ": " + ErrnoText(e), e);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgumentError("cannot open " + path + ": is a directory");
+  }
+  return std::unique_ptr<File>(std::make_unique<PosixFile>(path, fd));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool writable) {
+  return OpenWithFlags(path, writable ? O_RDWR : O_RDONLY);
+}
+
+Result<std::unique_ptr<File>> CreatePosixFile(const std::string& path) {
+  return OpenWithFlags(path, O_RDWR | O_CREAT | O_TRUNC);
+}
+
+}  // namespace imgfs

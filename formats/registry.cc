@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// The format registry: one explicit, ordered list (STYLE.md §1.3).
+#include "formats/registry.h"
+
+#include <array>
+#include <cstring>
+
+#include "formats/raw/driver.h"
+
+namespace imgfs {
+namespace {
+
+const std::array<FormatDriver, 1> kFormats = {
+    raw::Driver(),
+};
+
+// Signatures of formats imgfs does not (yet) read. A file that carries one is
+// refused instead of being shown as raw, so that `mount disk.vmdk` never
+// exposes the container's bytes as if they were the disk.
+struct ForeignMagic {
+  const char* name;
+  uint64_t offset;
+  const char* magic;
+  size_t length;
+};
+constexpr ForeignMagic kForeign[] = {
+    {"vmdk", 0, "KDMV", 4},
+    {"vmdk (descriptor)", 0, "# Disk DescriptorFile", 21},
+    {"vhdx", 0, "vhdxfile", 8},
+    {"vpc", 0, "conectix", 8},
+    {"vdi", 64, "\x7f\x10\xda\xbe", 4},
+    {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
+    {"qed", 0, "QED\x00", 4},
+    {"parallels", 0, "WithoutFreeSpace", 16},
+    {"parallels", 0, "WithouFreSpacExt", 16},
+    {"bochs", 0, "Bochs Virtual HD Image", 22},
+    {"cloop", 0, "#!/bin/sh\n#V2.0 Format", 22},
+    {"luks", 0, "LUKS\xba\xbe", 6},
+    {"luks", 0, "SKUL\xba\xbe", 6},
+};
+
+}  // namespace
+
+std::span<const FormatDriver> AllFormats() { return kFormats; }
+
+const FormatDriver* FindFormat(std::string_view name) {
+  for (const FormatDriver& d : kFormats) {
+    if (d.name == name) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+Result<ProbeResult> ProbeFormat(const ProbeInput& in, const std::string& name_for_errors) {
+  const FormatDriver* best = nullptr;
+  int best_score = 0;
+  bool tie = false;
+  for (const FormatDriver& d : kFormats) {
+    int score = d.probe(in);
+    if (score > best_score) {
+      best = &d;
+      best_score = score;
+      tie = false;
+    } else if (score == best_score && score > 0) {
+      tie = true;
+    }
+  }
+  if (tie) {
+    return InvalidArgumentError(name_for_errors +
+                                ": matches several formats equally; choose one with --format");
+  }
+  if (best != nullptr && best->name != "raw") {
+    return ProbeResult{best, ""};
+  }
+  for (const ForeignMagic& f : kForeign) {
+    if (f.offset + f.length <= in.head.size() &&
+        std::memcmp(in.head.data() + f.offset, f.magic, f.length) == 0) {
+      return UnsupportedError(name_for_errors + ": looks like a " + f.name +
+                              " image, which this imgfs does not read yet (use --format raw "
+                              "to see the container bytes)");
+    }
+  }
+  // dmg: "koly" trailer in the last 512 bytes.
+  if (in.tail.size() >= 512 && std::memcmp(in.tail.data() + in.tail.size() - 512, "koly", 4) == 0) {
+    return UnsupportedError(name_for_errors +
+                            ": looks like an Apple dmg image, which this imgfs does not read yet");
+  }
+  if (best == nullptr) {
+    return InvalidArgumentError(name_for_errors + ": no format matched");
+  }
+  return ProbeResult{best, "probed as raw: no known image signature"};
+}
+
+}  // namespace imgfs
