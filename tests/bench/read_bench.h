@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+// Read benchmark bodies shared by raw_read_bench.cc and qcow2_read_bench.cc:
+// sequential 1 MiB reads, random 4 KiB reads with a cold cache (a fresh
+// Cache and device per batch), a tiny cache, and a warm cache. The host
+// page cache stays warm unless IMGFS_BENCH_DROP_PAGE_CACHE=1, so the
+// figures are the CPU cost of the read path, not of the disk.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "tests/bench/bench_inputs.h"
+
+namespace imgfs::bench {
+
+inline constexpr uint64_t kSeqChunkBytes = 1 << 20;
+inline constexpr uint64_t kRandBytes = 4096;
+inline constexpr uint64_t kDefaultCacheBytes = 64ULL << 20;  // a mount's default budget
+inline constexpr uint64_t kTinyCacheBytes = 1ULL << 20;      // holds L2 tables, few clusters
+inline constexpr uint64_t kWarmCacheBytes = 2ULL << 30;      // holds the whole image
+inline constexpr size_t kColdBatchReads = 256;
+inline constexpr size_t kOffsetCount = 1 << 16;
+
+// Reads the whole device once (to warm caches). Returns false on error.
+inline bool ReadAll(const BlockDevice& dev) {
+  std::vector<std::byte> buf(kSeqChunkBytes);
+  for (uint64_t off = 0; off < dev.Size(); off += buf.size()) {
+    uint64_t n = std::min<uint64_t>(buf.size(), dev.Size() - off);
+    if (!dev.Read(off, std::span(buf).first(static_cast<size_t>(n))).ok()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Sequential 1 MiB reads over the whole image, wrapping at the end.
+inline void BM_SeqRead(benchmark::State& state, Variant v) {
+  OpenedImage img = OpenForBench(v, kDefaultCacheBytes);
+  if (!img.error.empty()) {
+    state.SkipWithError(img.error.c_str());
+    return;
+  }
+  std::vector<std::byte> buf(kSeqChunkBytes);
+  uint64_t size = img.device->Size() / kSeqChunkBytes * kSeqChunkBytes;
+  uint64_t off = 0;
+  for (auto _ : state) {
+    Status s = img.device->Read(off, buf);
+    if (!s.ok()) {
+      state.SkipWithError(s.ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(buf.data());
+    off = (off + kSeqChunkBytes) % size;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kSeqChunkBytes));
+}
+
+// Random 4 KiB reads, cold imgfs cache: every iteration is a batch of
+// kColdBatchReads reads through a freshly opened device with a fresh Cache
+// (reopening is not timed).
+inline void BM_RandReadCold(benchmark::State& state, Variant v) {
+  auto path = Inputs::Get().PathFor(v);
+  auto offsets = RandomOffsets(Inputs::Get().image_bytes(), kOffsetCount, 42);
+  std::vector<std::byte> buf(kRandBytes);
+  size_t next = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (DropPageCacheRequested() && !path.path.empty()) {
+      DropPageCache(path.path);
+    }
+    OpenedImage img = OpenForBench(v, kDefaultCacheBytes);
+    state.ResumeTiming();
+    if (!img.error.empty()) {
+      state.SkipWithError(img.error.c_str());
+      break;
+    }
+    for (size_t i = 0; i < kColdBatchReads; ++i) {
+      Status s = img.device->Read(offsets[next], buf);
+      next = (next + 1) % offsets.size();
+      if (!s.ok()) {
+        state.SkipWithError(s.ToString().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(buf.data());
+    }
+    state.PauseTiming();
+    img = OpenedImage{};  // closing is not timed either
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kColdBatchReads));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kColdBatchReads * kRandBytes));
+}
+
+// One device per (variant, cache size) shared by every thread of a
+// benchmark, so that threaded runs contend on one cache as a mount does.
+inline OpenedImage& SharedImage(Variant v, uint64_t cache_bytes, bool warm) {
+  static std::mutex mu;
+  static std::map<std::pair<int, uint64_t>, OpenedImage> images;
+  std::lock_guard lock(mu);
+  auto key = std::make_pair(static_cast<int>(v), cache_bytes);
+  auto it = images.find(key);
+  if (it == images.end()) {
+    it = images.emplace(key, OpenForBench(v, cache_bytes)).first;
+    if (warm && it->second.error.empty() && !ReadAll(*it->second.device)) {
+      it->second.error = "cannot read the image to warm the cache";
+    }
+  }
+  return it->second;
+}
+
+// Random 4 KiB reads against a shared device with `cache_bytes` of cache;
+// run with ->Threads(n) to see contention.
+inline void RandReadShared(benchmark::State& state, Variant v, uint64_t cache_bytes, bool warm) {
+  OpenedImage& img = SharedImage(v, cache_bytes, warm);
+  if (!img.error.empty()) {
+    state.SkipWithError(img.error.c_str());
+    return;
+  }
+  auto offsets = RandomOffsets(img.device->Size(), kOffsetCount,
+                               1000 + static_cast<uint64_t>(state.thread_index()));
+  std::vector<std::byte> buf(kRandBytes);
+  size_t next = 0;
+  for (auto _ : state) {
+    Status s = img.device->Read(offsets[next], buf);
+    next = (next + 1) % offsets.size();
+    if (!s.ok()) {
+      state.SkipWithError(s.ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kRandBytes));
+}
+
+inline void BM_RandReadWarm(benchmark::State& state, Variant v) {
+  RandReadShared(state, v, kWarmCacheBytes, /*warm=*/true);
+}
+
+inline void BM_RandReadTinyCache(benchmark::State& state, Variant v) {
+  RandReadShared(state, v, kTinyCacheBytes, /*warm=*/false);
+}
+
+}  // namespace imgfs::bench
+
+// Registers the four read benchmarks for one variant. BENCHMARK_CAPTURE pastes
+// the function name into an identifier, so use it after
+// `using namespace imgfs::bench;`.
+#define IMGFS_READ_BENCHMARKS(tag, variant)                                                     \
+  BENCHMARK_CAPTURE(BM_SeqRead, tag, variant)->Unit(benchmark::kMicrosecond);                   \
+  BENCHMARK_CAPTURE(BM_RandReadCold, tag, variant)->Unit(benchmark::kMicrosecond);              \
+  BENCHMARK_CAPTURE(BM_RandReadTinyCache, tag, variant)->Threads(1)->Threads(2)->UseRealTime(); \
+  BENCHMARK_CAPTURE(BM_RandReadWarm, tag, variant)->Threads(1)->Threads(2)->UseRealTime()
