@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Regenerates the fuzz seed corpora under tests/fuzz/corpus/ with qemu-img
+# and qemu-io (Debian package qemu-utils). Each seed is a small but valid
+# image that reaches one feature of the parser; the fuzzer mutates from there.
+#
+#   bash scripts/make-fuzz-corpus.sh            # rewrite tests/fuzz/corpus/
+#   bash scripts/make-fuzz-corpus.sh OUTDIR     # write elsewhere
+#
+# Snapshot seeds embed the creation time, so regenerating changes their bytes;
+# commit the result only when the seed set itself changes.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/tests/fuzz/corpus}
+command -v qemu-img >/dev/null && command -v qemu-io >/dev/null ||
+  { echo "make-fuzz-corpus: needs qemu-img and qemu-io (apt-get install qemu-utils)" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+q2=$out/qcow2
+probe=$out/probe
+rm -rf "$q2" "$probe"
+mkdir -p "$q2" "$probe"
+
+# io IMAGE CMD...: run each qemu-io command on IMAGE (qcow2).
+io() {
+  local img=$1
+  shift
+  local args=()
+  for c in "$@"; do args+=(-c "$c"); done
+  qemu-io -f qcow2 "${args[@]}" "$img" >/dev/null
+}
+# mk NAME SIZE OPTIONS: create $work/NAME.qcow2 (-u: do not open the
+# backing file, which need not exist).
+mk() { qemu-img create -q -u -f qcow2 -o "$3" "$work/$1.qcow2" "$2"; }
+keep() { cp "$work/$1.qcow2" "$q2/$1.qcow2"; }
+
+# Version 2 (compat=0.10) and 3, with data written unaligned and across
+# cluster boundaries, and a sparse tail.
+mk v2-c512 64K compat=0.10,cluster_size=512
+io "$work/v2-c512.qcow2" "write -P 0x5a 0 1k" "write -P 0xa5 1500 700" "write -P 0x11 60k 512"
+keep v2-c512
+
+mk v3-c512 64K compat=1.1,cluster_size=512
+io "$work/v3-c512.qcow2" "write -P 0x5a 512 1k" "write -P 0x33 3000 2000" "write -z 8k 1k"
+keep v3-c512
+
+mk v3-c4k 256K cluster_size=4096
+io "$work/v3-c4k.qcow2" "write -P 0x01 0 4k" "write -P 0x02 6k 4k" "write -z 64k 8k" \
+  "write -P 0x03 200k 1"
+keep v3-c4k
+
+# 64 KiB clusters (the default): larger, but the layout most images in the
+# wild have.
+mk v3-c64k 1M cluster_size=65536
+io "$work/v3-c64k.qcow2" "write -P 0x44 65000 1000"
+keep v3-c64k
+
+# Compressed clusters, zlib (the default) and zstd (compression_type, v3).
+mk zlib-c4k 64K cluster_size=4096
+io "$work/zlib-c4k.qcow2" "write -c -P 0x61 0 4k" "write -c -P 0x62 8k 4k" "write -P 0x63 16k 4k"
+keep zlib-c4k
+
+mk zstd-c4k 64K cluster_size=4096,compression_type=zstd
+io "$work/zstd-c4k.qcow2" "write -c -P 0x71 0 4k" "write -c -P 0x72 4k 4k" "write -P 0x73 12k 100"
+keep zstd-c4k
+
+mk zlib-c512-v2 16K compat=0.10,cluster_size=512
+io "$work/zlib-c512-v2.qcow2" "write -c -P 0x81 0 512" "write -c -P 0x82 1k 512"
+keep zlib-c512-v2
+
+# Zero clusters (v3 flag) next to data, over a whole cluster and a part.
+mk zero-c4k 64K cluster_size=4096
+io "$work/zero-c4k.qcow2" "write -P 0x91 0 16k" "write -z 4k 4k" "write -z 9k 1k" "write -z 32k 8k"
+keep zero-c4k
+
+# Extended L2 entries (subclusters; needs clusters of at least 16 KiB).
+mk extl2-c16k 256K cluster_size=16384,extended_l2=on
+io "$work/extl2-c16k.qcow2" "write -P 0xe1 0 512" "write -P 0xe2 1536 1k" "write -z 16k 2k" \
+  "write -P 0xe3 40k 3k"
+keep extl2-c16k
+
+mk extl2-zstd-c16k 64K cluster_size=16384,extended_l2=on,compression_type=zstd
+io "$work/extl2-zstd-c16k.qcow2" "write -c -P 0xe4 0 16k" "write -P 0xe5 17k 1k"
+keep extl2-zstd-c16k
+
+# Internal snapshots: data written before and after each snapshot.
+mk snap-c512 32K cluster_size=512
+io "$work/snap-c512.qcow2" "write -P 0x01 0 2k"
+qemu-img snapshot -c first "$work/snap-c512.qcow2"
+io "$work/snap-c512.qcow2" "write -P 0x02 1k 2k"
+qemu-img snapshot -c second "$work/snap-c512.qcow2"
+io "$work/snap-c512.qcow2" "write -z 0 1k"
+keep snap-c512
+
+mk snap-v2-c4k 64K compat=0.10,cluster_size=4096
+io "$work/snap-v2-c4k.qcow2" "write -P 0x0a 4k 4k"
+qemu-img snapshot -c only "$work/snap-v2-c4k.qcow2"
+io "$work/snap-v2-c4k.qcow2" "write -P 0x0b 4k 1k"
+keep snap-v2-c4k
+
+# Backing file names (qemu-img 7.2 refuses to write one without a format);
+# the fuzzer does not open them, but the header and its extensions are parsed.
+qemu-img create -q -f raw "$work/base.raw" 64K
+mk overlay-c512 64K cluster_size=512,backing_file=base.raw,backing_fmt=raw
+io "$work/overlay-c512.qcow2" "write -P 0xb1 1k 1k"
+keep overlay-c512
+mk overlay-relpath-c4k 64K cluster_size=4096,backing_file=../images/some/base.qcow2,backing_fmt=qcow2
+keep overlay-relpath-c4k
+
+# External data file (header extension + incompatible bit), raw and not.
+mk datafile-c4k 64K cluster_size=4096,data_file=datafile-c4k.data
+io "$work/datafile-c4k.qcow2" "write -P 0xd1 0 4k"
+keep datafile-c4k
+mk datafile-raw-c512 16K cluster_size=512,data_file=datafile-raw.data,data_file_raw=on
+keep datafile-raw-c512
+
+# Other header variations: refcount widths, lazy refcounts, a bitmap
+# extension.
+mk refcount1-c512 16K cluster_size=512,refcount_bits=1
+io "$work/refcount1-c512.qcow2" "write -P 0x21 0 1k"
+keep refcount1-c512
+mk refcount64-lazy-c4k 32K cluster_size=4096,refcount_bits=64,lazy_refcounts=on
+io "$work/refcount64-lazy-c4k.qcow2" "write -P 0x22 0 5k"
+keep refcount64-lazy-c4k
+mk bitmap-c4k 64K cluster_size=4096
+qemu-img bitmap --add "$work/bitmap-c4k.qcow2" b0
+io "$work/bitmap-c4k.qcow2" "write -P 0x23 0 4k"
+keep bitmap-c4k
+
+# Empty image and a virtual size that is not a multiple of the cluster size.
+mk empty-c512 0 cluster_size=512
+keep empty-c512
+mk oddsize-c4k 10001 cluster_size=4096
+io "$work/oddsize-c4k.qcow2" "write -P 0x31 9728 273"
+keep oddsize-c4k
+
+# Probe corpus: a few magics at the offsets probing looks at, plus two of the
+# small qcow2 seeds.
+pad() { head -c "$1" /dev/zero; }
+{ printf 'QFI\xfb\x00\x00\x00\x03'; pad 1016; } >"$probe/qcow2-magic-only"
+{ printf 'QFI\xfb\x00\x00\x00\x01'; pad 504; } >"$probe/qcow1"
+{ printf 'KDMV'; pad 508; } >"$probe/vmdk-sparse"
+{ printf '# Disk DescriptorFile\nversion=1\n'; } >"$probe/vmdk-descriptor"
+{ printf 'vhdxfile'; pad 504; } >"$probe/vhdx"
+{ printf 'conectix'; pad 504; } >"$probe/vpc"
+{ pad 64; printf '\x7f\x10\xda\xbe'; pad 444; } >"$probe/vdi"
+{ printf 'QED\x00'; pad 508; } >"$probe/qed"
+{ printf 'LUKS\xba\xbe\x00\x01'; pad 504; } >"$probe/luks1"
+{ pad 1024; printf 'koly'; pad 508; } >"$probe/dmg-tail"
+{ pad 510; printf '\x55\xaa'; } >"$probe/mbr"
+pad 4096 >"$probe/zeros-4k"
+printf '' >"$probe/empty"
+cp "$q2/v3-c512.qcow2" "$probe/qcow2-v3-c512"
+cp "$q2/zlib-c512-v2.qcow2" "$probe/qcow2-v2-zlib"
+
+echo "make-fuzz-corpus: $(ls "$q2" | wc -l) qcow2 seeds, $(ls "$probe" | wc -l) probe seeds in $out"
+du -sh "$q2" "$probe"
