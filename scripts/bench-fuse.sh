@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench-fuse.sh: reads the raw view of qcow2 images through three FUSE
+# servers in the same run and prints a markdown table of medians:
+#   imgfs      `imgfs mount -f IMAGE DIR`          -> DIR/<stem>.raw
+#   qsd        qemu-storage-daemon --export type=fuse (mountpoint is a file)
+#   qcowmount  libqcow-utils (fuse2; cannot read zstd-compressed images)
+# for an uncompressed (64 KiB clusters), a zlib- and a zstd-compressed
+# qcow2 made by `qemu-img convert` from the same disk-like data (per 4 KiB
+# block: 25% random, 10% zeros, 30% text-like, 35% repeated records; about
+# 2x compressible).
+#
+# Every measurement starts a fresh server and drops the page cache first
+# (echo 3 > /proc/sys/vm/drop_caches), so each one is cold: no server cache,
+# no page cache for the image or the FUSE file. Reads use O_DIRECT on the
+# FUSE file (the server sees every read) except "seq buffered", which is
+# what cp/sha256sum see (kernel readahead, FUSE page cache).
+#
+# Metrics per (variant, tool), median over BENCH_ROUNDS rounds; the tools
+# are interleaved and their order rotates every round:
+#   seq direct MB/s     fio read, bs=1M, direct=1, whole image once
+#   seq buffered MB/s   fio read, bs=1M, buffered, whole image once
+#   rand 4k IOPS j=1/2  fio randread, bs=4k, direct=1, numjobs=1/2, BENCH_RUNTIME s
+#   CPU s / seq pass    server utime+stime (/proc/PID/stat) during "seq direct"
+#   CPU us / rand read  server CPU during "rand j=1" / reads done
+#   peak RSS MiB        max VmHWM of the server over its sessions
+# Ratios are imgfs / best anchor (higher-is-better metrics) or best anchor /
+# imgfs (CPU, RSS), so a ratio > 1 always means imgfs is better.
+#
+# Usage: sudo scripts/bench-fuse.sh [> table.md]
+# Environment:
+#   BENCH_WORKDIR   images and mount points (default /var/tmp/imgfs-bench-fuse);
+#                   images are cached there and reused
+#   BENCH_SIZE_MIB  virtual size (default 2048)
+#   BENCH_ROUNDS    rounds (default 3)
+#   BENCH_RUNTIME   seconds per random-read run (default 10)
+#   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw" (default "qcow2 zlib zstd")
+#   BENCH_TOOLS     subset of "imgfs qsd qcowmount" (default all three)
+#   BENCH_METRICS   subset of "seqd seqb rand1 rand2" (default all four)
+#   IMGFS           the imgfs binary (default: build-bench/fuse/imgfs, build/fuse/imgfs, PATH)
+#   IMGFS_MOUNT_ARGS extra `imgfs mount` arguments, e.g. "--cache-size 256M"
+# Needs root (drop_caches, /dev/fuse), fio, qemu-img, python3.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+workdir=${BENCH_WORKDIR:-/var/tmp/imgfs-bench-fuse}
+size_mib=${BENCH_SIZE_MIB:-2048}
+rounds=${BENCH_ROUNDS:-3}
+runtime=${BENCH_RUNTIME:-10}
+variants=${BENCH_VARIANTS:-qcow2 zlib zstd}
+tools=${BENCH_TOOLS:-imgfs qsd qcowmount}
+metrics=${BENCH_METRICS:-seqd seqb rand1 rand2}
+imgfs_args=${IMGFS_MOUNT_ARGS:-}
+
+log() { printf '%s bench-fuse: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+for t in fio qemu-img python3; do
+  command -v "$t" >/dev/null || die "cannot find $t in PATH"
+done
+
+imgfs_bin=${IMGFS:-}
+if [[ -z $imgfs_bin ]]; then
+  for c in "$here/build-bench/fuse/imgfs" "$here/build/fuse/imgfs" "$(command -v imgfs || true)"; do
+    if [[ -n $c && -x $c ]]; then imgfs_bin=$c; break; fi
+  done
+fi
+
+mkdir -p "$workdir"
+results="$workdir/results-$(date +%Y%m%dT%H%M%S).tsv"
+: >"$results"
+
+# --- cleanup: every server we start is tracked, and unmounted on exit -------
+declare -A server_mnt=()   # pid -> mountpoint
+cleanup() {
+  local pid
+  for pid in "${!server_mnt[@]}"; do
+    stop_server "$pid" || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+is_mounted() { grep -q " $1 fuse" /proc/self/mounts; }
+
+stop_server() {
+  local pid=$1 mnt=${server_mnt[$1]}
+  if is_mounted "$mnt"; then
+    fusermount3 -u "$mnt" 2>/dev/null || fusermount -u "$mnt" 2>/dev/null || true
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if is_mounted "$mnt"; then
+    umount -l "$mnt" 2>/dev/null || true
+  fi
+  unset "server_mnt[$pid]"
+}
+
+# --- inputs -------------------------------------------------------------------
+gen_raw() {  # path bytes
+  python3 - "$1" "$2" <<'EOF'
+import random, sys
+path, size = sys.argv[1], int(sys.argv[2])
+rng = random.Random(0x1D15C0DE)
+text = bytes(b"etaoinshrdlucmfw"[i & 15] for i in range(256))
+B, CH = 4096, 1 << 20
+zero = bytes(B)
+with open(path, "wb") as f:
+    left = size
+    while left > 0:
+        n = min(CH, left)
+        raw = rng.randbytes(n)
+        out = bytearray(raw)
+        for o in range(0, n, B):
+            r = rng.random()
+            if r < 0.25:
+                pass                                   # incompressible
+            elif r < 0.35:
+                out[o:o + B] = zero                    # zeros (not a whole-cluster hole)
+            elif r < 0.65:
+                out[o:o + B] = raw[o:o + B].translate(text)  # text-like, ~2x
+            else:
+                out[o:o + B] = raw[o:o + 256].translate(text) * (B // 256)  # records
+        f.write(out)
+        left -= n
+EOF
+}
+
+image_for() {  # variant -> path (built once, cached in $workdir)
+  local v=$1 base="$workdir/disk-${size_mib}M"
+  local raw="$base.raw" out
+  if [[ ! -s $raw ]]; then
+    log "generating $raw"
+    gen_raw "$raw.tmp" $((size_mib << 20))
+    mv "$raw.tmp" "$raw"
+  fi
+  case $v in
+    raw) echo "$raw"; return ;;
+    qcow2) out="$base-qcow2.qcow2" ;;
+    zlib | zstd) out="$base-$v.qcow2" ;;
+    *) die "unknown variant $v" ;;
+  esac
+  if [[ ! -s $out ]]; then
+    log "converting $raw -> $out"
+    if [[ $v == qcow2 ]]; then
+      qemu-img convert -O qcow2 -o cluster_size=65536 "$raw" "$out.tmp"
+    else
+      qemu-img convert -c -O qcow2 -o cluster_size=65536,compression_type="$v" "$raw" "$out.tmp"
+    fi
+    mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+# --- servers ------------------------------------------------------------------
+# start_server tool variant image: sets $srv_pid and $srv_file, or returns 1
+# when the tool cannot serve this variant (n/a).
+start_server() {
+  local tool=$1 v=$2 img=$3 mnt stem i
+  srv_pid='' srv_file=''
+  case $tool in
+    imgfs)
+      [[ -n $imgfs_bin ]] || return 1
+      mnt="$workdir/mnt-imgfs"
+      mkdir -p "$mnt"
+      stem=$(basename "$img"); stem=${stem%.*}
+      # shellcheck disable=SC2086  # imgfs_args is a word list on purpose
+      "$imgfs_bin" mount -f $imgfs_args "$img" "$mnt" >"$workdir/imgfs.log" 2>&1 &
+      srv_pid=$!
+      srv_file="$mnt/$stem.raw"
+      ;;
+    qsd)
+      command -v qemu-storage-daemon >/dev/null || return 1
+      mnt="$workdir/mnt-qsd.raw"
+      : >"$mnt"
+      local drv=qcow2
+      [[ $v == raw ]] && drv=raw
+      qemu-storage-daemon \
+        --blockdev "driver=file,node-name=f,filename=$img" \
+        --blockdev "driver=$drv,node-name=q,file=f" \
+        --export "type=fuse,id=e,node-name=q,mountpoint=$mnt" >"$workdir/qsd.log" 2>&1 &
+      srv_pid=$!
+      srv_file=$mnt
+      ;;
+    qcowmount)
+      command -v qcowmount >/dev/null || return 1
+      [[ $v == zstd || $v == raw ]] && return 1  # libqcow 20201213 has no zstd
+      mnt="$workdir/mnt-qcowmount"
+      mkdir -p "$mnt"
+      # -v keeps it in the foreground, so $! is the server.
+      qcowmount -v "$img" "$mnt" >"$workdir/qcowmount.log" 2>&1 &
+      srv_pid=$!
+      srv_file="$mnt/qcow1"
+      ;;
+    *) die "unknown tool $tool" ;;
+  esac
+  server_mnt[$srv_pid]=$mnt
+  for ((i = 0; i < 200; i++)); do
+    if is_mounted "$mnt" && [[ -e $srv_file ]] &&
+      [[ $(stat -c %s "$srv_file" 2>/dev/null || echo 0) -gt 0 ]]; then
+      return 0
+    fi
+    kill -0 "$srv_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  log "cannot start $tool on $img (see $workdir/$tool.log)"
+  stop_server "$srv_pid"
+  srv_pid=''
+  return 1
+}
+
+cpu_ticks() {  # pid -> utime+stime of all threads, in clock ticks
+  # Fields after the ")" of comm: state is $1, utime $12, stime $13.
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+clk_tck=$(getconf CLK_TCK)
+
+drop_caches() {
+  sync
+  if ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+    [[ -n ${warned_drop:-} ]] || log "cannot drop caches (not root?): runs are not cold"
+    warned_drop=1
+  fi
+}
+
+fio_json() {  # file size_bytes args... -> "bw_bytes iops total_ios"
+  local file=$1 bytes=$2
+  shift 2
+  fio --name=bench --filename="$file" --size="$bytes" --ioengine=psync \
+    --group_reporting --output-format=json "$@" |
+    python3 -c 'import json,sys
+r = json.load(sys.stdin)["jobs"][0]["read"]
+print(r["bw_bytes"], r["iops"], r["total_ios"])'
+}
+
+record() {  # round variant tool metric value
+  printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"
+}
+
+# One cold measurement: fresh server, dropped caches, one fio run.
+measure() {  # round variant tool metric image
+  local round=$1 v=$2 tool=$3 metric=$4 img=$5 bytes out c0 c1 hwm
+  if ! start_server "$tool" "$v" "$img"; then
+    record "$round" "$v" "$tool" "$metric" na
+    return
+  fi
+  bytes=$(stat -c %s "$srv_file")
+  drop_caches
+  c0=$(cpu_ticks "$srv_pid")
+  case $metric in
+    seqd) out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=1) ;;
+    seqb) out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=0 --invalidate=1) ;;
+    rand1 | rand2)
+      out=$(fio_json "$srv_file" "$bytes" --rw=randread --bs=4k --direct=1 \
+        --numjobs="${metric#rand}" --time_based --runtime="$runtime")
+      ;;
+  esac
+  c1=$(cpu_ticks "$srv_pid")
+  hwm=$(hwm_kib "$srv_pid")
+  stop_server "$srv_pid"
+  read -r bw iops ios <<<"$out"
+  local cpu_s
+  cpu_s=$(python3 -c "print(($c1 - $c0) / $clk_tck)")
+  case $metric in
+    seq*) record "$round" "$v" "$tool" "$metric" "$(python3 -c "print($bw / 1e6)")"
+      [[ $metric == seqd ]] && record "$round" "$v" "$tool" cpu_seq "$cpu_s" ;;
+    rand*) record "$round" "$v" "$tool" "$metric" "$iops"
+      [[ $metric == rand1 ]] &&
+        record "$round" "$v" "$tool" cpu_rand "$(python3 -c "print($cpu_s * 1e6 / max($ios, 1))")" ;;
+  esac
+  record "$round" "$v" "$tool" rss "$(python3 -c "print($hwm / 1024)")"
+  log "round $round $v $tool $metric: bw=$((bw / 1000000))MB/s iops=${iops%.*} cpu=${cpu_s}s hwm=$((hwm / 1024))MiB"
+}
+
+# --- run ------------------------------------------------------------------------
+[[ -n $imgfs_bin ]] || log "imgfs binary not found: imgfs column will be n/a"
+declare -A images=()
+for v in $variants; do images[$v]=$(image_for "$v"); done
+
+read -r -a tool_list <<<"$tools"
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+for ((round = 1; round <= rounds; round++)); do
+  # Rotate the tool order each round so no tool always runs first.
+  n=${#tool_list[@]}
+  order=()
+  for ((k = 0; k < n; k++)); do order+=("${tool_list[$(((k + round - 1) % n))]}"); done
+  for v in $variants; do
+    for metric in $metrics; do
+      for tool in "${order[@]}"; do
+        measure "$round" "$v" "$tool" "$metric" "${images[$v]}"
+      done
+    done
+  done
+done
+
+# --- report ---------------------------------------------------------------------
+{
+  echo "<!-- bench-fuse.sh: $started .. $(date -u +%Y-%m-%dT%H:%M:%SZ), size ${size_mib} MiB, rounds $rounds, runtime ${runtime}s -->"
+  echo "<!-- host: $(nproc) cpus, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); imgfs: ${imgfs_bin:-none} ${imgfs_args}; $(qemu-img --version | head -1); $(fio --version) -->"
+  python3 - "$results" "$tools" "$variants" <<'EOF'
+import statistics, sys
+from collections import defaultdict
+path, tools, variants = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+vals = defaultdict(list)
+for line in open(path):
+    rnd, v, tool, metric, value = line.rstrip("\n").split("\t")
+    if value != "na":
+        vals[(v, tool, metric)].append(float(value))
+metrics = [  # key, label, higher is better, format
+    ("seqd", "seq 1M direct, MB/s", True, "{:.0f}"),
+    ("seqb", "seq 1M buffered, MB/s", True, "{:.0f}"),
+    ("rand1", "rand 4k direct, IOPS, 1 reader", True, "{:.0f}"),
+    ("rand2", "rand 4k direct, IOPS, 2 readers", True, "{:.0f}"),
+    ("cpu_seq", "server CPU s per seq pass", False, "{:.2f}"),
+    ("cpu_rand", "server CPU us per rand read", False, "{:.0f}"),
+    ("rss", "server peak RSS, MiB", False, "{:.0f}"),
+]
+anchors = [t for t in tools if t != "imgfs"]
+print("| image | metric | " + " | ".join(tools) + " | imgfs vs best anchor |")
+print("|---|---|" + "---:|" * len(tools) + "---:|")
+for v in variants:
+    for key, label, higher, fmt in metrics:
+        med = {}
+        for t in tools:
+            xs = vals.get((v, t, key))
+            if xs:
+                med[t] = max(xs) if key == "rss" else statistics.median(xs)
+        if not med:
+            continue
+        cells = [fmt.format(med[t]) if t in med else "n/a" for t in tools]
+        ratio = "n/a"
+        have = [med[a] for a in anchors if a in med]
+        if "imgfs" in med and have:
+            best = max(have) if higher else min(have)
+            r = (med["imgfs"] / best if higher else best / med["imgfs"]) if best and med["imgfs"] else float("nan")
+            ratio = f"{r:.2f}x"
+        name = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd", "raw": "raw"}.get(v, v)
+        print(f"| {name} | {label} | " + " | ".join(cells) + f" | {ratio} |")
+EOF
+  echo
+  echo "Raw samples: $results"
+}
