@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The whole imgfs check, as CI runs it (STYLE.md §9). On a fresh Debian 12
+# machine, as root:
+#
+#   bash scripts/test.sh
+#
+# Stages, in order (each is timed; a failing stage does not stop the later
+# ones, but the script exits non-zero at the end):
+#   deps      apt-get install of every build and test dependency
+#   release   Release build, -Werror, tests and benchmarks; ctest
+#   asan      ASan + UBSan build; ctest
+#   fuzz      clang libFuzzer build; each target runs FUZZ_SECONDS over its seeds
+#   format    clang-format --dry-run -Werror over every tracked C++ source
+#   features  the optional features CMake found, diffed against
+#             scripts/expected-features.txt
+#   package   cmake --install into a temp prefix, cpack -G DEB, dpkg-deb -c
+# The last line is "N passed, N failed" over both ctest runs.
+#
+# Knobs (environment):
+#   STAGES="release format"   run only these stages (default: all)
+#   JOBS=2                    parallel compile and ctest jobs
+#   FUZZ_SECONDS=30           per fuzz target
+#   BUILD_ROOT=<repo>         where build-ci, build-asan, build-fuzz go
+#   IMGFS_SKIP_DEPS=1         skip apt-get (a developer box without root)
+#   CI=true (the default here): oracle tests fail, not skip, without qemu-img
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+STAGES=${STAGES:-deps release asan fuzz format features package}
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+BUILD_ROOT=${BUILD_ROOT:-$root}
+export CI=${CI:-true}
+
+# Debian 12 package names. clang-format-16: the tree's .clang-format uses
+# InsertBraces, which clang-format 14 (Debian's default) rejects.
+APT_PACKAGES=(
+  cmake ninja-build g++ pkg-config
+  libfuse3-dev fuse3
+  zlib1g-dev libzstd-dev libdeflate-dev nettle-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  qemu-utils qemu-system-common libqcow-utils
+  clang libclang-rt-14-dev clang-format-16
+  fio dpkg-dev file bsdextrautils
+)
+
+build_ci=$BUILD_ROOT/build-ci
+build_asan=$BUILD_ROOT/build-asan
+build_fuzz=$BUILD_ROOT/build-fuzz
+logs=$(mktemp -d "${TMPDIR:-/tmp}/imgfs-test.XXXXXX")
+
+failed_stages=()
+tests_passed=0
+tests_failed=0
+tests_skipped=0
+script_start=$SECONDS
+
+note() { printf '\n==> %s\n' "$*"; }
+want() { [[ " $STAGES " == *" $1 "* ]]; }
+
+# stage NAME FUNCTION: runs FUNCTION, times it and records a failure.
+stage() {
+  local name=$1 fn=$2 start=$SECONDS
+  want "$name" || return 0
+  note "stage $name"
+  if "$fn"; then
+    printf -- '--- stage %s: ok (%ds)\n' "$name" $((SECONDS - start))
+  else
+    printf -- '--- stage %s: FAILED (%ds)\n' "$name" $((SECONDS - start))
+    failed_stages+=("$name")
+  fi
+}
+
+# run_ctest DIR LABEL: runs ctest and adds its counts to the totals.
+run_ctest() {
+  local dir=$1 label=$2 log=$logs/ctest-$2.log rc total failed skipped
+  ctest --test-dir "$dir" -j"$JOBS" --output-on-failure --timeout 600 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  # "100% tests passed, 0 tests failed out of 42"
+  total=$(sed -n 's/.*tests failed out of \([0-9][0-9]*\).*/\1/p' "$log" | tail -1)
+  failed=$(sed -n 's/.* \([0-9][0-9]*\) tests failed out of.*/\1/p' "$log" | tail -1)
+  skipped=$(grep -c '(Skipped)$' "$log")
+  total=${total:-0}
+  failed=${failed:-0}
+  if [[ $total -eq 0 ]]; then
+    echo "ctest ($label): no tests ran" >&2
+    rc=1
+  fi
+  tests_passed=$((tests_passed + total - failed - skipped))
+  tests_failed=$((tests_failed + failed))
+  tests_skipped=$((tests_skipped + skipped))
+  echo "ctest ($label): $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+  return "$rc"
+}
+
+stage_deps() {
+  if [[ -n ${IMGFS_SKIP_DEPS:-} ]]; then
+    echo "IMGFS_SKIP_DEPS set: not installing packages"
+    return 0
+  fi
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null; then
+      sudo=(sudo)
+    else
+      echo "not root and no sudo: cannot apt-get install (set IMGFS_SKIP_DEPS=1 to skip)" >&2
+      return 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq &&
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" \
+      >"$logs/apt.log" 2>&1 || {
+    tail -n 30 "$logs/apt.log" >&2
+    return 1
+  }
+  echo "installed or present: ${APT_PACKAGES[*]}"
+}
+
+stage_release() {
+  cmake -S . -B "$build_ci" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIMGFS_WERROR=ON \
+    -DIMGFS_BUILD_TESTS=ON -DIMGFS_BUILD_BENCHMARKS=ON -DIMGFS_WITH_FUSE=ON &&
+    cmake --build "$build_ci" -j"$JOBS" &&
+    run_ctest "$build_ci" release
+}
+
+stage_asan() {
+  # -O1: fast enough to run and still gives usable stacks. Leak checking is
+  # on; halt on the first UBSan report.
+  cmake -S . -B "$build_asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+    -DIMGFS_SANITIZE="address;undefined" -DIMGFS_BUILD_TESTS=ON -DIMGFS_BUILD_BENCHMARKS=OFF &&
+    cmake --build "$build_asan" -j"$JOBS" &&
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1} \
+      UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+      run_ctest "$build_asan" asan
+}
+
+stage_fuzz() {
+  CC=clang CXX=clang++ cmake -S . -B "$build_fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DIMGFS_BUILD_FUZZERS=ON -DIMGFS_BUILD_TESTS=OFF -DIMGFS_BUILD_BENCHMARKS=OFF &&
+    cmake --build "$build_fuzz" -j"$JOBS" --target imgfs_fuzzers || return 1
+  local list=$build_fuzz/tests/fuzz/fuzzers.txt fuzzer name seeds work rc=0 n=0
+  [[ -s $list ]] || { echo "no fuzz targets listed in $list" >&2; return 1; }
+  mkdir -p "$build_fuzz/artifacts"
+  while read -r fuzzer; do
+    [[ -n $fuzzer ]] || continue
+    name=${fuzzer%_fuzzer}
+    seeds=$root/tests/fuzz/corpus/$name
+    [[ -d $seeds ]] || { echo "$fuzzer: no seed corpus $seeds" >&2; rc=1; continue; }
+    # New inputs go to a scratch dir, never into the committed seeds.
+    work=$logs/corpus-$name
+    mkdir -p "$work"
+    echo "$fuzzer: ${FUZZ_SECONDS}s over $(find "$seeds" -type f | wc -l) seeds"
+    if "$build_fuzz/tests/fuzz/$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=25 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build_fuzz/artifacts/$name-" \
+      "$work" "$seeds" >"$logs/fuzz-$name.log" 2>&1; then
+      grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$logs/fuzz-$name.log"
+    else
+      echo "$fuzzer FAILED; the crashing input is in $build_fuzz/artifacts/ (add it as a" \
+        "regression seed). Last lines:" >&2
+      tail -n 60 "$logs/fuzz-$name.log" >&2
+      rc=1
+    fi
+    n=$((n + 1))
+  done <"$list"
+  echo "$n fuzz targets run"
+  return "$rc"
+}
+
+clang_format_bin() {
+  local c v
+  for c in clang-format-16 clang-format-17 clang-format-18 clang-format-19 clang-format-15 \
+    clang-format; do
+    command -v "$c" >/dev/null || continue
+    v=$("$c" --version | sed -n 's/.*version \([0-9][0-9]*\).*/\1/p')
+    if [[ ${v:-0} -ge 15 ]]; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+stage_format() {
+  local cf
+  cf=$(clang_format_bin) || {
+    echo "needs clang-format >= 15 (.clang-format uses InsertBraces): apt-get install clang-format-16" >&2
+    return 1
+  }
+  local files=()
+  if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+    mapfile -t files < <(git -C "$root" ls-files -- '*.cc' '*.h' '*.cpp' '*.hpp')
+  else
+    mapfile -t files < <(find . -name 'build*' -prune -o \( -name '*.cc' -o -name '*.h' \) -print)
+  fi
+  echo "$cf --dry-run -Werror over ${#files[@]} files"
+  local out
+  out=$("$cf" --dry-run -Werror "${files[@]}" 2>&1)
+  if [[ -n $out ]]; then
+    echo "$out" | head -n 40
+    echo "files needing clang-format (fix with: $cf -i FILE):" >&2
+    echo "$out" | sed -n 's/^\([^: ]*\):[0-9]*:[0-9]*: error:.*/  \1/p' | sort -u >&2
+    return 1
+  fi
+}
+
+stage_features() {
+  local found=$build_ci/imgfs-features.txt
+  if [[ ! -f $found ]]; then
+    cmake -S . -B "$build_ci" -G Ninja >/dev/null || return 1
+  fi
+  if diff -u scripts/expected-features.txt "$found"; then
+    echo "optional features as expected: $(grep -c ': yes' "$found") found"
+  else
+    echo "optional features differ from scripts/expected-features.txt (- expected, + found)" >&2
+    return 1
+  fi
+}
+
+stage_package() {
+  local prefix=$logs/prefix deb
+  # A no-op after the release stage; makes this stage work alone too.
+  cmake -S . -B "$build_ci" -G Ninja >/dev/null && cmake --build "$build_ci" -j"$JOBS" >/dev/null ||
+    { echo "package needs the release build, which failed" >&2; return 1; }
+  cmake --install "$build_ci" --prefix "$prefix" >"$logs/install.log" || {
+    cat "$logs/install.log" >&2
+    return 1
+  }
+  (cd "$build_ci" && cpack -G DEB >"$logs/cpack.log" 2>&1) || {
+    cat "$logs/cpack.log" >&2
+    return 1
+  }
+  deb=$(ls "$build_ci"/imgfs_*.deb 2>/dev/null | head -1)
+  [[ -n $deb ]] || { echo "cpack made no imgfs_*.deb" >&2; return 1; }
+  dpkg-deb -I "$deb" | sed -n '/Package:/,$p'
+  dpkg-deb -c "$deb" | tee "$logs/deb-contents.txt"
+  grep -q '/share/man/man1/imgfs.1' "$logs/deb-contents.txt" || {
+    echo "the .deb lacks the man page" >&2
+    return 1
+  }
+  if [[ -x $build_ci/fuse/imgfs ]]; then
+    grep -q '/usr/bin/imgfs$' "$logs/deb-contents.txt" || {
+      echo "the .deb lacks /usr/bin/imgfs" >&2
+      return 1
+    }
+  else
+    echo "note: no imgfs binary built yet; the package holds only the man page"
+  fi
+}
+
+stage deps stage_deps
+stage release stage_release
+stage asan stage_asan
+stage fuzz stage_fuzz
+stage format stage_format
+stage features stage_features
+stage package stage_package
+
+note "summary"
+echo "stages: $STAGES"
+echo "total time: $((SECONDS - script_start))s; logs in $logs"
+if [[ ${#failed_stages[@]} -gt 0 ]]; then
+  echo "FAILED stages: ${failed_stages[*]}"
+fi
+echo "$tests_passed passed, $tests_failed failed, $tests_skipped skipped"
+[[ ${#failed_stages[@]} -eq 0 ]]
