@@ -63,6 +63,8 @@ class Inputs {
 // file cannot be opened or is not in the expected format (e.g. a qcow2 file
 // probed as raw because the qcow2 driver is not built).
 struct OpenedImage {
+  // Declared before device, so it is destroyed after it. Do not move-assign
+  // an OpenedImage: that replaces the cache first.
   std::unique_ptr<Cache> cache;
   std::unique_ptr<BlockDevice> device;
   std::string error;
