@@ -5,12 +5,14 @@
 #include <array>
 #include <cstring>
 
+#include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
 
 namespace imgfs {
 namespace {
 
-const std::array<FormatDriver, 1> kFormats = {
+const std::array<FormatDriver, 2> kFormats = {
+    qcow2::Driver(),
     raw::Driver(),
 };
 

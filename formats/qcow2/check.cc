@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+// qcow2 metadata check, in the spirit of `qemu-img check`: every table
+// entry must lie inside the file and be aligned; the references counted by
+// walking the header, L1/L2 tables (active and snapshots), refcount
+// structures and the snapshot table must match the stored refcounts.
+// Stored < counted is an error (a cluster used twice, e.g. overlapping
+// metadata); stored > counted is a leak (a warning).
+#include <algorithm>
+#include <map>
+
+#include "core/util/checked.h"
+#include "core/util/hex.h"
+#include "formats/qcow2/device.h"
+
+namespace imgfs::qcow2 {
+namespace {
+
+// The reference counts live in memory, one 32-bit counter per host cluster;
+// past 2^25 clusters (128 MiB of counters) refcounts are not compared.
+constexpr uint64_t kMaxCheckClusters = uint64_t{1} << 25;
+// Errors listed one by one before they are summarised.
+constexpr size_t kMaxListedFindings = 100;
+// Snapshot L1 tables read per check; hostile tables could repeat one huge
+// L1 65536 times, so stop counting beyond 256 MiB of them.
+constexpr uint64_t kMaxSnapshotL1Bytes = uint64_t{256} << 20;
+
+class Checker {
+ public:
+  Checker(const Image& image, uint64_t file_size)
+      : image_(image), h_(image.header), g_(image.geometry), file_size_(file_size) {}
+
+  Result<CheckReport> Run(const std::vector<uint64_t>& l1);
+
+ private:
+  void Error(std::string msg) { Add(&report_.errors, &errors_, std::move(msg)); }
+  void Warn(std::string msg) { Add(&report_.warnings, &warnings_, std::move(msg)); }
+  static void Add(std::vector<std::string>* list, uint64_t* count, std::string msg) {
+    if (++*count <= kMaxListedFindings) {
+      list->push_back(std::move(msg));
+    }
+  }
+  void Mark(uint64_t offset, uint64_t bytes, const std::string& what, uint32_t weight = 1);
+  void WalkL1(const std::vector<uint64_t>& l1, const std::string& what);
+  Status WalkL2(uint64_t l2_offset, uint32_t weight);
+  void CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint64_t bitmap,
+                  uint32_t weight);
+  Status MarkSnapshots();
+  Status CompareRefcounts();
+
+  const Image& image_;
+  const Header& h_;
+  const Geometry& g_;
+  uint64_t file_size_;
+  std::vector<uint32_t> refs_;  // per host cluster; empty when too many
+  // L2 table offset -> references from L1 tables. Each table is walked once
+  // and its clusters counted once per reference, so the work is bounded by
+  // the file size however often tables are shared.
+  std::map<uint64_t, uint32_t> l2_refs_;
+  CheckReport report_;
+  uint64_t errors_ = 0;
+  uint64_t warnings_ = 0;
+};
+
+void Checker::Mark(uint64_t offset, uint64_t bytes, const std::string& what, uint32_t weight) {
+  if (bytes == 0) {
+    return;
+  }
+  if (!RangeWithin(offset, bytes, file_size_)) {
+    // The last cluster of a file may be partial; only its start must exist.
+    if (offset >= file_size_ || bytes > g_.cluster_size() ||
+        (offset >> g_.cluster_bits) != ((file_size_ - 1) >> g_.cluster_bits)) {
+      Error("qcow2: " + what + " at " + Hex(offset) + " extends past end of file (size " +
+            Hex(file_size_) + ")");
+      return;
+    }
+  }
+  if (refs_.empty()) {
+    return;
+  }
+  uint64_t first = offset >> g_.cluster_bits;
+  uint64_t last = (offset + bytes - 1) >> g_.cluster_bits;
+  for (uint64_t c = first; c <= last && c < refs_.size(); ++c) {
+    refs_[c] = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{refs_[c]} + weight, UINT32_MAX));
+  }
+}
+
+void Checker::CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint64_t bitmap,
+                         uint32_t weight) {
+  std::string where = "L2 table at " + Hex(l2_offset) + " entry " + std::to_string(index);
+  if (word & kL2Compressed) {
+    if (g_.external_data) {
+      Error("qcow2: " + where + " is compressed in an image with a data file");
+      return;
+    }
+    L2Table one{{word, 0}};
+    Geometry plain = g_;
+    plain.extended_l2 = false;
+    auto unit = DecodeUnit(plain, one, l2_offset, 0);
+    if (unit.ok()) {
+      Mark(unit->host_offset, unit->compressed_bytes, "compressed cluster of " + where, weight);
+    }
+    return;
+  }
+  uint64_t host = word & kL2OffsetMask;
+  if (host % g_.cluster_size() != 0) {
+    Error("qcow2: " + where + " points at unaligned host offset " + Hex(host));
+    return;
+  }
+  if (g_.extended_l2 && (bitmap & (bitmap >> kSubclusters) & 0xffffffffu) != 0) {
+    Error("qcow2: " + where + " has subclusters both allocated and zero");
+  }
+  if (g_.extended_l2 && host == 0 && (bitmap & 0xffffffffu) != 0 && !g_.external_data) {
+    Error("qcow2: " + where + " has allocated subclusters but no host cluster");
+  }
+  if (host != 0 && !g_.external_data) {
+    Mark(host, g_.cluster_size(), "data cluster of " + where, weight);
+  }
+}
+
+Status Checker::WalkL2(uint64_t l2_offset, uint32_t weight) {
+  Cache no_cache(0);
+  IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const L2Table> l2,
+                         LoadL2(*image_.file, g_, &no_cache, 0, l2_offset));
+  uint64_t step = g_.extended_l2 ? 2 : 1;
+  for (uint64_t i = 0; i < g_.l2_entries(); ++i) {
+    uint64_t word = l2->words[i * step];
+    uint64_t bitmap = g_.extended_l2 ? l2->words[i * step + 1] : 0;
+    if (word != 0 || bitmap != 0) {
+      CheckEntry(l2_offset, i, word, bitmap, weight);
+    }
+  }
+  return Status::Ok();
+}
+
+void Checker::WalkL1(const std::vector<uint64_t>& l1, const std::string& what) {
+  for (size_t i = 0; i < l1.size(); ++i) {
+    uint64_t l2_offset = l1[i] & kL1OffsetMask;
+    if (l1[i] & kL1ReservedMask) {
+      Error("qcow2: " + what + " entry " + std::to_string(i) + " (" + Hex(l1[i]) +
+            ") has reserved bits set");
+    }
+    if (l2_offset == 0) {
+      continue;
+    }
+    if (l2_offset % g_.cluster_size() != 0) {
+      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " +
+            std::to_string(i) + ") is not cluster aligned");
+      continue;
+    }
+    if (!RangeWithin(l2_offset, g_.cluster_size(), file_size_)) {
+      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " +
+            std::to_string(i) + ") extends past end of file (size " + Hex(file_size_) + ")");
+      continue;
+    }
+    Mark(l2_offset, g_.cluster_size(), "L2 table");
+    uint32_t& refs = l2_refs_[l2_offset];
+    refs = refs == UINT32_MAX ? refs : refs + 1;
+  }
+}
+
+Status Checker::MarkSnapshots() {
+  uint64_t table_bytes = 0;
+  IMGFS_ASSIGN_OR_RETURN(std::vector<Snapshot> snaps,
+                         ReadSnapshotTable(*image_.file, h_, &table_bytes));
+  Mark(h_.snapshots_offset, table_bytes, "snapshot table");
+  uint64_t l1_budget = kMaxSnapshotL1Bytes;
+  for (const Snapshot& s : snaps) {
+    std::string what = "L1 table of snapshot " + s.id;
+    if (s.l1_table_offset % g_.cluster_size() != 0) {
+      Error("qcow2: " + what + " at " + Hex(s.l1_table_offset) + " is not cluster aligned");
+      continue;
+    }
+    l1_budget = l1_budget < uint64_t{s.l1_size} * 8 ? 0 : l1_budget - uint64_t{s.l1_size} * 8;
+    if (l1_budget == 0) {
+      Error("qcow2: snapshot L1 tables exceed the check budget of 256 MiB; stopped at snapshot " +
+            s.id);
+      break;
+    }
+    auto l1 = LoadL1(*image_.file, g_, s.l1_table_offset, s.l1_size, "snapshot L1 table");
+    if (!l1.ok()) {
+      Error(l1.status().message());
+      continue;
+    }
+    Mark(s.l1_table_offset, uint64_t{s.l1_size} * 8, what);
+    WalkL1(*l1, what);
+  }
+  report_.checked.push_back("qcow2: " + std::to_string(snaps.size()) + " snapshot(s)");
+  return Status::Ok();
+}
+
+Status Checker::CompareRefcounts() {
+  IMGFS_ASSIGN_OR_RETURN(RefcountReader reader, RefcountReader::Load(*image_.file, h_));
+  for (size_t i = 0; i < reader.reftable().size(); ++i) {
+    uint64_t block = reader.reftable()[i] & ~uint64_t{0x1ff};
+    if (block == 0) {
+      continue;
+    }
+    if (block % g_.cluster_size() != 0 || !RangeWithin(block, g_.cluster_size(), file_size_)) {
+      Error("qcow2: refcount block at " + Hex(block) + " (refcount table entry " +
+            std::to_string(i) + ") is unaligned or past end of file");
+      return Status::Ok();  // refcounts cannot be read reliably
+    }
+    Mark(block, g_.cluster_size(), "refcount block");
+  }
+  if (refs_.empty()) {
+    report_.checked.push_back("qcow2: refcounts not compared (file too large to count)");
+    return Status::Ok();
+  }
+  for (uint64_t c = 0; c < refs_.size(); ++c) {
+    IMGFS_ASSIGN_OR_RETURN(uint64_t stored, reader.Get(c));
+    if (stored < refs_[c]) {
+      Error("qcow2: cluster " + std::to_string(c) + " at " + Hex(c << g_.cluster_bits) +
+            " refcount=" + std::to_string(stored) + " reference=" + std::to_string(refs_[c]));
+    } else if (stored > refs_[c] && !h_.has_bitmaps) {
+      Warn("qcow2: leaked cluster " + std::to_string(c) + " at " + Hex(c << g_.cluster_bits) +
+           " refcount=" + std::to_string(stored) + " reference=" + std::to_string(refs_[c]));
+    }
+  }
+  report_.checked.push_back("qcow2: refcounts of " + std::to_string(refs_.size()) + " clusters");
+  return Status::Ok();
+}
+
+Result<CheckReport> Checker::Run(const std::vector<uint64_t>& l1) {
+  uint64_t clusters = DivRoundUp(file_size_, g_.cluster_size());
+  if (clusters <= kMaxCheckClusters) {
+    refs_.assign(static_cast<size_t>(clusters), 0);
+  }
+  Mark(0, g_.cluster_size(), "header");
+  Mark(h_.l1_table_offset, uint64_t{h_.l1_size} * 8, "L1 table");
+  Mark(h_.refcount_table_offset, uint64_t{h_.refcount_table_clusters} << h_.cluster_bits,
+       "refcount table");
+  WalkL1(l1, "L1 table");
+  IMGFS_RETURN_IF_ERROR(MarkSnapshots());
+  for (const auto& [l2_offset, weight] : l2_refs_) {
+    IMGFS_RETURN_IF_ERROR(WalkL2(l2_offset, weight));
+  }
+  report_.checked.push_back("qcow2: L1 table (" + std::to_string(l1.size()) + " entries) and " +
+                            std::to_string(l2_refs_.size()) + " L2 tables");
+  IMGFS_RETURN_IF_ERROR(CompareRefcounts());
+  if (h_.has_bitmaps) {
+    report_.checked.push_back("qcow2: bitmap clusters not counted; leaks not reported");
+  }
+  if (errors_ > kMaxListedFindings) {
+    report_.errors.push_back("qcow2: " + std::to_string(errors_ - kMaxListedFindings) +
+                             " more errors");
+  }
+  if (warnings_ > kMaxListedFindings) {
+    report_.warnings.push_back("qcow2: " + std::to_string(warnings_ - kMaxListedFindings) +
+                               " more leaked clusters");
+  }
+  return report_;
+}
+
+}  // namespace
+
+Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1) {
+  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, image.file->Size());
+  Checker checker(image, file_size);
+  return checker.Run(l1);
+}
+
+}  // namespace imgfs::qcow2

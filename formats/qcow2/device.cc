@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// The qcow2 read path: guest offset -> L1 -> L2 (through the shared Cache)
+// -> data, zero, compressed or backing. No lock on the read path: the Image
+// is immutable, tables and decompressed clusters live in the Cache, and
+// File reads are positional.
+#include "formats/qcow2/device.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/util/checked.h"
+#include "core/util/hex.h"
+#include "formats/qcow2/decompress.h"
+
+namespace imgfs::qcow2 {
+namespace {
+
+// A run of guest bytes with one mapping: contiguous host bytes for kData,
+// part of one cluster for kCompressed.
+struct Run {
+  UnitKind kind = UnitKind::kUnallocated;
+  uint64_t length = 0;
+  uint64_t host_offset = 0;       // kData: host byte of the run's first byte
+  uint64_t compressed_bytes = 0;  // kCompressed: extent of the stream
+};
+
+using Bytes = std::vector<std::byte>;
+
+// Reads host bytes; bytes past the end of the file read as zeros, as in
+// QEMU (external data files may end inside the last cluster).
+Status ReadHost(const File& file, uint64_t offset, std::span<std::byte> dst) {
+  size_t done = 0;
+  while (done < dst.size()) {
+    IMGFS_ASSIGN_OR_RETURN(size_t n, file.ReadAt(offset + done, dst.subspan(done)));
+    if (n == 0) {
+      std::memset(dst.data() + done, 0, dst.size() - done);
+      break;
+    }
+    done += n;
+  }
+  return Status::Ok();
+}
+
+class Device final : public BlockDevice {
+ public:
+  Device(std::shared_ptr<const Image> image, std::vector<uint64_t> l1, uint64_t size_bytes,
+         std::optional<size_t> snapshot)
+      : image_(std::move(image)),
+        l1_(std::move(l1)),
+        size_(size_bytes),
+        snapshot_(snapshot),
+        cache_id_(image_->cache->NewId()) {}
+  ~Device() override { image_->cache->EraseDevice(cache_id_); }
+
+  uint64_t Size() const override { return size_; }
+  Status Read(uint64_t offset, std::span<std::byte> dst) const override;
+  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override;
+  ImageInfo Describe() const override;
+  const BlockDevice* backing() const override { return image_->backing.get(); }
+  Result<std::unique_ptr<BlockDevice>> OpenSnapshot(std::string_view id_or_name) const override;
+  Result<CheckReport> Check() const override;
+
+ private:
+  Result<Run> Lookup(uint64_t offset, uint64_t max_length) const;
+  Result<Run> ExtendRun(const L2Table& l2, uint64_t l2_offset, uint64_t offset, uint64_t limit,
+                        Run run) const;
+  Status ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const;
+  Result<std::shared_ptr<const Bytes>> LoadCompressed(const Run& run) const;
+  Status BackingExtents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const;
+
+  std::shared_ptr<const Image> image_;
+  const std::vector<uint64_t> l1_;
+  const uint64_t size_;
+  const std::optional<size_t> snapshot_;
+  const uint64_t cache_id_;
+};
+
+Result<Run> Device::Lookup(uint64_t offset, uint64_t max_length) const {
+  const Geometry& g = image_->geometry;
+  uint64_t l1_index = offset >> g.l2_coverage_bits();
+  uint64_t table_end = (l1_index + 1) << g.l2_coverage_bits();
+  uint64_t limit = std::min(offset + max_length, table_end);
+  if (l1_index >= l1_.size() || (l1_[l1_index] & kL1OffsetMask) == 0) {
+    return Run{UnitKind::kUnallocated, limit - offset, 0, 0};
+  }
+  uint64_t l2_offset = l1_[l1_index] & kL1OffsetMask;
+  IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const L2Table> l2,
+                         LoadL2(*image_->file, g, image_->cache, cache_id_, l2_offset));
+  uint64_t unit_mask = (uint64_t{1} << g.unit_bits()) - 1;
+  uint64_t units_per_table = uint64_t{1} << (g.l2_coverage_bits() - g.unit_bits());
+  uint64_t unit = (offset >> g.unit_bits()) & (units_per_table - 1);
+  IMGFS_ASSIGN_OR_RETURN(Unit first, DecodeUnit(g, *l2, l2_offset, unit));
+  Run run{first.kind, 0, first.host_offset, first.compressed_bytes};
+  if (first.kind == UnitKind::kCompressed) {
+    uint64_t cluster_end = ((offset >> g.cluster_bits) + 1) << g.cluster_bits;
+    run.length = std::min(cluster_end, limit) - offset;
+    return run;
+  }
+  if (first.kind == UnitKind::kData) {
+    run.host_offset += offset & unit_mask;
+  }
+  return ExtendRun(*l2, l2_offset, offset, limit, run);
+}
+
+// Grows `run` (which starts at `offset`) over following units of the same
+// kind, and for data over host-contiguous units, up to `limit`.
+Result<Run> Device::ExtendRun(const L2Table& l2, uint64_t l2_offset, uint64_t offset,
+                              uint64_t limit, Run run) const {
+  const Geometry& g = image_->geometry;
+  uint64_t units_per_table = uint64_t{1} << (g.l2_coverage_bits() - g.unit_bits());
+  uint64_t pos = ((offset >> g.unit_bits()) + 1) << g.unit_bits();
+  while (pos < limit) {
+    uint64_t unit = (pos >> g.unit_bits()) & (units_per_table - 1);
+    IMGFS_ASSIGN_OR_RETURN(Unit next, DecodeUnit(g, l2, l2_offset, unit));
+    if (next.kind != run.kind ||
+        (run.kind == UnitKind::kData && next.host_offset != run.host_offset + (pos - offset))) {
+      break;
+    }
+    pos += uint64_t{1} << g.unit_bits();
+  }
+  run.length = std::min(pos, limit) - offset;
+  return run;
+}
+
+Result<std::shared_ptr<const Bytes>> Device::LoadCompressed(const Run& run) const {
+  const File& file = *image_->file;
+  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
+  if (run.host_offset >= file_size) {
+    return CorruptError("qcow2: compressed cluster at " + Hex(run.host_offset) +
+                        " lies past end of file (size " + Hex(file_size) + ")");
+  }
+  // The last stream of a file may end inside its final sector; QEMU reads
+  // the missing padding as zeros.
+  Bytes in(static_cast<size_t>(run.compressed_bytes));
+  IMGFS_RETURN_IF_ERROR(ReadHost(file, run.host_offset, in));
+  auto out = std::make_shared<Bytes>(static_cast<size_t>(image_->geometry.cluster_size()));
+  Status s = DecompressCluster(image_->header.compression_type, in, *out);
+  if (!s.ok()) {
+    return s.Annotate("qcow2: compressed cluster at " + Hex(run.host_offset));
+  }
+  return std::shared_ptr<const Bytes>(std::move(out));
+}
+
+Status Device::ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const {
+  CacheKey key{cache_id_, CacheKind::kDecompressed, run.host_offset};
+  std::shared_ptr<const Bytes> cluster = image_->cache->Get<Bytes>(key);
+  if (!cluster) {
+    IMGFS_ASSIGN_OR_RETURN(cluster, LoadCompressed(run));
+    image_->cache->Insert(key, cluster, cluster->size());
+  }
+  uint64_t in_cluster = offset & (image_->geometry.cluster_size() - 1);
+  std::memcpy(dst.data(), cluster->data() + in_cluster, dst.size());
+  return Status::Ok();
+}
+
+Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
+  IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), size_));
+  size_t done = 0;
+  while (done < dst.size()) {
+    uint64_t pos = offset + done;
+    IMGFS_ASSIGN_OR_RETURN(Run run, Lookup(pos, dst.size() - done));
+    std::span<std::byte> chunk = dst.subspan(done, static_cast<size_t>(run.length));
+    switch (run.kind) {
+      case UnitKind::kData:
+        IMGFS_RETURN_IF_ERROR(ReadHost(*image_->data_file, run.host_offset, chunk));
+        break;
+      case UnitKind::kZero:
+        std::memset(chunk.data(), 0, chunk.size());
+        break;
+      case UnitKind::kUnallocated:
+        IMGFS_RETURN_IF_ERROR(ReadOrZero(image_->backing.get(), pos, chunk));
+        break;
+      case UnitKind::kCompressed:
+        IMGFS_RETURN_IF_ERROR(ReadCompressed(run, pos, chunk));
+        break;
+    }
+    done += chunk.size();
+  }
+  return Status::Ok();
+}
+
+// Unallocated here: what the backing chain holds, one level deeper
+// (qemu-img map semantics); past the backing's end, unallocated at depth 0.
+Status Device::BackingExtents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const {
+  const BlockDevice* backing = image_->backing.get();
+  uint64_t end = offset + length;
+  uint64_t pos = offset;
+  if (backing != nullptr && pos < backing->Size()) {
+    uint64_t backing_end = std::min(end, backing->Size());
+    std::vector<Extent> sub;
+    while (pos < backing_end) {
+      sub.clear();
+      IMGFS_RETURN_IF_ERROR(backing->Extents(pos, backing_end - pos, &sub));
+      for (Extent e : sub) {
+        e.depth += 1;
+        if (e.offset + e.length > backing_end || e.offset != pos || e.length == 0) {
+          return InternalError("qcow2: backing device returned a bad extent at " + Hex(pos));
+        }
+        pos += e.length;
+        out->push_back(e);
+      }
+      if (sub.empty()) {
+        return InternalError("qcow2: backing extents at " + Hex(pos) + " made no progress");
+      }
+    }
+  }
+  if (pos < end) {
+    out->push_back(Extent{pos, end - pos, ExtentKind::kUnallocated, 0, std::nullopt, false});
+  }
+  return Status::Ok();
+}
+
+Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const {
+  IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, size_));
+  if (length == 0) {
+    return InvalidArgumentError("qcow2: extent query of zero length");
+  }
+  // At most one L2 table's worth per call; callers loop.
+  uint32_t coverage = image_->geometry.l2_coverage_bits();
+  uint64_t limit = std::min(offset + length, ((offset >> coverage) + 1) << coverage);
+  uint64_t pos = offset;
+  while (pos < limit) {
+    IMGFS_ASSIGN_OR_RETURN(Run run, Lookup(pos, limit - pos));
+    switch (run.kind) {
+      case UnitKind::kData:
+        out->push_back(Extent{pos, run.length, ExtentKind::kData, 0, run.host_offset, false});
+        break;
+      case UnitKind::kCompressed:
+        out->push_back(Extent{pos, run.length, ExtentKind::kData, 0, std::nullopt, true});
+        break;
+      case UnitKind::kZero:
+        out->push_back(Extent{pos, run.length, ExtentKind::kZero, 0, std::nullopt, false});
+        break;
+      case UnitKind::kUnallocated:
+        IMGFS_RETURN_IF_ERROR(BackingExtents(pos, run.length, out));
+        break;
+    }
+    pos += run.length;
+  }
+  return Status::Ok();
+}
+
+nlohmann::json FormatSpecific(const Header& h) {
+  nlohmann::json data;
+  data["compat"] = h.version >= 3 ? "1.1" : "0.10";
+  data["compression-type"] = h.compression_type == CompressionType::kZstd ? "zstd" : "zlib";
+  if (h.version >= 3) {
+    data["lazy-refcounts"] = (h.compatible_features & kCompatLazyRefcounts) != 0;
+  }
+  data["refcount-bits"] = uint64_t{1} << h.refcount_order;
+  if (h.has_data_file()) {
+    data["data-file"] = h.data_file;
+    data["data-file-raw"] = h.data_file_raw();
+  }
+  if (h.version >= 3) {
+    data["corrupt"] = h.corrupt();
+    data["extended-l2"] = h.extended_l2();
+  }
+  return nlohmann::json{{"type", "qcow2"}, {"data", data}};
+}
+
+ImageInfo Device::Describe() const {
+  const Header& h = image_->header;
+  ImageInfo info;
+  info.format = "qcow2";
+  info.filename = image_->file->name();
+  info.virtual_size = size_;
+  auto allocated = image_->file->AllocatedBytes();
+  info.actual_size = allocated.ok() ? *allocated : 0;
+  info.cluster_size = h.cluster_size();
+  info.backing_filename = h.backing_file;
+  info.full_backing_filename = image_->full_backing_filename;
+  info.backing_format = h.backing_format;
+  info.dirty = h.dirty();
+  info.corrupt = h.corrupt();
+  for (const Snapshot& s : image_->snapshots) {
+    info.snapshots.push_back(ToSnapshotInfo(s, h.size_bytes));
+  }
+  info.format_specific = FormatSpecific(h);
+  if (snapshot_) {
+    info.notes.push_back("internal snapshot " + image_->snapshots[*snapshot_].id + " (" +
+                         image_->snapshots[*snapshot_].name + "), read-only");
+  }
+  return info;
+}
+
+Result<std::unique_ptr<BlockDevice>> Device::OpenSnapshot(std::string_view id_or_name) const {
+  const Snapshot* s = FindSnapshot(image_->snapshots, id_or_name);
+  if (s == nullptr) {
+    return NotFoundError("qcow2: no snapshot with id or name '" + std::string(id_or_name) + "'");
+  }
+  const Geometry& g = image_->geometry;
+  if (s->l1_table_offset % g.cluster_size() != 0) {
+    return CorruptError("qcow2: snapshot L1 table at " + Hex(s->l1_table_offset) +
+                        " is not cluster aligned");
+  }
+  IMGFS_ASSIGN_OR_RETURN(
+      std::vector<uint64_t> l1,
+      LoadL1(*image_->file, g, s->l1_table_offset, s->l1_size, "snapshot L1 table"));
+  uint64_t size = s->disk_size.value_or(image_->header.size_bytes);
+  // Guest bytes past the snapshot's L1 read as unallocated; cap the size at
+  // what an L1 table can describe so offsets cannot overflow.
+  size = std::min(size, (kMaxL1Bytes / 8) << g.l2_coverage_bits());
+  auto index = static_cast<size_t>(s - image_->snapshots.data());
+  return NewDevice(image_, std::move(l1), size, index);
+}
+
+Result<CheckReport> Device::Check() const {
+  if (!snapshot_) {
+    return CheckImage(*image_, l1_);
+  }
+  const Header& h = image_->header;
+  IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> l1,
+                         LoadL1(*image_->file, image_->geometry, h.l1_table_offset, h.l1_size,
+                                "L1 table"));
+  return CheckImage(*image_, l1);
+}
+
+}  // namespace
+
+std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image,
+                                       std::vector<uint64_t> l1, uint64_t size_bytes,
+                                       std::optional<size_t> snapshot) {
+  return std::make_unique<Device>(std::move(image), std::move(l1), size_bytes, snapshot);
+}
+
+}  // namespace imgfs::qcow2

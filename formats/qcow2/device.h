@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// The qcow2 BlockDevice: an opened image (header, files, backing device,
+// snapshot table) shared by the active view and its snapshot views.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/block_device.h"
+#include "core/cache/cache.h"
+#include "core/io/file.h"
+#include "formats/qcow2/header.h"
+#include "formats/qcow2/snapshots.h"
+#include "formats/qcow2/tables.h"
+
+namespace imgfs::qcow2 {
+
+// Everything an open image is made of. Immutable after Open, so every view
+// may read it from any thread without a lock.
+struct Image {
+  Header header;
+  Geometry geometry;
+  std::shared_ptr<const File> file;
+  // The file holding guest data: `file` itself, or the external data file.
+  std::shared_ptr<const File> data_file;
+  // The backing device, or null (none, or --no-backing).
+  std::shared_ptr<const BlockDevice> backing;
+  std::vector<Snapshot> snapshots;
+  Cache* cache = nullptr;  // outlives every view
+  std::string full_backing_filename;
+};
+
+// A view of `image` through the L1 table `l1` with guest size `size_bytes`:
+// the active image (snapshot == nullopt) or snapshot number *snapshot.
+// Read-only. Thread-safe for reads.
+std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image,
+                                       std::vector<uint64_t> l1, uint64_t size_bytes,
+                                       std::optional<size_t> snapshot);
+
+// Checks the metadata of `image` whose active L1 table is `l1` (check.cc).
+Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1);
+
+}  // namespace imgfs::qcow2

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+// qcow2 image header and header extensions (QEMU docs/interop/qcow2.txt,
+// "Header" and "Header extensions"), versions 2 and 3. Decoding only
+// validates what can be checked from the header bytes and the file size;
+// tables are checked where they are loaded (tables.cc, snapshots.cc).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace imgfs::qcow2 {
+
+// Header field offsets (spec "Header").
+inline constexpr size_t kMagicOffset = 0;
+inline constexpr size_t kVersionOffset = 4;
+inline constexpr size_t kBackingFileOffsetOffset = 8;
+inline constexpr size_t kBackingFileSizeOffset = 16;
+inline constexpr size_t kClusterBitsOffset = 20;
+inline constexpr size_t kSizeOffset = 24;
+inline constexpr size_t kCryptMethodOffset = 32;
+inline constexpr size_t kL1SizeOffset = 36;
+inline constexpr size_t kL1TableOffsetOffset = 40;
+inline constexpr size_t kRefcountTableOffsetOffset = 48;
+inline constexpr size_t kRefcountTableClustersOffset = 56;
+inline constexpr size_t kNbSnapshotsOffset = 60;
+inline constexpr size_t kSnapshotsOffsetOffset = 64;
+inline constexpr size_t kIncompatibleFeaturesOffset = 72;
+inline constexpr size_t kCompatibleFeaturesOffset = 80;
+inline constexpr size_t kAutoclearFeaturesOffset = 88;
+inline constexpr size_t kRefcountOrderOffset = 96;
+inline constexpr size_t kHeaderLengthOffset = 100;
+inline constexpr size_t kCompressionTypeOffset = 104;
+
+inline constexpr uint32_t kMagic = 0x514649fb;  // "QFI\xfb"
+inline constexpr size_t kV2HeaderBytes = 72;
+inline constexpr size_t kV3HeaderBytes = 104;
+// v3 headers carrying compression_type are 112 bytes (104 + 1, padded to 8).
+inline constexpr size_t kV3CompressionHeaderBytes = 112;
+
+inline constexpr uint32_t kMinClusterBits = 9;   // 512 B, spec minimum
+inline constexpr uint32_t kMaxClusterBits = 21;  // 2 MiB, spec maximum
+
+// Incompatible feature bits.
+inline constexpr uint64_t kIncompatDirty = 1u << 0;
+inline constexpr uint64_t kIncompatCorrupt = 1u << 1;
+inline constexpr uint64_t kIncompatDataFile = 1u << 2;
+inline constexpr uint64_t kIncompatCompression = 1u << 3;
+inline constexpr uint64_t kIncompatExtendedL2 = 1u << 4;
+inline constexpr uint64_t kIncompatKnown = (1u << 5) - 1;
+// Compatible and autoclear bits.
+inline constexpr uint64_t kCompatLazyRefcounts = 1u << 0;
+inline constexpr uint64_t kAutoclearBitmaps = 1u << 0;
+inline constexpr uint64_t kAutoclearDataFileRaw = 1u << 1;
+
+// Header extension types (spec "Header extensions").
+inline constexpr uint32_t kExtEnd = 0x00000000;
+inline constexpr uint32_t kExtBackingFormat = 0xe2792aca;
+inline constexpr uint32_t kExtFeatureNames = 0x6803f857;
+inline constexpr uint32_t kExtBitmaps = 0x23852875;
+inline constexpr uint32_t kExtCrypto = 0x0537be77;
+inline constexpr uint32_t kExtDataFile = 0x44415441;
+
+// Caps on what the header may ask for.
+// The header with extensions must fit in the first cluster (the spec puts
+// them "directly after the header" and QEMU reads only that cluster).
+inline constexpr size_t kMaxExtensions = 1024;  // far above the 6 known types
+// QEMU refuses longer backing names (block/qcow2.c, 1023).
+inline constexpr uint32_t kMaxBackingNameBytes = 1023;
+// QEMU's QCOW_MAX_L1_SIZE: 32 MiB of L1 table (4 Mi entries).
+inline constexpr uint64_t kMaxL1Bytes = 32ull << 20;
+// QEMU's QCOW_MAX_REFTABLE_SIZE: 8 MiB of refcount table.
+inline constexpr uint64_t kMaxRefcountTableBytes = 8ull << 20;
+// QEMU's QCOW_MAX_SNAPSHOTS.
+inline constexpr uint32_t kMaxSnapshots = 65536;
+
+enum class CompressionType : uint8_t { kZlib = 0, kZstd = 1 };
+
+struct FeatureName {
+  uint8_t type = 0;  // 0 incompatible, 1 compatible, 2 autoclear
+  uint8_t bit = 0;
+  std::string name;
+};
+
+struct Header {
+  uint32_t version = 0;
+  uint64_t backing_file_offset = 0;
+  uint32_t backing_file_size = 0;
+  uint32_t cluster_bits = 0;
+  uint64_t size_bytes = 0;
+  uint32_t crypt_method = 0;
+  uint32_t l1_size = 0;  // entries
+  uint64_t l1_table_offset = 0;
+  uint64_t refcount_table_offset = 0;
+  uint32_t refcount_table_clusters = 0;
+  uint32_t nb_snapshots = 0;
+  uint64_t snapshots_offset = 0;
+  uint64_t incompatible_features = 0;
+  uint64_t compatible_features = 0;
+  uint64_t autoclear_features = 0;
+  uint32_t refcount_order = 4;
+  uint32_t header_length = 0;
+  CompressionType compression_type = CompressionType::kZlib;
+
+  // From the header extensions and the backing name field.
+  std::string backing_file;
+  std::string backing_format;
+  std::string data_file;
+  std::vector<FeatureName> feature_names;
+  bool has_bitmaps = false;
+  std::optional<uint64_t> crypto_header_offset;
+
+  uint64_t cluster_size() const { return uint64_t{1} << cluster_bits; }
+  bool extended_l2() const { return (incompatible_features & kIncompatExtendedL2) != 0; }
+  bool has_data_file() const { return (incompatible_features & kIncompatDataFile) != 0; }
+  bool data_file_raw() const { return (autoclear_features & kAutoclearDataFileRaw) != 0; }
+  bool dirty() const { return (incompatible_features & kIncompatDirty) != 0; }
+  bool corrupt() const { return (incompatible_features & kIncompatCorrupt) != 0; }
+  // Bytes per L2 entry: 8, or 16 with extended L2 entries.
+  uint32_t l2_entry_bits() const { return extended_l2() ? 4 : 3; }
+  // log2 of the L2 entries per table.
+  uint32_t l2_bits() const { return cluster_bits - l2_entry_bits(); }
+};
+
+// Decodes and validates the header, its extensions and the backing file name.
+// `first_cluster` holds the file's first bytes: at least the first cluster,
+// or the whole file when it is shorter. Returns kCorrupt for malformed
+// headers and kUnsupported for valid features imgfs does not read
+// (encryption, unknown incompatible bits, the corrupt bit).
+Result<Header> DecodeHeader(std::span<const std::byte> first_cluster, uint64_t file_size);
+
+// The name of an incompatible feature bit, from the image's feature name
+// table when it has one, else the spec's name, else "bit N".
+std::string IncompatibleFeatureName(const Header& h, unsigned bit);
+
+}  // namespace imgfs::qcow2
