@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+#include "fuse/cli/common.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace imgfs::cli {
+namespace {
+
+const OptionSpec* FindLong(std::span<const OptionSpec> specs, std::string_view name) {
+  for (const OptionSpec& s : specs) {
+    if (s.long_name == name) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+const OptionSpec* FindShort(std::span<const OptionSpec> specs, char name) {
+  for (const OptionSpec& s : specs) {
+    if (s.short_name != 0 && s.short_name == name) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+// Handles one option at args[i]; advances i past a separate value.
+Status ParseOne(std::span<char* const> args, size_t& i, std::span<const OptionSpec> specs,
+                ParsedArgs* out) {
+  std::string_view arg = args[i];
+  const OptionSpec* spec = nullptr;
+  std::optional<std::string> value;
+  if (arg.starts_with("--")) {
+    std::string_view name = arg.substr(2);
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      value = std::string(name.substr(eq + 1));
+      name = name.substr(0, eq);
+    }
+    spec = FindLong(specs, name);
+  } else {
+    spec = FindShort(specs, arg[1]);
+    if (spec != nullptr && spec->takes_value && arg.size() > 2) {
+      value = std::string(arg.substr(2));
+    } else if (arg.size() > 2) {
+      spec = nullptr;
+    }
+  }
+  if (spec == nullptr) {
+    return InvalidArgumentError("unknown option '" + std::string(arg) + "'");
+  }
+  if (spec->takes_value && !value) {
+    if (i + 1 >= args.size()) {
+      return InvalidArgumentError("option '" + std::string(arg) + "' needs a value");
+    }
+    value = std::string(args[++i]);
+  } else if (!spec->takes_value && value) {
+    return InvalidArgumentError("option '" + std::string(arg) + "' takes no value");
+  }
+  out->options[std::string(spec->long_name)].push_back(value.value_or(""));
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::optional<std::string> ParsedArgs::Value(std::string_view name) const {
+  auto it = options.find(name);
+  if (it == options.end() || it->second.empty()) {
+    return std::nullopt;
+  }
+  return it->second.back();
+}
+
+std::vector<std::string> ParsedArgs::Values(std::string_view name) const {
+  auto it = options.find(name);
+  return it == options.end() ? std::vector<std::string>{} : it->second;
+}
+
+Result<ParsedArgs> ParseArgs(std::span<char* const> args, std::span<const OptionSpec> specs) {
+  ParsedArgs out;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (options_done || arg.size() < 2 || arg[0] != '-') {
+      out.positional.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    IMGFS_RETURN_IF_ERROR(ParseOne(args, i, specs, &out));
+  }
+  return out;
+}
+
+void PrintError(std::string_view file, const Status& status) {
+  std::string msg = status.message();
+  std::string prefix = std::string(file) + ": ";
+  if (msg.starts_with(prefix)) {
+    msg.erase(0, prefix.size());
+  } else if (msg.starts_with("cannot ")) {
+    // "cannot open <file>: reason" -> "cannot open: reason"
+    size_t verb_end = msg.find(' ', 7);
+    if (verb_end != std::string::npos && msg.compare(verb_end + 1, prefix.size(), prefix) == 0) {
+      msg.erase(verb_end, prefix.size() - 1);
+    }
+  }
+  std::fprintf(stderr, "imgfs: %.*s: %s\n", static_cast<int>(file.size()), file.data(),
+               msg.c_str());
+}
+
+void PrintError(std::string_view message) {
+  std::fprintf(stderr, "imgfs: %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+int UsageError(std::string_view command, std::string_view message) {
+  std::fprintf(stderr, "imgfs: %.*s: %.*s (see 'imgfs %.*s --help')\n",
+               static_cast<int>(command.size()), command.data(),
+               static_cast<int>(message.size()), message.data(),
+               static_cast<int>(command.size()), command.data());
+  return kExitUsage;
+}
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  uint64_t value = 0;
+  size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (__builtin_mul_overflow(value, 10, &value) ||
+        __builtin_add_overflow(value, static_cast<uint64_t>(text[i] - '0'), &value)) {
+      return InvalidArgumentError("size '" + std::string(text) + "' is too large");
+    }
+  }
+  if (i == 0) {
+    return InvalidArgumentError("'" + std::string(text) + "' is not a size");
+  }
+  std::string_view suffix = text.substr(i);
+  unsigned shift = 0;
+  if (suffix.empty() || suffix == "B" || suffix == "b") {
+    shift = 0;
+  } else if (suffix == "K" || suffix == "k" || suffix == "KiB") {
+    shift = 10;
+  } else if (suffix == "M" || suffix == "m" || suffix == "MiB") {
+    shift = 20;
+  } else if (suffix == "G" || suffix == "g" || suffix == "GiB") {
+    shift = 30;
+  } else if (suffix == "T" || suffix == "t" || suffix == "TiB") {
+    shift = 40;
+  } else {
+    return InvalidArgumentError("size '" + std::string(text) +
+                                "' has an unknown suffix (use K, M, G or T)");
+  }
+  if (shift != 0 && value > (UINT64_MAX >> shift)) {
+    return InvalidArgumentError("size '" + std::string(text) + "' is too large");
+  }
+  return value << shift;
+}
+
+std::string HumanSize(uint64_t bytes) {
+  static constexpr const char* kSuffixes[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  // Same rule as qemu's size_to_str: switch to the next unit once the
+  // integer part would reach 1000.
+  int exp = 0;
+  std::frexp(static_cast<double>(bytes) / (1000.0 / 1024.0), &exp);
+  int unit = std::max(0, (exp - 1) / 10);
+  unit = std::min(unit, 6);
+  double div = std::ldexp(1.0, unit * 10);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%0.3g %s", static_cast<double>(bytes) / div,
+                kSuffixes[unit]);
+  return buf;
+}
+
+}  // namespace imgfs::cli

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// Shared CLI plumbing: option parsing, the one-line error format
+// ("imgfs: <file>: <what went wrong>"), sizes and exit codes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/status.h"
+
+namespace imgfs::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct OptionSpec {
+  std::string_view long_name;  // "format"; also the key in ParsedArgs
+  char short_name = 0;         // 'f', or 0 for none
+  bool takes_value = false;
+};
+
+struct ParsedArgs {
+  std::map<std::string, std::vector<std::string>, std::less<>> options;
+  std::vector<std::string> positional;
+
+  bool Has(std::string_view name) const { return options.find(name) != options.end(); }
+  // The last value given for `name`, if any.
+  std::optional<std::string> Value(std::string_view name) const;
+  std::vector<std::string> Values(std::string_view name) const;
+};
+
+// Parses `args` (without the program and subcommand names). Accepts
+// --name, --name=value, --name value, -x, -x value, -xvalue and "--".
+// Options may follow positional arguments. Unknown options are errors.
+Result<ParsedArgs> ParseArgs(std::span<char* const> args, std::span<const OptionSpec> specs);
+
+// Prints "imgfs: <file>: <message>" to stderr, dropping a repeated "<file>"
+// from the status message.
+void PrintError(std::string_view file, const Status& status);
+// Prints "imgfs: <message>" to stderr.
+void PrintError(std::string_view message);
+// Prints a usage error and returns kExitUsage.
+int UsageError(std::string_view command, std::string_view message);
+
+// "256M", "1G", "4096", "64k" -> bytes (K/M/G/T suffixes, powers of 1024).
+Result<uint64_t> ParseSize(std::string_view text);
+
+// qemu's size_to_str: "64 MiB", "196 KiB", "1.5 GiB", "0 B".
+std::string HumanSize(uint64_t bytes);
+
+}  // namespace imgfs::cli

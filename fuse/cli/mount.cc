@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// imgfs mount: opens every image first (any failure stops here, before
+// anything is mounted), then mounts them as raw views and serves.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "formats/open.h"
+#include "fuse/cli/commands.h"
+#include "fuse/cli/common.h"
+#include "fuse/cli/mount_plan.h"
+#include "fuse/session.h"
+
+namespace imgfs::cli {
+namespace {
+
+using fusefs::MountContext;
+using fusefs::NodeAttr;
+using fusefs::RawView;
+
+constexpr const char* kMountHelp =
+    "usage: imgfs mount [options] IMAGE... MOUNTPOINT\n"
+    "\n"
+    "Shows each IMAGE as a read-only raw file. When MOUNTPOINT is a directory\n"
+    "each image appears as MOUNTPOINT/<stem>.raw (disk.raw, disk-2.raw, ...).\n"
+    "When MOUNTPOINT is a regular file and there is one IMAGE, that file\n"
+    "itself becomes the raw view. An IMAGE that is a directory contributes\n"
+    "its regular files (not recursively) that either end in .img, .raw or\n"
+    ".iso, or whose first bytes carry an image signature; files that cannot\n"
+    "be read are skipped with a warning. Each view shows the image file's\n"
+    "owner and mode without write bits, and the kernel enforces them.\n"
+    "\n"
+    "  -f                  stay in the foreground\n"
+    "  -d                  debug: log every FUSE request (implies -f)\n"
+    "  -o OPT[,OPT...]     FUSE mount options (allow_other, ...)\n"
+    "  --format FMT        do not probe; open every IMAGE as FMT\n"
+    "  --cache-size SIZE   metadata cache shared by all images (K/M/G\n"
+    "                      suffixes; default 256M)\n"
+    "  --readonly          read-only views (the default)\n"
+    "  --rw                writable views (not available yet)\n"
+    "  --no-backing        show only the top layer of backing chains\n"
+    "  --confine-backing   refuse backing files outside the image's directory\n"
+    "  --snapshots         also show each internal snapshot as\n"
+    "                      <stem>@<snapshot name>.raw\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "Unmount with 'imgfs umount MOUNTPOINT', or stop the process (SIGINT or\n"
+    "SIGTERM unmounts cleanly).\n";
+
+constexpr uint64_t kDefaultCacheBytes = 256ULL << 20;
+
+constexpr OptionSpec kSpecs[] = {
+    {"foreground", 'f', false},  {"debug", 'd', false},       {"options", 'o', true},
+    {"format", 0, true},         {"cache-size", 0, true},     {"readonly", 0, false},
+    {"rw", 0, false},            {"no-backing", 0, false},    {"confine-backing", 0, false},
+    {"snapshots", 0, false},     {"help", 'h', false},
+};
+
+NodeAttr AttrFromStat(const struct stat& st) {
+  NodeAttr a;
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.perm = st.st_mode & 0555;
+  a.atime = st.st_atim;
+  a.mtime = st.st_mtim;
+  a.ctime = st.st_ctim;
+  return a;
+}
+
+// Adds <stem>@<name>.raw views for the internal snapshots of `dev`.
+Status AddSnapshotViews(const BlockDevice& dev, const std::string& stem, const NodeAttr& attr,
+                        UniqueNamer& namer, MountContext* ctx) {
+  for (const SnapshotInfo& snap : dev.Describe().snapshots) {
+    const std::string& key = snap.name.empty() ? snap.id : snap.name;
+    IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> view, dev.OpenSnapshot(key));
+    ctx->views.push_back(
+        std::make_unique<RawView>(namer.Take(stem + "@" + key, ".raw"), std::move(view), attr));
+  }
+  return Status::Ok();
+}
+
+// Opens every image into ctx; prints the one-line error and returns false
+// on the first failure.
+bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options,
+               bool snapshots, MountContext* ctx) {
+  UniqueNamer namer;
+  for (const std::string& path : paths) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      PrintError(path, IOError("cannot stat", errno));
+      return false;
+    }
+    auto dev = OpenImage(path, options, ctx->cache.get());
+    if (!dev.ok()) {
+      PrintError(path, dev.status());
+      return false;
+    }
+    NodeAttr attr = AttrFromStat(st);
+    std::string stem = StemOf(path);
+    auto view = std::make_unique<RawView>(namer.Take(stem, ".raw"), std::move(*dev), attr);
+    const BlockDevice& device = view->device();
+    ctx->views.push_back(std::move(view));
+    if (snapshots) {
+      Status s = AddSnapshotViews(device, stem, attr, namer, ctx);
+      if (!s.ok()) {
+        PrintError(path, s.Annotate("cannot open snapshot"));
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// IMGFS_FUSE_LOOP=single|multi[:N] overrides the request loop; it exists
+// for the measurements in fuse/LOOP.md.
+void ApplyLoopOverride(fusefs::SessionOptions* o) {
+  const char* env = std::getenv("IMGFS_FUSE_LOOP");
+  if (env == nullptr) {
+    return;
+  }
+  std::string v(env);
+  if (v == "single") {
+    o->loop = fusefs::LoopKind::kSingle;
+  } else if (v.starts_with("multi")) {
+    o->loop = fusefs::LoopKind::kMulti;
+    if (v.size() > 6 && v[5] == ':') {
+      o->threads = static_cast<unsigned>(std::max(1, std::atoi(v.c_str() + 6)));
+    }
+  }
+}
+
+int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
+  std::vector<std::string> images(args.positional.begin(), args.positional.end() - 1);
+  const std::string& mountpoint = args.positional.back();
+  struct stat mst {};
+  if (::stat(mountpoint.c_str(), &mst) != 0) {
+    PrintError(mountpoint, IOError("cannot use as mountpoint: " + std::string(strerror(errno)), errno));
+    return kExitFailure;
+  }
+  bool file_mode = S_ISREG(mst.st_mode);
+  if (!file_mode && !S_ISDIR(mst.st_mode)) {
+    PrintError(mountpoint, InvalidArgumentError("mountpoint must be a directory or a regular file"));
+    return kExitFailure;
+  }
+  auto paths = ExpandImageArgs(images);
+  if (!paths.ok()) {
+    PrintError(paths.status().message());
+    return kExitFailure;
+  }
+  if (file_mode && paths->size() != 1) {
+    PrintError(mountpoint, InvalidArgumentError("a regular-file mountpoint takes exactly one image"));
+    return kExitFailure;
+  }
+  OpenOptions options;
+  options.format = args.Value("format").value_or("");
+  options.follow_backing = !args.Has("no-backing");
+  options.confine_backing = args.Has("confine-backing");
+  auto ctx = std::make_unique<MountContext>();
+  ctx->cache = std::make_unique<Cache>(cache_bytes);
+  if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, ctx.get())) {
+    return kExitFailure;
+  }
+  ctx->root_is_file = file_mode;
+  ctx->root_attr = AttrFromStat(mst);
+  fusefs::SessionOptions so;
+  so.mountpoint = mountpoint;
+  so.debug = args.Has("debug");
+  so.foreground = args.Has("foreground") || so.debug;
+  so.fuse_options = args.Values("options");
+  ApplyLoopOverride(&so);
+  Status s = fusefs::MountAndServe(std::move(ctx), so);
+  if (!s.ok()) {
+    PrintError(mountpoint, s);
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunMount(std::span<char* const> args) {
+  auto parsed = ParseArgs(args, kSpecs);
+  if (!parsed.ok()) {
+    return UsageError("mount", parsed.status().message());
+  }
+  if (parsed->Has("help")) {
+    std::fputs(kMountHelp, stdout);
+    return kExitOk;
+  }
+  if (parsed->Has("rw")) {
+    PrintError("--rw: writable mounts come in a later release");
+    return kExitUsage;
+  }
+  if (parsed->positional.size() < 2) {
+    return UsageError("mount", "expected IMAGE... MOUNTPOINT");
+  }
+  uint64_t cache_bytes = kDefaultCacheBytes;
+  if (auto text = parsed->Value("cache-size")) {
+    auto size = ParseSize(*text);
+    if (!size.ok()) {
+      return UsageError("mount", "--cache-size: " + size.status().message());
+    }
+    cache_bytes = *size;
+  }
+  return Mount(*parsed, cache_bytes);
+}
+
+}  // namespace imgfs::cli

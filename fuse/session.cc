@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+#include "fuse/session.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fuse/ops.h"
+
+namespace imgfs::fusefs {
+namespace {
+
+// Owns the argv strings handed to fuse_session_new.
+class FuseArgs {
+ public:
+  explicit FuseArgs(const SessionOptions& o) {
+    strings_.push_back("imgfs");
+    // ro: nothing is writable yet. default_permissions: the kernel checks
+    // the owner and mode we show, so allow_other never grants more than the
+    // image file itself does.
+    strings_.push_back("-o");
+    strings_.push_back("ro,default_permissions,fsname=imgfs,subtype=imgfs");
+    for (const std::string& opt : o.fuse_options) {
+      strings_.push_back("-o");
+      strings_.push_back(opt);
+    }
+    if (o.debug) {
+      strings_.push_back("-d");
+    }
+    for (std::string& s : strings_) {
+      argv_.push_back(s.data());
+    }
+    args_.argc = static_cast<int>(argv_.size());
+    args_.argv = argv_.data();
+    args_.allocated = 0;
+  }
+  FuseArgs(const FuseArgs&) = delete;
+  FuseArgs& operator=(const FuseArgs&) = delete;
+  ~FuseArgs() { fuse_opt_free_args(&args_); }
+
+  fuse_args* get() { return &args_; }
+
+ private:
+  std::vector<std::string> strings_;
+  std::vector<char*> argv_;
+  fuse_args args_{};
+};
+
+struct SessionDeleter {
+  void operator()(fuse_session* se) const { fuse_session_destroy(se); }
+};
+using SessionPtr = std::unique_ptr<fuse_session, SessionDeleter>;
+
+// Installs libfuse's SIGINT/SIGTERM/SIGHUP handlers (they call
+// fuse_session_exit) for the lifetime of the object.
+class SignalGuard {
+ public:
+  explicit SignalGuard(fuse_session* se) : se_(se), ok_(fuse_set_signal_handlers(se) == 0) {}
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+  ~SignalGuard() {
+    if (ok_) {
+      fuse_remove_signal_handlers(se_);
+    }
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  fuse_session* se_;
+  bool ok_;
+};
+
+// Keeps the session mounted; unmounting releases the mountpoint even when
+// the loop ended through a signal.
+class MountGuard {
+ public:
+  explicit MountGuard(fuse_session* se) : se_(se) {}
+  MountGuard(const MountGuard&) = delete;
+  MountGuard& operator=(const MountGuard&) = delete;
+  ~MountGuard() { fuse_session_unmount(se_); }
+
+ private:
+  fuse_session* se_;
+};
+
+class LoopConfig {
+ public:
+  explicit LoopConfig(unsigned threads) : cfg_(fuse_loop_cfg_create()) {
+    // A fixed pool: as many idle threads as threads in all, so libfuse
+    // never starts and stops workers per burst of requests.
+    fuse_loop_cfg_set_max_threads(cfg_, threads);
+    fuse_loop_cfg_set_idle_threads(cfg_, threads);
+    fuse_loop_cfg_set_clone_fd(cfg_, 1);
+  }
+  LoopConfig(const LoopConfig&) = delete;
+  LoopConfig& operator=(const LoopConfig&) = delete;
+  ~LoopConfig() { fuse_loop_cfg_destroy(cfg_); }
+  fuse_loop_config* get() { return cfg_; }
+
+ private:
+  fuse_loop_config* cfg_;
+};
+
+int RunLoop(fuse_session* se, const SessionOptions& o) {
+  if (o.loop == LoopKind::kSingle) {
+    return fuse_session_loop(se);
+  }
+  LoopConfig cfg(o.threads);
+  return fuse_session_loop_mt(se, cfg.get());
+}
+
+}  // namespace
+
+Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& o) {
+  FuseArgs args(o);
+  SessionPtr se(fuse_session_new(args.get(), &LowlevelOps(), sizeof(fuse_lowlevel_ops),
+                                 ctx.get()));
+  if (se == nullptr) {
+    return InvalidArgumentError("cannot start fuse session (bad -o option?)");
+  }
+  SignalGuard signals(se.get());
+  if (!signals.ok()) {
+    return InternalError("cannot install signal handlers");
+  }
+  if (fuse_session_mount(se.get(), o.mountpoint.c_str()) != 0) {
+    return IOError("cannot mount (see the fuse message above)", EIO);
+  }
+  MountGuard mounted(se.get());
+  if (fuse_daemonize(o.foreground ? 1 : 0) != 0) {
+    return InternalError("cannot daemonize");
+  }
+  int rc = RunLoop(se.get(), o);
+  if (rc < 0 && rc != -EINTR) {
+    std::fprintf(stderr, "imgfs: %s: fuse loop ended: %s\n", o.mountpoint.c_str(),
+                 std::strerror(-rc));
+  }
+  return Status::Ok();
+}
+
+}  // namespace imgfs::fusefs
