@@ -20,7 +20,11 @@ BUILD_DIR=${BUILD_DIR:-$root/build-demo}
 JOBS=${JOBS:-$(nproc)}
 sample_dir=$root/tests/data/sample
 
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then
+  say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+  say() { printf '\n$ %s\n' "$*"; }
+fi
 run() {
   say "$*"
   "$@"
@@ -87,6 +91,7 @@ stem=$(basename "$image")
 stem=${stem%.*}
 
 run "$imgfs" info "$image"
+run "$imgfs" map --json "$image"
 
 # 4. Mount, look, compare, unmount.
 [[ -e /dev/fuse ]] || die "/dev/fuse is missing: this machine (or container) cannot mount FUSE file systems"
@@ -100,7 +105,8 @@ done
 run ls -l "$mnt"
 run sha256sum "$mnt/$stem.raw"
 say "hexdump -C $mnt/$stem.raw | head -n 24"
-hexdump -C "$mnt/$stem.raw" | head -n 24
+# (hexdump gets SIGPIPE when head is done; that is not a failure.)
+{ hexdump -C "$mnt/$stem.raw" || true; } | head -n 24
 if command -v file >/dev/null; then
   run file -s "$mnt/$stem.raw"
 fi
