@@ -7,6 +7,7 @@
 // metadata); stored > counted is a leak (a warning).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "core/util/checked.h"
 #include "core/util/hex.h"
@@ -45,7 +46,10 @@ class Checker {
   void CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint64_t bitmap,
                   uint32_t weight);
   Status MarkSnapshots();
-  Status CompareRefcounts();
+  Status CompareRefcounts(RefcountReader* reader);
+  Status CheckCopiedFlags(const std::vector<uint64_t>& l1, RefcountReader* reader);
+  Status CheckCopied(RefcountReader* reader, uint64_t host, uint64_t word,
+                     const std::string& what);
 
   const Image& image_;
   const Header& h_;
@@ -56,6 +60,7 @@ class Checker {
   // and its clusters counted once per reference, so the work is bounded by
   // the file size however often tables are shared.
   std::map<uint64_t, uint32_t> l2_refs_;
+  bool refcounts_readable_ = true;  // every refcount block aligned, in the file
   CheckReport report_;
   uint64_t errors_ = 0;
   uint64_t warnings_ = 0;
@@ -188,17 +193,17 @@ Status Checker::MarkSnapshots() {
   return Status::Ok();
 }
 
-Status Checker::CompareRefcounts() {
-  IMGFS_ASSIGN_OR_RETURN(RefcountReader reader, RefcountReader::Load(*image_.file, h_));
-  for (size_t i = 0; i < reader.reftable().size(); ++i) {
-    uint64_t block = reader.reftable()[i] & ~uint64_t{0x1ff};
+Status Checker::CompareRefcounts(RefcountReader* reader) {
+  for (size_t i = 0; i < reader->reftable().size(); ++i) {
+    uint64_t block = reader->reftable()[i] & ~uint64_t{0x1ff};
     if (block == 0) {
       continue;
     }
     if (block % g_.cluster_size() != 0 || !RangeWithin(block, g_.cluster_size(), file_size_)) {
       Error("qcow2: refcount block at " + Hex(block) + " (refcount table entry " +
             std::to_string(i) + ") is unaligned or past end of file");
-      return Status::Ok();  // refcounts cannot be read reliably
+      refcounts_readable_ = false;
+      return Status::Ok();
     }
     Mark(block, g_.cluster_size(), "refcount block");
   }
@@ -207,7 +212,7 @@ Status Checker::CompareRefcounts() {
     return Status::Ok();
   }
   for (uint64_t c = 0; c < refs_.size(); ++c) {
-    IMGFS_ASSIGN_OR_RETURN(uint64_t stored, reader.Get(c));
+    IMGFS_ASSIGN_OR_RETURN(uint64_t stored, reader->Get(c));
     if (stored < refs_[c]) {
       Error("qcow2: cluster " + std::to_string(c) + " at " + Hex(c << g_.cluster_bits) +
             " refcount=" + std::to_string(stored) + " reference=" + std::to_string(refs_[c]));
@@ -217,6 +222,49 @@ Status Checker::CompareRefcounts() {
     }
   }
   report_.checked.push_back("qcow2: refcounts of " + std::to_string(refs_.size()) + " clusters");
+  return Status::Ok();
+}
+
+// The "copied" flag (bit 63) of active L1 and L2 entries must be set
+// exactly when the cluster's refcount is 1 (spec "Cluster mapping").
+Status Checker::CheckCopied(RefcountReader* reader, uint64_t host, uint64_t word,
+                            const std::string& what) {
+  if (host % g_.cluster_size() != 0 || host >= file_size_) {
+    return Status::Ok();  // reported by the walk
+  }
+  IMGFS_ASSIGN_OR_RETURN(uint64_t refcount, reader->Get(host >> g_.cluster_bits));
+  if ((refcount == 1) != ((word & kCopied) != 0)) {
+    Error("qcow2: OFLAG_COPIED " + what + ": entry=" + Hex(word) +
+          " refcount=" + std::to_string(refcount));
+  }
+  return Status::Ok();
+}
+
+Status Checker::CheckCopiedFlags(const std::vector<uint64_t>& l1, RefcountReader* reader) {
+  Cache no_cache(0);
+  uint64_t step = g_.extended_l2 ? 2 : 1;
+  std::set<uint64_t> seen;  // a table listed twice is already an error
+  for (uint64_t entry : l1) {
+    uint64_t l2_offset = entry & kL1OffsetMask;
+    if (l2_offset == 0 || l2_offset % g_.cluster_size() != 0 ||
+        !RangeWithin(l2_offset, g_.cluster_size(), file_size_) ||
+        !seen.insert(l2_offset).second) {
+      continue;
+    }
+    IMGFS_RETURN_IF_ERROR(CheckCopied(reader, l2_offset, entry, "L2 cluster"));
+    if (g_.external_data) {
+      continue;  // data clusters are not refcounted in the image file
+    }
+    IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const L2Table> l2,
+                           LoadL2(*image_.file, g_, &no_cache, 0, l2_offset));
+    for (uint64_t i = 0; i < g_.l2_entries(); ++i) {
+      uint64_t word = l2->words[i * step];
+      uint64_t host = word & kL2OffsetMask;
+      if ((word & kL2Compressed) == 0 && host != 0) {
+        IMGFS_RETURN_IF_ERROR(CheckCopied(reader, host, word, "data cluster"));
+      }
+    }
+  }
   return Status::Ok();
 }
 
@@ -236,7 +284,11 @@ Result<CheckReport> Checker::Run(const std::vector<uint64_t>& l1) {
   }
   report_.checked.push_back("qcow2: L1 table (" + std::to_string(l1.size()) + " entries) and " +
                             std::to_string(l2_refs_.size()) + " L2 tables");
-  IMGFS_RETURN_IF_ERROR(CompareRefcounts());
+  IMGFS_ASSIGN_OR_RETURN(RefcountReader reader, RefcountReader::Load(*image_.file, h_));
+  IMGFS_RETURN_IF_ERROR(CompareRefcounts(&reader));
+  if (refcounts_readable_) {
+    IMGFS_RETURN_IF_ERROR(CheckCopiedFlags(l1, &reader));
+  }
   if (h_.has_bitmaps) {
     report_.checked.push_back("qcow2: bitmap clusters not counted; leaks not reported");
   }

@@ -89,6 +89,11 @@ TEST(Qcow2Check, CorruptionsAgreeWithQemuImgCheck) {
          Set64(img, l1 + 8, l1 | (1ull << 63));
        },
        true},
+      {"copied flag clear on a data cluster with refcount 1",
+       [](std::string* img, uint64_t l2, uint64_t) {
+         Set64(img, l2, Get64(*img, l2) & ~(1ull << 63));
+       },
+       true},
       {"leaked data cluster", [](std::string* img, uint64_t l2, uint64_t) { Set64(img, l2 + 8, 0); },
        false},
   };
