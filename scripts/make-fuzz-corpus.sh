@@ -18,6 +18,8 @@ command -v qemu-img >/dev/null && command -v qemu-io >/dev/null ||
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# qemu-img creates relative data_file names in the current directory.
+cd "$work"
 q2=$out/qcow2
 probe=$out/probe
 rm -rf "$q2" "$probe"
