@@ -12,7 +12,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$root/tests/fuzz/corpus}
+out=$(realpath -m "${1:-$root/tests/fuzz/corpus}")
 command -v qemu-img >/dev/null && command -v qemu-io >/dev/null ||
   { echo "make-fuzz-corpus: needs qemu-img and qemu-io (apt-get install qemu-utils)" >&2; exit 1; }
 
