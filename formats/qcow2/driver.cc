@@ -16,8 +16,10 @@ int Probe(const ProbeInput& in) {
   if (in.head.size() < 8 || LoadBE32(in.head.data() + kMagicOffset) != kMagic) {
     return 0;
   }
+  // Version 1 is the older qcow format. Later versions are still claimed,
+  // so that Open refuses them by name instead of showing them as raw.
   uint32_t version = LoadBE32(in.head.data() + kVersionOffset);
-  return version == 2 || version == 3 ? 100 : 0;
+  return version >= 2 ? 100 : 0;
 }
 
 // Reads the first cluster (or the whole file when shorter): the header,

@@ -286,6 +286,15 @@ TEST(Qcow2DeviceTest, ProbeFindsQcow2) {
   EXPECT_EQ((*dev)->Describe().format, "qcow2");
 }
 
+TEST(Qcow2DeviceTest, LaterVersionsAreRefusedNotShownAsRaw) {
+  MiniImage img;
+  img.SetHeader32(kVersionOffset, 4);
+  Cache cache(1 << 20);
+  auto dev = OpenImageFile(NewMemoryFile("t", img.bytes), OpenOptions{}, &cache);
+  EXPECT_CODE(dev, kUnsupported);
+  EXPECT_NE(dev.status().message().find("version 4"), std::string::npos);
+}
+
 TEST(Qcow2DeviceTest, EmptyAndTruncatedFilesFail) {
   Cache cache(1 << 20);
   EXPECT_CODE(Open("", &cache), kCorrupt);
