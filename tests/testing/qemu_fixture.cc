@@ -152,7 +152,7 @@ std::vector<MapEntry> QemuMap(const std::string& dir, const std::string& image,
   for (const auto& e : j) {
     map.push_back(MapEntry{e["start"].get<uint64_t>(), e["length"].get<uint64_t>(),
                            e["data"].get<bool>(), e["zero"].get<bool>(),
-                           e["present"].get<bool>()});
+                           e["present"].get<bool>(), e["depth"].get<uint32_t>()});
   }
   return map;
 }
@@ -174,11 +174,17 @@ std::vector<MapEntry> QemuMap(const std::string& dir, const std::string& image,
   while (i < extents.size() && j < map.size()) {
     const Extent& e = extents[i];
     const MapEntry& m = map[j];
-    bool ours = e.kind == ExtentKind::kData;
-    if (ours != m.data) {
+    // qemu-img map: data -> kData; present but no data -> kZero; not
+    // present anywhere in the chain -> kUnallocated.
+    ExtentKind theirs = m.data      ? ExtentKind::kData
+                        : m.present ? ExtentKind::kZero
+                                    : ExtentKind::kUnallocated;
+    if (e.kind != theirs || e.depth != m.depth) {
       return ::testing::AssertionFailure()
-             << "at " << pos << ": imgfs says " << (ours ? "data" : "no data")
-             << ", qemu-img map says data=" << m.data;
+             << "at " << pos << ": imgfs says kind " << static_cast<int>(e.kind)
+             << ", qemu-img map says data=" << m.data << " present=" << m.present
+             << " zero=" << m.zero << " (0 data, 1 zero, 2 unallocated); depth " << e.depth
+             << " vs " << m.depth;
     }
     uint64_t end = std::min(e.offset + e.length, m.start + m.length);
     pos = end;

@@ -66,13 +66,15 @@ struct MapEntry {
   bool data = false;
   bool zero = false;
   bool present = false;
+  uint32_t depth = 0;
 };
 // Parses `qemu-img map --output=json` for `image` in `dir`.
 std::vector<MapEntry> QemuMap(const std::string& dir, const std::string& image,
                               const std::string& extra_args = "");
 
 // Compares CollectExtents(dev) with the map: every byte must agree on
-// data (kData) versus not data.
+// data (kData), zero (present, no data: kZero) or absent (kUnallocated),
+// and on the depth in the backing chain.
 ::testing::AssertionResult ExtentsMatchMap(const BlockDevice& dev,
                                            const std::vector<MapEntry>& map);
 
