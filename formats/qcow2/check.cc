@@ -48,8 +48,7 @@ class Checker {
   Status MarkSnapshots();
   Status CompareRefcounts(RefcountReader* reader);
   Status CheckCopiedFlags(const std::vector<uint64_t>& l1, RefcountReader* reader);
-  Status CheckCopied(RefcountReader* reader, uint64_t host, uint64_t word,
-                     const std::string& what);
+  Status CheckCopied(RefcountReader* reader, uint64_t host, uint64_t word, const std::string& what);
 
   const Image& image_;
   const Header& h_;
@@ -148,13 +147,13 @@ void Checker::WalkL1(const std::vector<uint64_t>& l1, const std::string& what) {
       continue;
     }
     if (l2_offset % g_.cluster_size() != 0) {
-      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " +
-            std::to_string(i) + ") is not cluster aligned");
+      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " + std::to_string(i) +
+            ") is not cluster aligned");
       continue;
     }
     if (!RangeWithin(l2_offset, g_.cluster_size(), file_size_)) {
-      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " +
-            std::to_string(i) + ") extends past end of file (size " + Hex(file_size_) + ")");
+      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " + std::to_string(i) +
+            ") extends past end of file (size " + Hex(file_size_) + ")");
       continue;
     }
     Mark(l2_offset, g_.cluster_size(), "L2 table");
@@ -247,8 +246,7 @@ Status Checker::CheckCopiedFlags(const std::vector<uint64_t>& l1, RefcountReader
   for (uint64_t entry : l1) {
     uint64_t l2_offset = entry & kL1OffsetMask;
     if (l2_offset == 0 || l2_offset % g_.cluster_size() != 0 ||
-        !RangeWithin(l2_offset, g_.cluster_size(), file_size_) ||
-        !seen.insert(l2_offset).second) {
+        !RangeWithin(l2_offset, g_.cluster_size(), file_size_) || !seen.insert(l2_offset).second) {
       continue;
     }
     IMGFS_RETURN_IF_ERROR(CheckCopied(reader, l2_offset, entry, "L2 cluster"));

@@ -29,9 +29,8 @@ Status Inflate(std::span<const std::byte> in, std::span<std::byte> out) {
   size_t out_made = 0;
   // The _ex form reports how much input the stream used, so the sector
   // padding after it is ignored.
-  libdeflate_result r = libdeflate_deflate_decompress_ex(ctx.get(), in.data(), in.size(),
-                                                          out.data(), out.size(), &in_used,
-                                                          &out_made);
+  libdeflate_result r = libdeflate_deflate_decompress_ex(
+      ctx.get(), in.data(), in.size(), out.data(), out.size(), &in_used, &out_made);
   if (r != LIBDEFLATE_SUCCESS) {
     return CorruptError("qcow2: deflate stream is invalid (libdeflate error " +
                         std::to_string(static_cast<int>(r)) + ")");
@@ -60,8 +59,7 @@ Status Unzstd(std::span<const std::byte> in, std::span<std::byte> out) {
     size_t out_before = output.pos;
     ret = ZSTD_decompressStream(ctx.get(), &output, &input);
     if (ZSTD_isError(ret)) {
-      return CorruptError(std::string("qcow2: zstd stream is invalid: ") +
-                          ZSTD_getErrorName(ret));
+      return CorruptError(std::string("qcow2: zstd stream is invalid: ") + ZSTD_getErrorName(ret));
     }
     if (input.pos == in_before && output.pos == out_before) {
       return CorruptError("qcow2: zstd stream ends before filling the cluster");

@@ -294,9 +294,8 @@ Result<std::unique_ptr<BlockDevice>> Device::OpenSnapshot(std::string_view id_or
     return CorruptError("qcow2: snapshot L1 table at " + Hex(s->l1_table_offset) +
                         " is not cluster aligned");
   }
-  IMGFS_ASSIGN_OR_RETURN(
-      std::vector<uint64_t> l1,
-      LoadL1(*image_->file, g, s->l1_table_offset, s->l1_size, "snapshot L1 table"));
+  IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> l1, LoadL1(*image_->file, g, s->l1_table_offset,
+                                                          s->l1_size, "snapshot L1 table"));
   uint64_t size = s->disk_size.value_or(image_->header.size_bytes);
   // Guest bytes past the snapshot's L1 read as unallocated; cap the size at
   // what an L1 table can describe so offsets cannot overflow.
@@ -310,17 +309,16 @@ Result<CheckReport> Device::Check() const {
     return CheckImage(*image_, l1_);
   }
   const Header& h = image_->header;
-  IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> l1,
-                         LoadL1(*image_->file, image_->geometry, h.l1_table_offset, h.l1_size,
-                                "L1 table"));
+  IMGFS_ASSIGN_OR_RETURN(
+      std::vector<uint64_t> l1,
+      LoadL1(*image_->file, image_->geometry, h.l1_table_offset, h.l1_size, "L1 table"));
   return CheckImage(*image_, l1);
 }
 
 }  // namespace
 
-std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image,
-                                       std::vector<uint64_t> l1, uint64_t size_bytes,
-                                       std::optional<size_t> snapshot) {
+std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image, std::vector<uint64_t> l1,
+                                       uint64_t size_bytes, std::optional<size_t> snapshot) {
   return std::make_unique<Device>(std::move(image), std::move(l1), size_bytes, snapshot);
 }
 

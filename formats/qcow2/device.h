@@ -36,9 +36,8 @@ struct Image {
 // A view of `image` through the L1 table `l1` with guest size `size_bytes`:
 // the active image (snapshot == nullopt) or snapshot number *snapshot.
 // Read-only. Thread-safe for reads.
-std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image,
-                                       std::vector<uint64_t> l1, uint64_t size_bytes,
-                                       std::optional<size_t> snapshot);
+std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image, std::vector<uint64_t> l1,
+                                       uint64_t size_bytes, std::optional<size_t> snapshot);
 
 // Checks the metadata of `image` whose active L1 table is `l1` (check.cc).
 Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1);

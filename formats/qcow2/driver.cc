@@ -85,9 +85,9 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   image->file = std::shared_ptr<const File>(std::move(file));
   const Header& h = image->header;
   IMGFS_ASSIGN_OR_RETURN(image->snapshots, ReadSnapshotTable(*image->file, h));
-  IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> l1, LoadL1(*image->file, image->geometry,
-                                                          h.l1_table_offset, h.l1_size,
-                                                          "L1 table"));
+  IMGFS_ASSIGN_OR_RETURN(
+      std::vector<uint64_t> l1,
+      LoadL1(*image->file, image->geometry, h.l1_table_offset, h.l1_size, "L1 table"));
   IMGFS_RETURN_IF_ERROR(OpenDataFile(ctx, image.get()));
   IMGFS_RETURN_IF_ERROR(OpenBacking(ctx, image.get()));
   uint64_t size = h.size_bytes;

@@ -67,8 +67,7 @@ Status DecodeV3Fields(std::span<const std::byte> b, Header* h) {
                    " past the first cluster or end of file");
   }
   if (h->refcount_order > 6) {
-    return Corrupt("header at 0x0 has invalid refcount_order " +
-                   std::to_string(h->refcount_order));
+    return Corrupt("header at 0x0 has invalid refcount_order " + std::to_string(h->refcount_order));
   }
   uint8_t ctype = 0;
   if (h->header_length > kCompressionTypeOffset) {
@@ -138,9 +137,8 @@ Status CheckL1(const Header& h, uint64_t file_size) {
   // Each L1 entry maps 2^(cluster_bits + l2_bits) bytes; at most 2^61 here.
   uint64_t l1_coverage = uint64_t{h.l1_size} << (h.cluster_bits + h.l2_bits());
   if (h.size_bytes > l1_coverage) {
-    return Corrupt("L1 table at " + Hex(h.l1_table_offset) + " with " +
-                   std::to_string(h.l1_size) + " entries is too small for virtual size " +
-                   Hex(h.size_bytes));
+    return Corrupt("L1 table at " + Hex(h.l1_table_offset) + " with " + std::to_string(h.l1_size) +
+                   " entries is too small for virtual size " + Hex(h.size_bytes));
   }
   if (h.l1_size == 0) {
     return Status::Ok();

@@ -120,8 +120,7 @@ SnapshotInfo ToSnapshotInfo(const Snapshot& s, uint64_t header_size_bytes) {
   return info;
 }
 
-const Snapshot* FindSnapshot(const std::vector<Snapshot>& snapshots,
-                             std::string_view id_or_name) {
+const Snapshot* FindSnapshot(const std::vector<Snapshot>& snapshots, std::string_view id_or_name) {
   for (const Snapshot& s : snapshots) {
     if (s.id == id_or_name) {
       return &s;

@@ -37,7 +37,7 @@ enum class UnitKind : uint8_t { kUnallocated, kZero, kData, kCompressed };
 
 struct Unit {
   UnitKind kind = UnitKind::kUnallocated;
-  uint64_t host_offset = 0;     // kData: where the unit starts; kCompressed: stream start
+  uint64_t host_offset = 0;       // kData: where the unit starts; kCompressed: stream start
   uint64_t compressed_bytes = 0;  // kCompressed: bytes from host_offset (sector rounded)
 };
 
@@ -49,7 +49,7 @@ struct L2Table {
 // Geometry derived from the header, shared by the device and the checker.
 struct Geometry {
   uint32_t cluster_bits = 16;
-  uint32_t l2_bits = 13;   // log2 entries per L2 table
+  uint32_t l2_bits = 13;  // log2 entries per L2 table
   bool extended_l2 = false;
   bool external_data = false;  // host offset 0 is valid with "copied" set
 

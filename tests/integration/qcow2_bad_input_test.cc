@@ -25,9 +25,10 @@ using testing::WriteWholeFile;
 TEST(Qcow2BadInput, CyclicBackingChainIsRefused) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 a.qcow2 1M && "
-                             "qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 b.qcow2 1M && "
-                             "qemu-img rebase -u -b b.qcow2 -F qcow2 a.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 a.qcow2 1M && "
+                 "qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 b.qcow2 1M && "
+                 "qemu-img rebase -u -b b.qcow2 -F qcow2 a.qcow2"));
   Cache cache(1 << 20);
   auto dev = OpenImage(dir.Join("a.qcow2"), {}, &cache);
   EXPECT_CODE(dev, kInvalidArgument);
@@ -54,9 +55,10 @@ TEST(Qcow2BadInput, ChainDeeperThanLimitIsRefused) {
 TEST(Qcow2BadInput, MissingBackingFileIsNotFound) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 a.qcow2 1M && "
-                             "qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 b.qcow2 1M && "
-                             "rm a.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 a.qcow2 1M && "
+                 "qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 b.qcow2 1M && "
+                 "rm a.qcow2"));
   Cache cache(1 << 20);
   EXPECT_FALSE(OpenImage(dir.Join("b.qcow2"), {}, &cache).ok());
   OpenOptions options;
@@ -67,8 +69,9 @@ TEST(Qcow2BadInput, MissingBackingFileIsNotFound) {
 TEST(Qcow2BadInput, MissingDataFileFails) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o data_file=a.data a.qcow2 1M && "
-                             "rm a.data"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -o data_file=a.data a.qcow2 1M && "
+                 "rm a.data"));
   Cache cache(1 << 20);
   EXPECT_FALSE(OpenImage(dir.Join("a.qcow2"), {}, &cache).ok());
 }
@@ -76,9 +79,10 @@ TEST(Qcow2BadInput, MissingDataFileFails) {
 TEST(Qcow2BadInput, GarbageCompressedStreamIsAnError) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 src.qcow2 1M && "
-                             "qemu-io -c 'write -P 0x41 0 64k' src.qcow2 && "
-                             "qemu-img convert -c -O qcow2 src.qcow2 c.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 src.qcow2 1M && "
+                 "qemu-io -c 'write -P 0x41 0 64k' src.qcow2 && "
+                 "qemu-img convert -c -O qcow2 src.qcow2 c.qcow2"));
   std::string img = ReadWholeFile(dir.Join("c.qcow2"));
   // Find the compressed stream through L1[0] -> L2[0].
   uint64_t l1 = LoadBE64(reinterpret_cast<const std::byte*>(img.data()) + 40);
@@ -120,8 +124,7 @@ TEST(Qcow2BadInput, MutatedRealImagesNeverCrash) {
       std::string img = original;
       // Metadata sits in the first clusters and the snapshot/L1 areas.
       for (int k = 0; k < 1 + iter % 6; ++k) {
-        size_t at = iter % 3 == 0 ? rng() % std::min<size_t>(img.size(), 512)
-                                  : rng() % img.size();
+        size_t at = iter % 3 == 0 ? rng() % std::min<size_t>(img.size(), 512) : rng() % img.size();
         img[at] = static_cast<char>(rng());
       }
       auto dev = OpenImageFile(NewMemoryFile(name, img), options, &cache);

@@ -76,8 +76,7 @@ TEST(Qcow2Check, CorruptionsAgreeWithQemuImgCheck) {
        },
        true},
       {"two L2 entries share a cluster",
-       [](std::string* img, uint64_t l2, uint64_t) { Set64(img, l2 + 8, Get64(*img, l2)); },
-       true},
+       [](std::string* img, uint64_t l2, uint64_t) { Set64(img, l2 + 8, Get64(*img, l2)); }, true},
       {"L2 entry past end of file",
        [](std::string* img, uint64_t l2, uint64_t) {
          Set64(img, l2 + 16, (1ull << 63) | (1ull << 40));
@@ -94,14 +93,15 @@ TEST(Qcow2Check, CorruptionsAgreeWithQemuImgCheck) {
          Set64(img, l2, Get64(*img, l2) & ~(1ull << 63));
        },
        true},
-      {"leaked data cluster", [](std::string* img, uint64_t l2, uint64_t) { Set64(img, l2 + 8, 0); },
-       false},
+      {"leaked data cluster",
+       [](std::string* img, uint64_t l2, uint64_t) { Set64(img, l2 + 8, 0); }, false},
   };
   for (const Corruption& c : kCases) {
     SCOPED_TRACE(c.name);
     TempDir dir;
-    ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 a.qcow2 1G && "
-                               "qemu-io -c 'write -P 0x5a 0 256k' a.qcow2"));
+    ASSERT_TRUE(Sh(dir.path(),
+                   "qemu-img create -q -f qcow2 a.qcow2 1G && "
+                   "qemu-io -c 'write -P 0x5a 0 256k' a.qcow2"));
     std::string img = ReadWholeFile(dir.Join("a.qcow2"));
     uint64_t l2 = Get64(img, Get64(img, 40)) & kOffsetMask;
     uint64_t refblock = Get64(img, Get64(img, 48)) & kOffsetMask;

@@ -65,10 +65,9 @@ TEST_P(Qcow2Matrix, BytesAndExtentsMatchQemu) {
 
 INSTANTIATE_TEST_SUITE_P(CompatAndClusterSize, Qcow2Matrix,
                          ::testing::Values(MatrixCase{"0.10", 512}, MatrixCase{"0.10", 4096},
-                                           MatrixCase{"0.10", 65536},
-                                           MatrixCase{"0.10", 2097152}, MatrixCase{"1.1", 512},
-                                           MatrixCase{"1.1", 4096}, MatrixCase{"1.1", 65536},
-                                           MatrixCase{"1.1", 2097152}));
+                                           MatrixCase{"0.10", 65536}, MatrixCase{"0.10", 2097152},
+                                           MatrixCase{"1.1", 512}, MatrixCase{"1.1", 4096},
+                                           MatrixCase{"1.1", 65536}, MatrixCase{"1.1", 2097152}));
 
 class Qcow2Compressed : public ::testing::TestWithParam<std::string> {};
 
@@ -77,8 +76,8 @@ TEST_P(Qcow2Compressed, CompressedClustersMatchQemu) {
   TempDir dir;
   const std::string& type = GetParam();
   ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o cluster_size=4096 src.qcow2 4M"));
-  ASSERT_TRUE(Sh(dir.path(), std::string("qemu-io ") + kPatterns +
-                                 " -c 'write -P 0x66 2M 256k' src.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 std::string("qemu-io ") + kPatterns + " -c 'write -P 0x66 2M 256k' src.qcow2"));
   for (const char* cs : {"4096", "65536"}) {
     std::string out = "c" + std::string(cs) + ".qcow2";
     ASSERT_TRUE(Sh(dir.path(), "qemu-img convert -c -O qcow2 -o compression_type=" + type +
@@ -116,11 +115,12 @@ TEST(Qcow2Oracle, ExtendedL2Subclusters) {
     ExpectMatchesQemu(dir, name);
   }
   // Subclusters over a backing file: unallocated subclusters fall through.
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f raw base.raw 6M && "
-                             "qemu-io -f raw -c 'write -P 0x99 0 6M' base.raw && "
-                             "qemu-img create -q -f qcow2 -o extended_l2=on -b base.raw -F raw "
-                             "ov.qcow2 6M && qemu-io -c 'write -P 0x12 70000 3000' "
-                             "-c 'write -z 200000 4096' ov.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f raw base.raw 6M && "
+                 "qemu-io -f raw -c 'write -P 0x99 0 6M' base.raw && "
+                 "qemu-img create -q -f qcow2 -o extended_l2=on -b base.raw -F raw "
+                 "ov.qcow2 6M && qemu-io -c 'write -P 0x12 70000 3000' "
+                 "-c 'write -z 200000 4096' ov.qcow2"));
   ExpectMatchesQemu(dir, "ov.qcow2");
 }
 
@@ -150,10 +150,11 @@ TEST(Qcow2Oracle, ZeroClustersAndDiscard) {
     std::string name = std::string("z") + compat + ".qcow2";
     ASSERT_TRUE(Sh(dir.path(), std::string("qemu-img create -q -f qcow2 -o cluster_size=4096,") +
                                    "compat=" + compat + " " + name + " 4M"));
-    ASSERT_TRUE(Sh(dir.path(), "qemu-io -c 'write -P 0x5a 0 2M' -c 'write -z 64k 128k' "
-                               "-c 'write -z -u 512k 64k' -c 'discard 1M 256k' "
-                               "-c 'discard 1500000 10000' " +
-                                   name));
+    ASSERT_TRUE(Sh(dir.path(),
+                   "qemu-io -c 'write -P 0x5a 0 2M' -c 'write -z 64k 128k' "
+                   "-c 'write -z -u 512k 64k' -c 'discard 1M 256k' "
+                   "-c 'discard 1500000 10000' " +
+                       name));
     ExpectMatchesQemu(dir, name);
   }
 }
@@ -172,15 +173,18 @@ TEST(Qcow2Oracle, OddVirtualSizes) {
 // raw base (2 MiB) <- qcow2 (4 MiB, 4 KiB clusters) <- qcow2 (6 MiB), with
 // relative backing names across directories.
 void MakeChain(const TempDir& dir) {
-  ASSERT_TRUE(Sh(dir.path(), "mkdir -p b && qemu-img create -q -f raw b/base.raw 2M && "
-                             "qemu-io -f raw -c 'write -P 0xb0 0 2M' -c 'write -z 64k 64k' "
-                             "b/base.raw"));
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o cluster_size=4096 -b base.raw "
-                             "-F raw b/mid.qcow2 4M && qemu-io -c 'write -P 0x3d 100000 5000' "
-                             "-c 'write -P 0x3e 3M 8k' -c 'write -z 1M 4k' b/mid.qcow2"));
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -b b/mid.qcow2 -F qcow2 top.qcow2 6M "
-                             "&& qemu-io -c 'write -P 0x7f 1000 1000' -c 'write -P 0x70 5M 4k' "
-                             "top.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "mkdir -p b && qemu-img create -q -f raw b/base.raw 2M && "
+                 "qemu-io -f raw -c 'write -P 0xb0 0 2M' -c 'write -z 64k 64k' "
+                 "b/base.raw"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -o cluster_size=4096 -b base.raw "
+                 "-F raw b/mid.qcow2 4M && qemu-io -c 'write -P 0x3d 100000 5000' "
+                 "-c 'write -P 0x3e 3M 8k' -c 'write -z 1M 4k' b/mid.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -b b/mid.qcow2 -F qcow2 top.qcow2 6M "
+                 "&& qemu-io -c 'write -P 0x7f 1000 1000' -c 'write -P 0x70 5M 4k' "
+                 "top.qcow2"));
 }
 
 TEST(Qcow2Oracle, BackingChainOfMixedFormats) {
@@ -209,8 +213,9 @@ TEST(Qcow2Oracle, NoBackingReadsUnallocatedAsZero) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
   MakeChain(dir);
-  ASSERT_TRUE(Sh(dir.path(), "cp top.qcow2 alone.qcow2 && qemu-img rebase -u -b '' alone.qcow2 "
-                             "&& qemu-img convert -O raw alone.qcow2 alone.raw"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "cp top.qcow2 alone.qcow2 && qemu-img rebase -u -b '' alone.qcow2 "
+                 "&& qemu-img convert -O raw alone.qcow2 alone.raw"));
   OpenOptions options;
   options.follow_backing = false;
   Cache cache(1 << 20);
@@ -224,13 +229,14 @@ TEST(Qcow2Oracle, NoBackingReadsUnallocatedAsZero) {
 TEST(Qcow2Oracle, InternalSnapshots) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o cluster_size=4096 s.qcow2 2M && "
-                             "qemu-io -c 'write -P 0x01 0 64k' s.qcow2 && "
-                             "qemu-img snapshot -c first s.qcow2 && "
-                             "qemu-io -c 'write -P 0x02 32k 64k' -c 'write -z 0 4k' s.qcow2 && "
-                             "qemu-img snapshot -c second s.qcow2 && "
-                             "qemu-img resize -q s.qcow2 3M && "
-                             "qemu-io -c 'write -P 0x03 2500000 4k' s.qcow2"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -o cluster_size=4096 s.qcow2 2M && "
+                 "qemu-io -c 'write -P 0x01 0 64k' s.qcow2 && "
+                 "qemu-img snapshot -c first s.qcow2 && "
+                 "qemu-io -c 'write -P 0x02 32k 64k' -c 'write -z 0 4k' s.qcow2 && "
+                 "qemu-img snapshot -c second s.qcow2 && "
+                 "qemu-img resize -q s.qcow2 3M && "
+                 "qemu-io -c 'write -P 0x03 2500000 4k' s.qcow2"));
   ExpectMatchesQemu(dir, "s.qcow2");
   Cache cache(4 << 20);
   auto dev = OpenImage(dir.Join("s.qcow2"), {}, &cache);
@@ -289,10 +295,11 @@ TEST(Qcow2Oracle, DirtyImageIsReadable) {
 TEST(Qcow2Oracle, ConcurrentReadersOfCompressedImage) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o cluster_size=4096 s.qcow2 4M && "
-                             "qemu-io -c 'write -P 0x61 0 3M' -c 'write -P 0x62 1234567 333333' "
-                             "s.qcow2 && qemu-img convert -c -O qcow2 -o compression_type=zstd "
-                             "s.qcow2 c.qcow2 && qemu-img convert -O raw c.qcow2 c.raw"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -o cluster_size=4096 s.qcow2 4M && "
+                 "qemu-io -c 'write -P 0x61 0 3M' -c 'write -P 0x62 1234567 333333' "
+                 "s.qcow2 && qemu-img convert -c -O qcow2 -o compression_type=zstd "
+                 "s.qcow2 c.qcow2 && qemu-img convert -O raw c.qcow2 c.raw"));
   std::string want = ReadWholeFile(dir.Join("c.raw"));
   Cache cache(64 << 10);  // small: entries are evicted while others read
   auto dev = OpenImage(dir.Join("c.qcow2"), {}, &cache);
@@ -320,9 +327,10 @@ TEST(Qcow2Oracle, DescribeMatchesQemuImgInfo) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
   MakeChain(dir);
-  ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o lazy_refcounts=on,refcount_bits=8,"
-                             "compression_type=zstd lz.qcow2 1M && "
-                             "qemu-img create -q -f qcow2 -o compat=0.10 old.qcow2 1M"));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -o lazy_refcounts=on,refcount_bits=8,"
+                 "compression_type=zstd lz.qcow2 1M && "
+                 "qemu-img create -q -f qcow2 -o compat=0.10 old.qcow2 1M"));
   for (const char* name : {"top.qcow2", "lz.qcow2", "old.qcow2", "b/mid.qcow2"}) {
     SCOPED_TRACE(name);
     std::string out;

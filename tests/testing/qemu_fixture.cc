@@ -9,9 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace imgfs::testing {
 
@@ -94,8 +93,7 @@ namespace {
     buf.assign(n, std::byte{0xee});
     Status s = dev.Read(off, buf);
     if (!s.ok()) {
-      return ::testing::AssertionFailure() << "read at " << off << "+" << n << ": "
-                                           << s.ToString();
+      return ::testing::AssertionFailure() << "read at " << off << "+" << n << ": " << s.ToString();
     }
     if (std::memcmp(buf.data(), expected.data() + off, n) != 0) {
       size_t i = 0;
@@ -151,8 +149,8 @@ std::vector<MapEntry> QemuMap(const std::string& dir, const std::string& image,
   }
   for (const auto& e : j) {
     map.push_back(MapEntry{e["start"].get<uint64_t>(), e["length"].get<uint64_t>(),
-                           e["data"].get<bool>(), e["zero"].get<bool>(),
-                           e["present"].get<bool>(), e["depth"].get<uint32_t>()});
+                           e["data"].get<bool>(), e["zero"].get<bool>(), e["present"].get<bool>(),
+                           e["depth"].get<uint32_t>()});
   }
   return map;
 }

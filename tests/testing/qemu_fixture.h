@@ -19,14 +19,14 @@ bool HaveQemuTools();
 
 // Skips the test without the tools, or fails it when CI=true (a green CI
 // run must mean the oracle really ran).
-#define IMGFS_REQUIRE_QEMU()                                               \
-  do {                                                                     \
-    if (!::imgfs::testing::HaveQemuTools()) {                              \
-      if (::imgfs::testing::InCi()) {                                      \
-        FAIL() << "qemu-img/qemu-io missing but CI=true";                  \
-      }                                                                    \
-      GTEST_SKIP() << "qemu-img/qemu-io not installed";                    \
-    }                                                                      \
+#define IMGFS_REQUIRE_QEMU()                              \
+  do {                                                    \
+    if (!::imgfs::testing::HaveQemuTools()) {             \
+      if (::imgfs::testing::InCi()) {                     \
+        FAIL() << "qemu-img/qemu-io missing but CI=true"; \
+      }                                                   \
+      GTEST_SKIP() << "qemu-img/qemu-io not installed";   \
+    }                                                     \
   } while (false)
 
 bool InCi();

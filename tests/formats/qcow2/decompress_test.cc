@@ -81,12 +81,10 @@ TEST(Qcow2DecompressTest, GarbageIsCorrupt) {
 TEST(Qcow2DecompressTest, StreamsOfTheWrongLengthAreCorrupt) {
   std::vector<std::byte> out(4096);
   // Shorter than a cluster.
-  EXPECT_CODE(DecompressCluster(CompressionType::kZlib, B(Deflate(Pattern(1000))), out),
-              kCorrupt);
+  EXPECT_CODE(DecompressCluster(CompressionType::kZlib, B(Deflate(Pattern(1000))), out), kCorrupt);
   EXPECT_CODE(DecompressCluster(CompressionType::kZstd, B(Zstd(Pattern(1000))), out), kCorrupt);
   // Longer than a cluster.
-  EXPECT_CODE(DecompressCluster(CompressionType::kZlib, B(Deflate(Pattern(8192))), out),
-              kCorrupt);
+  EXPECT_CODE(DecompressCluster(CompressionType::kZlib, B(Deflate(Pattern(8192))), out), kCorrupt);
   EXPECT_CODE(DecompressCluster(CompressionType::kZstd, B(Zstd(Pattern(8192))), out), kCorrupt);
   // Truncated input.
   std::string cut = Zstd(Pattern(4096)).substr(0, 10);
