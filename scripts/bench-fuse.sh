@@ -23,7 +23,11 @@
 #   rand 4k IOPS j=1/2  fio randread, bs=4k, direct=1, numjobs=1/2, BENCH_RUNTIME s
 #   CPU s / seq pass    server utime+stime (/proc/PID/stat) during "seq direct"
 #   CPU us / rand read  server CPU during "rand j=1" / reads done
+#   disk KiB/rand read  /proc/PID/io read_bytes during "rand j=1" / reads done
+#                       (read amplification: readahead, whole-cluster reads)
 #   peak RSS MiB        max VmHWM of the server over its sessions
+# The 1-minute load average at the start of each measurement is recorded:
+# on a shared machine it explains most of the spread.
 # Ratios are imgfs / best anchor (higher-is-better metrics) or best anchor /
 # imgfs (CPU, RSS), so a ratio > 1 always means imgfs is better.
 #
@@ -32,7 +36,7 @@
 #   BENCH_WORKDIR   images and mount points (default /var/tmp/imgfs-bench-fuse);
 #                   images are cached there and reused
 #   BENCH_SIZE_MIB  virtual size (default 2048)
-#   BENCH_ROUNDS    rounds (default 3)
+#   BENCH_ROUNDS    rounds (default 3; 0 only prepares the images)
 #   BENCH_RUNTIME   seconds per random-read run (default 10)
 #   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw" (default "qcow2 zlib zstd")
 #   BENCH_TOOLS     subset of "imgfs qsd qcowmount" (default all three)
@@ -220,6 +224,10 @@ cpu_ticks() {  # pid -> utime+stime of all threads, in clock ticks
   awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+# Bytes the server made the storage layer fetch (page cache misses, with
+# readahead): shows read amplification.
+disk_bytes() { awk '/^read_bytes:/ { print $2 }' "/proc/$1/io"; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
 clk_tck=$(getconf CLK_TCK)
 
 drop_caches() {
@@ -246,14 +254,16 @@ record() {  # round variant tool metric value
 
 # One cold measurement: fresh server, dropped caches, one fio run.
 measure() {  # round variant tool metric image
-  local round=$1 v=$2 tool=$3 metric=$4 img=$5 bytes out c0 c1 hwm
+  local round=$1 v=$2 tool=$3 metric=$4 img=$5 bytes out c0 c1 hwm d0 d1 load
   if ! start_server "$tool" "$v" "$img"; then
     record "$round" "$v" "$tool" "$metric" na
     return
   fi
   bytes=$(stat -c %s "$srv_file")
   drop_caches
+  load=$(load1)
   c0=$(cpu_ticks "$srv_pid")
+  d0=$(disk_bytes "$srv_pid")
   case $metric in
     seqd) out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=1) ;;
     seqb) out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=0 --invalidate=1) ;;
@@ -263,6 +273,7 @@ measure() {  # round variant tool metric image
       ;;
   esac
   c1=$(cpu_ticks "$srv_pid")
+  d1=$(disk_bytes "$srv_pid")
   hwm=$(hwm_kib "$srv_pid")
   stop_server "$srv_pid"
   read -r bw iops ios <<<"$out"
@@ -273,10 +284,12 @@ measure() {  # round variant tool metric image
       [[ $metric == seqd ]] && record "$round" "$v" "$tool" cpu_seq "$cpu_s" ;;
     rand*) record "$round" "$v" "$tool" "$metric" "$iops"
       [[ $metric == rand1 ]] &&
-        record "$round" "$v" "$tool" cpu_rand "$(python3 -c "print($cpu_s * 1e6 / max($ios, 1))")" ;;
+        record "$round" "$v" "$tool" cpu_rand "$(python3 -c "print($cpu_s * 1e6 / max($ios, 1))")" &&
+        record "$round" "$v" "$tool" disk_rand "$(python3 -c "print(($d1 - $d0) / 1024 / max($ios, 1))")" ;;
   esac
   record "$round" "$v" "$tool" rss "$(python3 -c "print($hwm / 1024)")"
-  log "round $round $v $tool $metric: bw=$((bw / 1000000))MB/s iops=${iops%.*} cpu=${cpu_s}s hwm=$((hwm / 1024))MiB"
+  record "$round" "$v" "$tool" load "$load"
+  log "round $round $v $tool $metric: bw=$((bw / 1000000))MB/s iops=${iops%.*} cpu=${cpu_s}s disk=$(((d1 - d0) >> 20))MiB hwm=$((hwm / 1024))MiB load=$load"
 }
 
 # --- run ------------------------------------------------------------------------
@@ -320,6 +333,7 @@ metrics = [  # key, label, higher is better, format
     ("rand2", "rand 4k direct, IOPS, 2 readers", True, "{:.0f}"),
     ("cpu_seq", "server CPU s per seq pass", False, "{:.2f}"),
     ("cpu_rand", "server CPU us per rand read", False, "{:.0f}"),
+    ("disk_rand", "disk KiB fetched per rand read", False, "{:.1f}"),
     ("rss", "server peak RSS, MiB", False, "{:.0f}"),
 ]
 anchors = [t for t in tools if t != "imgfs"]
@@ -343,6 +357,10 @@ for v in variants:
             ratio = f"{r:.2f}x"
         name = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd", "raw": "raw"}.get(v, v)
         print(f"| {name} | {label} | " + " | ".join(cells) + f" | {ratio} |")
+loads = [x for (v, t, k), xs in vals.items() if k == "load" for x in xs]
+if loads:
+    print(f"\nLoad average (1 min) at the start of each measurement: median {statistics.median(loads):.1f}, "
+          f"min {min(loads):.1f}, max {max(loads):.1f} on {__import__('os').cpu_count()} CPUs.")
 EOF
   echo
   echo "Raw samples: $results"
