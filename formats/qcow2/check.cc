@@ -21,9 +21,10 @@ namespace {
 constexpr uint64_t kMaxCheckClusters = uint64_t{1} << 25;
 // Errors listed one by one before they are summarised.
 constexpr size_t kMaxListedFindings = 100;
-// Snapshot L1 tables read per check; hostile tables could repeat one huge
-// L1 65536 times, so stop counting beyond 256 MiB of them.
-constexpr uint64_t kMaxSnapshotL1Bytes = uint64_t{256} << 20;
+// Distinct snapshot L1 tables read per check: a hostile table could list
+// 65536 snapshots with L1 tables of different sizes over one region, so stop
+// beyond 64 MiB of them (a 1 TiB disk with 64 KiB clusters has a 16 KiB L1).
+constexpr uint64_t kMaxSnapshotL1Bytes = uint64_t{64} << 20;
 
 class Checker {
  public:
@@ -33,15 +34,24 @@ class Checker {
   Result<CheckReport> Run(const std::vector<uint64_t>& l1);
 
  private:
-  void Error(std::string msg) { Add(&report_.errors, &errors_, std::move(msg)); }
-  void Warn(std::string msg) { Add(&report_.warnings, &warnings_, std::move(msg)); }
-  static void Add(std::vector<std::string>* list, uint64_t* count, std::string msg) {
+  // Findings are counted; messages are built only while they are listed,
+  // since hostile images can produce millions.
+  template <typename MakeMessage>
+  void Error(const MakeMessage& make) {
+    Add(&report_.errors, &errors_, make);
+  }
+  template <typename MakeMessage>
+  void Warn(const MakeMessage& make) {
+    Add(&report_.warnings, &warnings_, make);
+  }
+  template <typename MakeMessage>
+  static void Add(std::vector<std::string>* list, uint64_t* count, const MakeMessage& make) {
     if (++*count <= kMaxListedFindings) {
-      list->push_back(std::move(msg));
+      list->push_back(make());
     }
   }
-  void Mark(uint64_t offset, uint64_t bytes, const std::string& what, uint32_t weight = 1);
-  void WalkL1(const std::vector<uint64_t>& l1, const std::string& what);
+  void Mark(uint64_t offset, uint64_t bytes, const char* what, uint32_t weight = 1);
+  void WalkL1(const std::vector<uint64_t>& l1, const std::string& what, uint32_t weight = 1);
   Status WalkL2(uint64_t l2_offset, uint32_t weight);
   void CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint64_t bitmap,
                   uint32_t weight);
@@ -65,7 +75,7 @@ class Checker {
   uint64_t warnings_ = 0;
 };
 
-void Checker::Mark(uint64_t offset, uint64_t bytes, const std::string& what, uint32_t weight) {
+void Checker::Mark(uint64_t offset, uint64_t bytes, const char* what, uint32_t weight) {
   if (bytes == 0) {
     return;
   }
@@ -73,8 +83,10 @@ void Checker::Mark(uint64_t offset, uint64_t bytes, const std::string& what, uin
     // The last cluster of a file may be partial; only its start must exist.
     if (offset >= file_size_ || bytes > g_.cluster_size() ||
         (offset >> g_.cluster_bits) != ((file_size_ - 1) >> g_.cluster_bits)) {
-      Error("qcow2: " + what + " at " + Hex(offset) + " extends past end of file (size " +
-            Hex(file_size_) + ")");
+      Error([&] {
+        return std::string("qcow2: ") + what + " at " + Hex(offset) +
+               " extends past end of file (size " + Hex(file_size_) + ")";
+      });
       return;
     }
   }
@@ -90,10 +102,12 @@ void Checker::Mark(uint64_t offset, uint64_t bytes, const std::string& what, uin
 
 void Checker::CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint64_t bitmap,
                          uint32_t weight) {
-  std::string where = "L2 table at " + Hex(l2_offset) + " entry " + std::to_string(index);
+  auto where = [&] { return "L2 table at " + Hex(l2_offset) + " entry " + std::to_string(index); };
   if (word & kL2Compressed) {
     if (g_.external_data) {
-      Error("qcow2: " + where + " is compressed in an image with a data file");
+      Error([&] {
+        return std::string("qcow2: " + where() + " is compressed in an image with a data file");
+      });
       return;
     }
     L2Table one{{word, 0}};
@@ -101,23 +115,29 @@ void Checker::CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint
     plain.extended_l2 = false;
     auto unit = DecodeUnit(plain, one, l2_offset, 0);
     if (unit.ok()) {
-      Mark(unit->host_offset, unit->compressed_bytes, "compressed cluster of " + where, weight);
+      Mark(unit->host_offset, unit->compressed_bytes, "compressed cluster", weight);
     }
     return;
   }
   uint64_t host = word & kL2OffsetMask;
   if (host % g_.cluster_size() != 0) {
-    Error("qcow2: " + where + " points at unaligned host offset " + Hex(host));
+    Error([&] {
+      return std::string("qcow2: " + where() + " points at unaligned host offset " + Hex(host));
+    });
     return;
   }
   if (g_.extended_l2 && (bitmap & (bitmap >> kSubclusters) & 0xffffffffu) != 0) {
-    Error("qcow2: " + where + " has subclusters both allocated and zero");
+    Error([&] {
+      return std::string("qcow2: " + where() + " has subclusters both allocated and zero");
+    });
   }
   if (g_.extended_l2 && host == 0 && (bitmap & 0xffffffffu) != 0 && !g_.external_data) {
-    Error("qcow2: " + where + " has allocated subclusters but no host cluster");
+    Error([&] {
+      return std::string("qcow2: " + where() + " has allocated subclusters but no host cluster");
+    });
   }
   if (host != 0 && !g_.external_data) {
-    Mark(host, g_.cluster_size(), "data cluster of " + where, weight);
+    Mark(host, g_.cluster_size(), "data cluster", weight);
   }
 }
 
@@ -136,29 +156,36 @@ Status Checker::WalkL2(uint64_t l2_offset, uint32_t weight) {
   return Status::Ok();
 }
 
-void Checker::WalkL1(const std::vector<uint64_t>& l1, const std::string& what) {
+void Checker::WalkL1(const std::vector<uint64_t>& l1, const std::string& what, uint32_t weight) {
   for (size_t i = 0; i < l1.size(); ++i) {
     uint64_t l2_offset = l1[i] & kL1OffsetMask;
     if (l1[i] & kL1ReservedMask) {
-      Error("qcow2: " + what + " entry " + std::to_string(i) + " (" + Hex(l1[i]) +
-            ") has reserved bits set");
+      Error([&] {
+        return std::string("qcow2: " + what + " entry " + std::to_string(i) + " (" + Hex(l1[i]) +
+                           ") has reserved bits set");
+      });
     }
     if (l2_offset == 0) {
       continue;
     }
     if (l2_offset % g_.cluster_size() != 0) {
-      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " + std::to_string(i) +
-            ") is not cluster aligned");
+      Error([&] {
+        return std::string("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " +
+                           std::to_string(i) + ") is not cluster aligned");
+      });
       continue;
     }
     if (!RangeWithin(l2_offset, g_.cluster_size(), file_size_)) {
-      Error("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " + std::to_string(i) +
-            ") extends past end of file (size " + Hex(file_size_) + ")");
+      Error([&] {
+        return std::string("qcow2: L2 table at " + Hex(l2_offset) + " (" + what + " entry " +
+                           std::to_string(i) + ") extends past end of file (size " +
+                           Hex(file_size_) + ")");
+      });
       continue;
     }
-    Mark(l2_offset, g_.cluster_size(), "L2 table");
+    Mark(l2_offset, g_.cluster_size(), "L2 table", weight);
     uint32_t& refs = l2_refs_[l2_offset];
-    refs = refs == UINT32_MAX ? refs : refs + 1;
+    refs = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{refs} + weight, UINT32_MAX));
   }
 }
 
@@ -167,26 +194,41 @@ Status Checker::MarkSnapshots() {
   IMGFS_ASSIGN_OR_RETURN(std::vector<Snapshot> snaps,
                          ReadSnapshotTable(*image_.file, h_, &table_bytes));
   Mark(h_.snapshots_offset, table_bytes, "snapshot table");
-  uint64_t l1_budget = kMaxSnapshotL1Bytes;
+  // Snapshots sharing one L1 table are walked once, counted once each.
+  std::map<std::pair<uint64_t, uint32_t>, std::pair<uint32_t, const Snapshot*>> tables;
   for (const Snapshot& s : snaps) {
-    std::string what = "L1 table of snapshot " + s.id;
-    if (s.l1_table_offset % g_.cluster_size() != 0) {
-      Error("qcow2: " + what + " at " + Hex(s.l1_table_offset) + " is not cluster aligned");
+    auto& entry = tables[{s.l1_table_offset, s.l1_size}];
+    entry.first += 1;
+    entry.second = entry.second == nullptr ? &s : entry.second;
+  }
+  uint64_t l1_budget = kMaxSnapshotL1Bytes;
+  for (const auto& [key, value] : tables) {
+    const auto& [weight, s] = value;
+    std::string what = "L1 table of snapshot " + s->id;
+    if (s->l1_table_offset % g_.cluster_size() != 0) {
+      Error([&] {
+        return std::string("qcow2: " + what + " at " + Hex(s->l1_table_offset) +
+                           " is not cluster aligned");
+      });
       continue;
     }
-    l1_budget = l1_budget < uint64_t{s.l1_size} * 8 ? 0 : l1_budget - uint64_t{s.l1_size} * 8;
-    if (l1_budget == 0) {
-      Error("qcow2: snapshot L1 tables exceed the check budget of 256 MiB; stopped at snapshot " +
-            s.id);
+    uint64_t l1_bytes = uint64_t{s->l1_size} * 8;
+    if (l1_bytes > l1_budget) {
+      Error([&] {
+        return std::string(
+            "qcow2: snapshot L1 tables exceed the check budget of 64 MiB; stopped at snapshot " +
+            s->id);
+      });
       break;
     }
-    auto l1 = LoadL1(*image_.file, g_, s.l1_table_offset, s.l1_size, "snapshot L1 table");
+    l1_budget -= l1_bytes;
+    auto l1 = LoadL1(*image_.file, g_, s->l1_table_offset, s->l1_size, "snapshot L1 table");
     if (!l1.ok()) {
-      Error(l1.status().message());
+      Error([&] { return std::string(l1.status().message()); });
       continue;
     }
-    Mark(s.l1_table_offset, uint64_t{s.l1_size} * 8, what);
-    WalkL1(*l1, what);
+    Mark(s->l1_table_offset, l1_bytes, "snapshot L1 table", weight);
+    WalkL1(*l1, what, weight);
   }
   report_.checked.push_back("qcow2: " + std::to_string(snaps.size()) + " snapshot(s)");
   return Status::Ok();
@@ -199,8 +241,10 @@ Status Checker::CompareRefcounts(RefcountReader* reader) {
       continue;
     }
     if (block % g_.cluster_size() != 0 || !RangeWithin(block, g_.cluster_size(), file_size_)) {
-      Error("qcow2: refcount block at " + Hex(block) + " (refcount table entry " +
-            std::to_string(i) + ") is unaligned or past end of file");
+      Error([&] {
+        return std::string("qcow2: refcount block at " + Hex(block) + " (refcount table entry " +
+                           std::to_string(i) + ") is unaligned or past end of file");
+      });
       refcounts_readable_ = false;
       return Status::Ok();
     }
@@ -213,11 +257,17 @@ Status Checker::CompareRefcounts(RefcountReader* reader) {
   for (uint64_t c = 0; c < refs_.size(); ++c) {
     IMGFS_ASSIGN_OR_RETURN(uint64_t stored, reader->Get(c));
     if (stored < refs_[c]) {
-      Error("qcow2: cluster " + std::to_string(c) + " at " + Hex(c << g_.cluster_bits) +
-            " refcount=" + std::to_string(stored) + " reference=" + std::to_string(refs_[c]));
+      Error([&] {
+        return std::string("qcow2: cluster " + std::to_string(c) + " at " +
+                           Hex(c << g_.cluster_bits) + " refcount=" + std::to_string(stored) +
+                           " reference=" + std::to_string(refs_[c]));
+      });
     } else if (stored > refs_[c] && !h_.has_bitmaps) {
-      Warn("qcow2: leaked cluster " + std::to_string(c) + " at " + Hex(c << g_.cluster_bits) +
-           " refcount=" + std::to_string(stored) + " reference=" + std::to_string(refs_[c]));
+      Warn([&] {
+        return std::string("qcow2: leaked cluster " + std::to_string(c) + " at " +
+                           Hex(c << g_.cluster_bits) + " refcount=" + std::to_string(stored) +
+                           " reference=" + std::to_string(refs_[c]));
+      });
     }
   }
   report_.checked.push_back("qcow2: refcounts of " + std::to_string(refs_.size()) + " clusters");
@@ -233,8 +283,10 @@ Status Checker::CheckCopied(RefcountReader* reader, uint64_t host, uint64_t word
   }
   IMGFS_ASSIGN_OR_RETURN(uint64_t refcount, reader->Get(host >> g_.cluster_bits));
   if ((refcount == 1) != ((word & kCopied) != 0)) {
-    Error("qcow2: OFLAG_COPIED " + what + ": entry=" + Hex(word) +
-          " refcount=" + std::to_string(refcount));
+    Error([&] {
+      return std::string("qcow2: OFLAG_COPIED " + what + ": entry=" + Hex(word) +
+                         " refcount=" + std::to_string(refcount));
+    });
   }
   return Status::Ok();
 }

@@ -50,6 +50,8 @@ class Device final : public BlockDevice {
         size_(size_bytes),
         snapshot_(snapshot),
         cache_id_(image_->cache->NewId()) {}
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
   ~Device() override { image_->cache->EraseDevice(cache_id_); }
 
   uint64_t Size() const override { return size_; }

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <string>
 #include <thread>
@@ -239,6 +240,34 @@ TEST(Qcow2DeviceTest, SnapshotWithBadL1IsAnError) {
   auto report = (*dev)->Check();
   ASSERT_OK(report);
   EXPECT_FALSE(report->errors.empty());
+}
+
+// 65536 snapshots whose L1 tables overlap the whole file: opening reads the
+// table once, and Check stops at its budget instead of reading gigabytes.
+TEST(Qcow2DeviceTest, HostileSnapshotTableIsBounded) {
+  MiniImage img;
+  std::string& b = img.bytes;
+  const uint64_t table = 0x1000;
+  const uint32_t count = 65536;
+  b.resize(table + uint64_t{count} * 48);
+  for (uint32_t i = 0; i < count; ++i) {
+    uint64_t at = table + uint64_t{i} * 48;
+    Put64(&b, at, MiniImage::kL1);
+    Put32(&b, at + 8, 40000 + i % 4 * 10000 + i);
+    Put16(&b, at + 12, 1);
+    PutBytes(&b, at + 40, "x");
+  }
+  Put32(&b, kNbSnapshotsOffset, count);
+  Put64(&b, kSnapshotsOffsetOffset, table);
+  Cache cache(1 << 20);
+  auto dev = Open(b, &cache);
+  ASSERT_OK(dev);
+  EXPECT_EQ((*dev)->Describe().snapshots.size(), count);
+  auto start = std::chrono::steady_clock::now();
+  auto report = (*dev)->Check();
+  ASSERT_OK(report);
+  EXPECT_FALSE(report->errors.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
 }
 
 TEST(Qcow2DeviceTest, DataFileWithoutNameIsRefused) {
