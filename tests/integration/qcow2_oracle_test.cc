@@ -78,7 +78,7 @@ TEST_P(Qcow2Compressed, CompressedClustersMatchQemu) {
   ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f qcow2 -o cluster_size=4096 src.qcow2 4M"));
   ASSERT_TRUE(Sh(dir.path(),
                  std::string("qemu-io ") + kPatterns + " -c 'write -P 0x66 2M 256k' src.qcow2"));
-  for (const char* cs : {"4096", "65536"}) {
+  for (const char* cs : {"512", "4096", "65536", "2M"}) {
     std::string out = "c" + std::string(cs) + ".qcow2";
     ASSERT_TRUE(Sh(dir.path(), "qemu-img convert -c -O qcow2 -o compression_type=" + type +
                                    ",cluster_size=" + cs + " src.qcow2 " + out));
