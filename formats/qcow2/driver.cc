@@ -52,6 +52,10 @@ Status OpenDataFile(const OpenContext& ctx, Image* image) {
         "qcow2: image uses an external data file (incompatible bit 2) but its header names "
         "none; imgfs cannot tell which file holds the data");
   }
+  if (!ctx.open_aux_file) {
+    return UnsupportedError("qcow2: external data file '" + h.data_file +
+                            "' cannot be opened in this context");
+  }
   auto data = ctx.open_aux_file(h.data_file);
   if (!data.ok()) {
     return data.status().Annotate("qcow2: cannot open external data file '" + h.data_file + "'");
@@ -68,6 +72,10 @@ Status OpenBacking(const OpenContext& ctx, Image* image) {
   image->full_backing_filename = ctx.resolve ? ctx.resolve(h.backing_file) : h.backing_file;
   if (ctx.options != nullptr && !ctx.options->follow_backing) {
     return Status::Ok();
+  }
+  if (!ctx.open_backing) {
+    return UnsupportedError("qcow2: backing file '" + h.backing_file +
+                            "' cannot be opened in this context");
   }
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> backing,
                          ctx.open_backing(h.backing_file, h.backing_format));
