@@ -10,18 +10,19 @@
 #   deps      apt-get install of every build and test dependency
 #   release   Release build, -Werror, tests and benchmarks; ctest
 #   asan      ASan + UBSan build; ctest
+#   tsan      TSan build of the cache and FUSE tests only; ctest
 #   fuzz      clang libFuzzer build; each target runs FUZZ_SECONDS over its seeds
 #   format    clang-format --dry-run -Werror over every tracked C++ source
 #   features  the optional features CMake found, diffed against
 #             scripts/expected-features.txt
 #   package   cmake --install into a temp prefix, cpack -G DEB, dpkg-deb -c
-# The last line is "N passed, N failed" over both ctest runs.
+# The last line is "N passed, N failed" over all ctest runs.
 #
 # Knobs (environment):
 #   STAGES="release format"   run only these stages (default: all)
 #   JOBS=2                    parallel compile and ctest jobs
 #   FUZZ_SECONDS=30           per fuzz target
-#   BUILD_ROOT=<repo>         where build-ci, build-asan, build-fuzz go
+#   BUILD_ROOT=<repo>         where build-ci, build-asan, build-tsan, build-fuzz go
 #   IMGFS_SKIP_DEPS=1         skip apt-get (a developer box without root)
 #   CI=true (the default here): oracle tests fail, not skip, without qemu-img
 set -uo pipefail
@@ -29,7 +30,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-STAGES=${STAGES:-deps release asan fuzz format features package}
+STAGES=${STAGES:-deps release asan tsan fuzz format features package}
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 BUILD_ROOT=${BUILD_ROOT:-$root}
@@ -50,6 +51,7 @@ APT_PACKAGES=(
 build_ci=$BUILD_ROOT/build-ci
 build_asan=$BUILD_ROOT/build-asan
 build_fuzz=$BUILD_ROOT/build-fuzz
+build_tsan=$BUILD_ROOT/build-tsan
 logs=$(mktemp -d "${TMPDIR:-/tmp}/imgfs-test.XXXXXX")
 
 failed_stages=()
@@ -74,10 +76,12 @@ stage() {
   fi
 }
 
-# run_ctest DIR LABEL: runs ctest and adds its counts to the totals.
+# run_ctest DIR LABEL [CTEST ARGS...]: runs ctest and adds its counts to the
+# totals.
 run_ctest() {
   local dir=$1 label=$2 log=$logs/ctest-$2.log rc total failed skipped
-  ctest --test-dir "$dir" -j"$JOBS" --output-on-failure --timeout 600 2>&1 | tee "$log"
+  shift 2
+  ctest --test-dir "$dir" -j"$JOBS" --output-on-failure --timeout 600 "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   # "100% tests passed, 0 tests failed out of 42"
   total=$(sed -n 's/.*tests failed out of \([0-9][0-9]*\).*/\1/p' "$log" | tail -1)
@@ -140,6 +144,19 @@ stage_asan() {
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
       run_ctest "$build_asan" asan
+}
+
+stage_tsan() {
+  # Only the multithreaded parts (STYLE.md §9): the shared cache's tests and
+  # the FUSE tests, which read through a multithreaded mount.
+  cmake -S . -B "$build_tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DIMGFS_SANITIZE=thread -DIMGFS_BUILD_TESTS=ON -DIMGFS_BUILD_BENCHMARKS=OFF || return 1
+  local targets=(cache_test)
+  [[ -f tests/fuse/CMakeLists.txt ]] && targets+=(tests/fuse/all)
+  cmake --build "$build_tsan" -j"$JOBS" --target "${targets[@]}" || return 1
+  # Test binaries not built here are registered as <target>_NOT_BUILT; skip them.
+  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+    run_ctest "$build_tsan" tsan -E '_NOT_BUILT$'
 }
 
 stage_fuzz() {
@@ -258,6 +275,7 @@ stage_package() {
 stage deps stage_deps
 stage release stage_release
 stage asan stage_asan
+stage tsan stage_tsan
 stage fuzz stage_fuzz
 stage format stage_format
 stage features stage_features
