@@ -49,8 +49,13 @@ void FillText(uint64_t* state, std::span<std::byte> dst) {
   }
 }
 
+// Benchmarks only read the environment; nothing in them sets it.
+const char* GetEnv(const char* name) {
+  return ::getenv(name);  // NOLINT(concurrency-mt-unsafe): see above
+}
+
 bool InPath(const char* tool) {
-  const char* path = ::getenv("PATH");
+  const char* path = GetEnv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
   size_t start = 0;
   while (start <= dirs.size()) {
@@ -71,6 +76,7 @@ bool InPath(const char* tool) {
 // (127 when it could not be started).
 int Run(const std::vector<std::string>& args) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const auto& a : args) {
     argv.push_back(const_cast<char*>(a.c_str()));
   }
@@ -96,7 +102,7 @@ int Run(const std::vector<std::string>& args) {
 }
 
 uint64_t EnvU64(const char* name, uint64_t fallback) {
-  const char* v = ::getenv(name);
+  const char* v = GetEnv(name);
   if (v == nullptr || *v == '\0') {
     return fallback;
   }
@@ -147,13 +153,13 @@ Inputs& Inputs::Get() {
 
 Inputs::Inputs() {
   image_bytes_ = EnvU64("IMGFS_BENCH_MIB", kDefaultImageMib) << 20;
-  if (const char* d = ::getenv("IMGFS_BENCH_DIR"); d != nullptr && *d != '\0') {
+  if (const char* d = GetEnv("IMGFS_BENCH_DIR"); d != nullptr && *d != '\0') {
     dir_ = d;
     std::error_code ec;
     fs::create_directories(dir_, ec);
     return;
   }
-  const char* tmp = ::getenv("TMPDIR");
+  const char* tmp = GetEnv("TMPDIR");
   std::string templ =
       std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/imgfs-bench-XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());

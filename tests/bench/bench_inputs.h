@@ -37,6 +37,8 @@ const char* VariantName(Variant v);
 class Inputs {
  public:
   static Inputs& Get();
+  Inputs(const Inputs&) = delete;
+  Inputs& operator=(const Inputs&) = delete;
 
   // The path of `v`'s image, or the reason it could not be made (e.g.
   // "qemu-img not found in PATH"), for state.SkipWithError.

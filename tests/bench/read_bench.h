@@ -38,6 +38,7 @@ inline bool ReadAll(const BlockDevice& dev) {
 }
 
 // Sequential 1 MiB reads over the whole image, wrapping at the end.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
 inline void BM_SeqRead(benchmark::State& state, Variant v) {
   OpenedImage img = OpenForBench(v, kDefaultCacheBytes);
   if (!img.error.empty()) {
@@ -62,6 +63,7 @@ inline void BM_SeqRead(benchmark::State& state, Variant v) {
 // Random 4 KiB reads, cold imgfs cache: every iteration is a batch of
 // kColdBatchReads reads through a freshly opened device with a fresh Cache
 // (reopening is not timed).
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
 inline void BM_RandReadCold(benchmark::State& state, Variant v) {
   auto path = Inputs::Get().PathFor(v);
   auto offsets = RandomOffsets(Inputs::Get().image_bytes(), kOffsetCount, 42);
@@ -138,10 +140,12 @@ inline void RandReadShared(benchmark::State& state, Variant v, uint64_t cache_by
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kRandBytes));
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
 inline void BM_RandReadWarm(benchmark::State& state, Variant v) {
   RandReadShared(state, v, kWarmCacheBytes, /*warm=*/true);
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
 inline void BM_RandReadTinyCache(benchmark::State& state, Variant v) {
   RandReadShared(state, v, kTinyCacheBytes, /*warm=*/false);
 }
