@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include "fuse/ops.h"
@@ -92,7 +91,7 @@ class LoopConfig {
     // never starts and stops workers per burst of requests.
     fuse_loop_cfg_set_max_threads(cfg_, threads);
     fuse_loop_cfg_set_idle_threads(cfg_, threads);
-    fuse_loop_cfg_set_clone_fd(cfg_, std::getenv("IMGFS_NOCLONE") ? 0 : 1);
+    fuse_loop_cfg_set_clone_fd(cfg_, 1);
   }
   LoopConfig(const LoopConfig&) = delete;
   LoopConfig& operator=(const LoopConfig&) = delete;
