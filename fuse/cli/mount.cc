@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,7 +93,7 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
   for (const std::string& path : paths) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-      PrintError(path, IOError("cannot stat", errno));
+      PrintError(path, IOError(std::string("cannot stat: ") + std::strerror(errno), errno));
       return false;
     }
     auto dev = OpenImage(path, options, ctx->cache.get());
@@ -138,7 +140,7 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   const std::string& mountpoint = args.positional.back();
   struct stat mst {};
   if (::stat(mountpoint.c_str(), &mst) != 0) {
-    PrintError(mountpoint, IOError("cannot use as mountpoint: " + std::string(strerror(errno)), errno));
+    PrintError(mountpoint, IOError("cannot use as mountpoint: " + std::string(std::strerror(errno)), errno));
     return kExitFailure;
   }
   bool file_mode = S_ISREG(mst.st_mode);
