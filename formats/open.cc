@@ -89,6 +89,15 @@ Result<std::unique_ptr<BlockDevice>> OpenWithDriver(std::unique_ptr<File> file,
         return i;
       }
       Result<CheckReport> Check() const override { return inner->Check(); }
+      const BlockDevice* backing() const override { return inner->backing(); }
+      Result<std::unique_ptr<BlockDevice>> OpenSnapshot(std::string_view id) const override {
+        return inner->OpenSnapshot(id);
+      }
+      Status Write(uint64_t o, std::span<const std::byte> src) override {
+        return inner->Write(o, src);
+      }
+      Status Discard(uint64_t o, uint64_t l) override { return inner->Discard(o, l); }
+      Status Flush() override { return inner->Flush(); }
     };
     auto noted = std::make_unique<Noted>();
     noted->inner = std::move(*dev);
