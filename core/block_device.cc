@@ -57,8 +57,7 @@ void CoalesceExtents(std::vector<Extent>* extents) {
       Extent& last = v[w - 1];
       const Extent& cur = v[r];
       bool same = last.kind == cur.kind && last.depth == cur.depth &&
-                  last.compressed == cur.compressed &&
-                  last.offset + last.length == cur.offset &&
+                  last.compressed == cur.compressed && last.offset + last.length == cur.offset &&
                   last.host_offset.has_value() == cur.host_offset.has_value() &&
                   (!last.host_offset || *last.host_offset + last.length == *cur.host_offset);
       if (same) {

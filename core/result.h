@@ -52,5 +52,4 @@ class [[nodiscard]] Result {
   lhs = std::move(tmp).value()
 
 #define IMGFS_ASSIGN_OR_RETURN(lhs, expr) \
-  IMGFS_ASSIGN_OR_RETURN_IMPL_(           \
-      IMGFS_STATUS_CONCAT_(imgfs_result_tmp_, __LINE__), lhs, expr)
+  IMGFS_ASSIGN_OR_RETURN_IMPL_(IMGFS_STATUS_CONCAT_(imgfs_result_tmp_, __LINE__), lhs, expr)

@@ -87,17 +87,11 @@ std::string_view StatusCodeName(StatusCode code) {
 }
 
 Status NotFoundError(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-Status InvalidArgumentError(std::string m) {
-  return {StatusCode::kInvalidArgument, std::move(m)};
-}
+Status InvalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
 Status CorruptError(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
-Status UnsupportedError(std::string m) {
-  return {StatusCode::kUnsupported, std::move(m)};
-}
+Status UnsupportedError(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
 Status IOError(std::string m, int e) { return {StatusCode::kIOError, std::move(m), e}; }
-Status PermissionError(std::string m) {
-  return {StatusCode::kPermission, std::move(m), EACCES};
-}
+Status PermissionError(std::string m) { return {StatusCode::kPermission, std::move(m), EACCES}; }
 Status NoSpaceError(std::string m) { return {StatusCode::kNoSpace, std::move(m), ENOSPC}; }
 Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 Status ReadOnlyError(std::string m) { return {StatusCode::kReadOnly, std::move(m), EROFS}; }

@@ -76,10 +76,10 @@ Status InternalError(std::string message);
 #define IMGFS_STATUS_CONCAT_INNER_(a, b) a##b
 #define IMGFS_STATUS_CONCAT_(a, b) IMGFS_STATUS_CONCAT_INNER_(a, b)
 
-#define IMGFS_RETURN_IF_ERROR(expr)                 \
-  do {                                              \
-    ::imgfs::Status imgfs_status_tmp_ = (expr);     \
-    if (!imgfs_status_tmp_.ok()) {                  \
-      return imgfs_status_tmp_;                     \
-    }                                               \
+#define IMGFS_RETURN_IF_ERROR(expr)             \
+  do {                                          \
+    ::imgfs::Status imgfs_status_tmp_ = (expr); \
+    if (!imgfs_status_tmp_.ok()) {              \
+      return imgfs_status_tmp_;                 \
+    }                                           \
   } while (false)

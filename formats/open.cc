@@ -107,8 +107,7 @@ Result<std::unique_ptr<BlockDevice>> OpenWithDriver(std::unique_ptr<File> file,
   return dev;
 }
 
-Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path,
-                                                 const std::string& format,
+Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path, const std::string& format,
                                                  const std::shared_ptr<Chain>& chain, int depth);
 
 OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& chain, int depth) {
@@ -118,8 +117,9 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
   ctx.path = path;
   ctx.depth = depth;
   ctx.resolve = [path](const std::string& ref) { return Resolve(path, ref); };
-  ctx.open_backing = [path, chain, depth](const std::string& ref, const std::string& fmt)
-      -> Result<std::unique_ptr<BlockDevice>> {
+  ctx.open_backing = [path, chain, depth](
+                         const std::string& ref,
+                         const std::string& fmt) -> Result<std::unique_ptr<BlockDevice>> {
     if (ref.rfind("json:", 0) == 0 || ref.find("://") != std::string::npos) {
       return UnsupportedError(path + ": backing file '" + ref +
                               "' is a protocol or json: name, which imgfs does not open");
@@ -154,8 +154,7 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
   return ctx;
 }
 
-Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path,
-                                                 const std::string& format,
+Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path, const std::string& format,
                                                  const std::shared_ptr<Chain>& chain, int depth) {
   // Backing images are always opened read-only.
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
@@ -181,14 +180,13 @@ Result<ProbeBuffers> ReadProbeBuffers(const File& file) {
       file.ReadExactAt(0, std::as_writable_bytes(std::span(b.head)), "probe header"));
   uint64_t tail_len = std::min<uint64_t>(kProbeTailBytes, b.file_size);
   b.tail.resize(tail_len);
-  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(b.file_size - tail_len,
-                                         std::as_writable_bytes(std::span(b.tail)),
-                                         "probe trailer"));
+  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(
+      b.file_size - tail_len, std::as_writable_bytes(std::span(b.tail)), "probe trailer"));
   return b;
 }
 
-Result<std::unique_ptr<BlockDevice>> OpenImage(const std::string& path,
-                                               const OpenOptions& options, Cache* cache) {
+Result<std::unique_ptr<BlockDevice>> OpenImage(const std::string& path, const OpenOptions& options,
+                                               Cache* cache) {
   auto chain = std::make_shared<Chain>();
   chain->options = options;
   chain->cache = cache;
@@ -206,8 +204,8 @@ Result<std::unique_ptr<BlockDevice>> OpenImageFile(std::unique_ptr<File> file,
   ctx.cache = cache;
   ctx.path = file->name();
   ctx.resolve = [](const std::string& ref) { return ref; };
-  ctx.open_backing = [name = ctx.path](const std::string& ref, const std::string&)
-      -> Result<std::unique_ptr<BlockDevice>> {
+  ctx.open_backing = [name = ctx.path](const std::string& ref,
+                                       const std::string&) -> Result<std::unique_ptr<BlockDevice>> {
     return UnsupportedError(name + ": backing file '" + ref + "' not opened for in-memory images");
   };
   ctx.open_aux_file = [name = ctx.path](const std::string& ref) -> Result<std::unique_ptr<File>> {

@@ -15,8 +15,8 @@ namespace imgfs {
 // Opens the image at `path` and, unless options.follow_backing is false, its
 // whole backing chain. Errors are one line and name the file.
 // REQUIRES: cache outlives the returned device.
-Result<std::unique_ptr<BlockDevice>> OpenImage(const std::string& path,
-                                               const OpenOptions& options, Cache* cache);
+Result<std::unique_ptr<BlockDevice>> OpenImage(const std::string& path, const OpenOptions& options,
+                                               Cache* cache);
 
 // Opens an image held in `file` (tests, fuzzers). Backing files and
 // auxiliary files are refused with kUnsupported.

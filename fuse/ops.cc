@@ -149,8 +149,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
   fuse_reply_open(req, fi);
 }
 
-void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-            fuse_file_info* /*fi*/) noexcept try {
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* /*fi*/) noexcept
+    try {
   const RawView* view = ViewOf(Ctx(req), ino);
   if (view == nullptr) {
     fuse_reply_err(req, EBADF);
@@ -179,8 +179,8 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   ReplyCurrentException(req, "read");
 }
 
-void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-             fuse_file_info* /*fi*/) noexcept try {
+void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* /*fi*/) noexcept
+    try {
   const RawView* view = ViewOf(Ctx(req), ino);
   if (view == nullptr) {
     fuse_reply_err(req, EBADF);

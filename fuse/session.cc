@@ -114,8 +114,7 @@ int RunLoop(fuse_session* se, const SessionOptions& o) {
 
 Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& o) {
   FuseArgs args(o);
-  SessionPtr se(fuse_session_new(args.get(), &LowlevelOps(), sizeof(fuse_lowlevel_ops),
-                                 ctx.get()));
+  SessionPtr se(fuse_session_new(args.get(), &LowlevelOps(), sizeof(fuse_lowlevel_ops), ctx.get()));
   if (se == nullptr) {
     return InvalidArgumentError("cannot start fuse session (bad -o option?)");
   }

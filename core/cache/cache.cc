@@ -32,10 +32,10 @@ struct Cache::Shard {
   };
   std::mutex mu;
   uint64_t capacity = 0;
-  uint64_t usage = 0;  // guarded by mu
-  uint64_t hits = 0;   // guarded by mu
-  uint64_t misses = 0;  // guarded by mu
-  std::list<Entry> lru;  // guarded by mu
+  uint64_t usage = 0;                                                       // guarded by mu
+  uint64_t hits = 0;                                                        // guarded by mu
+  uint64_t misses = 0;                                                      // guarded by mu
+  std::list<Entry> lru;                                                     // guarded by mu
   std::unordered_map<CacheKey, std::list<Entry>::iterator, KeyHash> index;  // guarded by mu
 
   void EvictTo(uint64_t target) {  // REQUIRES: mu held
@@ -49,8 +49,8 @@ struct Cache::Shard {
 };
 
 Cache::Cache(uint64_t capacity_bytes) : capacity_bytes_(capacity_bytes) {
-  size_t n = static_cast<size_t>(
-      std::clamp<uint64_t>(capacity_bytes / kMinShardBytes, 1, kMaxShards));
+  size_t n =
+      static_cast<size_t>(std::clamp<uint64_t>(capacity_bytes / kMinShardBytes, 1, kMaxShards));
   for (size_t i = 0; i < n; ++i) {
     auto s = std::make_unique<Shard>();
     s->capacity = capacity_bytes / n;

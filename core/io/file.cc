@@ -26,8 +26,7 @@ Status File::ReadExactAt(uint64_t offset, std::span<std::byte> dst, const char* 
     IMGFS_ASSIGN_OR_RETURN(size_t n, ReadAt(offset + done, dst.subspan(done)));
     if (n == 0) {
       return CorruptError(std::string(what) + " at " + Hex(offset) + " (" +
-                          std::to_string(dst.size()) + " bytes) extends past end of " +
-                          name());
+                          std::to_string(dst.size()) + " bytes) extends past end of " + name());
     }
     done += n;
   }

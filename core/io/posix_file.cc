@@ -24,8 +24,8 @@ class PosixFile final : public File {
   Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> dst) const override {
     size_t done = 0;
     while (done < dst.size()) {
-      ssize_t n = ::pread(fd_, dst.data() + done, dst.size() - done,
-                          static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pread(fd_, dst.data() + done, dst.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) {
           continue;
@@ -44,8 +44,8 @@ class PosixFile final : public File {
   Status WriteAt(uint64_t offset, std::span<const std::byte> src) override {
     size_t done = 0;
     while (done < src.size()) {
-      ssize_t n = ::pwrite(fd_, src.data() + done, src.size() - done,
-                           static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pwrite(fd_, src.data() + done, src.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) {
           continue;

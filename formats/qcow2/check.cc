@@ -203,7 +203,10 @@ Status Checker::MarkSnapshots() {
   }
   uint64_t l1_budget = kMaxSnapshotL1Bytes;
   for (const auto& [key, value] : tables) {
-    const auto& [weight, s] = value;
+    // A plain pointer, not the structured binding: lambdas below capture it
+    // and clang 14 refuses to capture structured bindings.
+    const uint32_t weight = value.first;
+    const Snapshot* s = value.second;
     std::string what = "L1 table of snapshot " + s->id;
     if (s->l1_table_offset % g_.cluster_size() != 0) {
       Error([&] {

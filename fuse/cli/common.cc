@@ -116,9 +116,8 @@ void PrintError(std::string_view message) {
 
 int UsageError(std::string_view command, std::string_view message) {
   std::fprintf(stderr, "imgfs: %.*s: %.*s (see 'imgfs %.*s --help')\n",
-               static_cast<int>(command.size()), command.data(),
-               static_cast<int>(message.size()), message.data(),
-               static_cast<int>(command.size()), command.data());
+               static_cast<int>(command.size()), command.data(), static_cast<int>(message.size()),
+               message.data(), static_cast<int>(command.size()), command.data());
   return kExitUsage;
 }
 
@@ -166,8 +165,7 @@ std::string HumanSize(uint64_t bytes) {
   unit = std::min(unit, 6);
   double div = std::ldexp(1.0, unit * 10);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%0.3g %s", static_cast<double>(bytes) / div,
-                kSuffixes[unit]);
+  std::snprintf(buf, sizeof buf, "%0.3g %s", static_cast<double>(bytes) / div, kSuffixes[unit]);
   return buf;
 }
 

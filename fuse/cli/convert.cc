@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // imgfs convert: any readable image to a sparse raw file.
+#include "core/convert/convert.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "core/cache/cache.h"
-#include "core/convert/convert.h"
 #include "formats/open.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
@@ -113,8 +114,8 @@ int RunConvert(std::span<char* const> args) {
   if (parsed->positional.size() != 2) {
     return UsageError("convert", "expected SRC and DST");
   }
-  return Convert(parsed->positional[0], parsed->positional[1],
-                 parsed->Value("format").value_or(""), parsed->Has("progress"));
+  return Convert(parsed->positional[0], parsed->positional[1], parsed->Value("format").value_or(""),
+                 parsed->Has("progress"));
 }
 
 }  // namespace imgfs::cli

@@ -112,8 +112,7 @@ void DumpSpecific(const nlohmann::json& value, int level) {
 
 void PrintSnapshots(const std::vector<SnapshotInfo>& snaps) {
   std::printf("Snapshot list:\n");
-  std::printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK",
-              "ICOUNT");
+  std::printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
   for (const SnapshotInfo& s : snaps) {
     char date[32] = "";
     auto secs = static_cast<time_t>(s.date_sec);

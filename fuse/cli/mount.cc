@@ -3,8 +3,8 @@
 // anything is mounted), then mounts them as raw views and serves.
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -56,10 +56,10 @@ constexpr const char* kMountHelp =
 constexpr uint64_t kDefaultCacheBytes = 256ULL << 20;
 
 constexpr OptionSpec kSpecs[] = {
-    {"foreground", 'f', false},  {"debug", 'd', false},       {"options", 'o', true},
-    {"format", 0, true},         {"cache-size", 0, true},     {"readonly", 0, false},
-    {"rw", 0, false},            {"no-backing", 0, false},    {"confine-backing", 0, false},
-    {"snapshots", 0, false},     {"help", 'h', false},
+    {"foreground", 'f', false}, {"debug", 'd', false},    {"options", 'o', true},
+    {"format", 0, true},        {"cache-size", 0, true},  {"readonly", 0, false},
+    {"rw", 0, false},           {"no-backing", 0, false}, {"confine-backing", 0, false},
+    {"snapshots", 0, false},    {"help", 'h', false},
 };
 
 NodeAttr AttrFromStat(const struct stat& st) {
@@ -87,8 +87,8 @@ Status AddSnapshotViews(const BlockDevice& dev, const std::string& stem, const N
 
 // Opens every image into ctx; prints the one-line error and returns false
 // on the first failure.
-bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options,
-               bool snapshots, MountContext* ctx) {
+bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options, bool snapshots,
+               MountContext* ctx) {
   UniqueNamer namer;
   for (const std::string& path : paths) {
     struct stat st {};
@@ -140,12 +140,14 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   const std::string& mountpoint = args.positional.back();
   struct stat mst {};
   if (::stat(mountpoint.c_str(), &mst) != 0) {
-    PrintError(mountpoint, IOError("cannot use as mountpoint: " + std::string(std::strerror(errno)), errno));
+    PrintError(mountpoint,
+               IOError("cannot use as mountpoint: " + std::string(std::strerror(errno)), errno));
     return kExitFailure;
   }
   bool file_mode = S_ISREG(mst.st_mode);
   if (!file_mode && !S_ISDIR(mst.st_mode)) {
-    PrintError(mountpoint, InvalidArgumentError("mountpoint must be a directory or a regular file"));
+    PrintError(mountpoint,
+               InvalidArgumentError("mountpoint must be a directory or a regular file"));
     return kExitFailure;
   }
   auto paths = ExpandImageArgs(images);
@@ -154,7 +156,8 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
     return kExitFailure;
   }
   if (file_mode && paths->size() != 1) {
-    PrintError(mountpoint, InvalidArgumentError("a regular-file mountpoint takes exactly one image"));
+    PrintError(mountpoint,
+               InvalidArgumentError("a regular-file mountpoint takes exactly one image"));
     return kExitFailure;
   }
   OpenOptions options;

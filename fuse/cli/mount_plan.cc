@@ -105,8 +105,6 @@ std::string UniqueNamer::Take(std::string_view stem, std::string_view suffix) {
   return name;
 }
 
-std::string StemOf(const std::string& path) {
-  return fs::path(path).filename().stem().string();
-}
+std::string StemOf(const std::string& path) { return fs::path(path).filename().stem().string(); }
 
 }  // namespace imgfs::cli

@@ -144,8 +144,7 @@ TEST_F(CliTest, ConvertWritesIdenticalSparseRaw) {
   EXPECT_EQ(r.out, "");
   MustRun({"qemu-img", "convert", "-O", "raw", dir_ / "b.qcow2", dir_ / "ref.raw"});
   EXPECT_EQ(ReadFile(dir_ / "out.raw"), ReadFile(dir_ / "ref.raw"));
-  MustRun({"qemu-img", "compare", "-f", "qcow2", "-F", "raw", dir_ / "b.qcow2",
-           dir_ / "out.raw"});
+  MustRun({"qemu-img", "compare", "-f", "qcow2", "-F", "raw", dir_ / "b.qcow2", dir_ / "out.raw"});
   MustRun({"qemu-io", "-c", "write -P 0x21 12345 200000", dir_ / "b.qcow2"});
   // Data: about 1 MiB; everything else is a hole.
   EXPECT_LT(AllocatedBytes(dir_ / "out.raw"), 2 * kMiB);
@@ -215,8 +214,7 @@ TEST_F(CliTest, BadInputsGiveOneLineErrors) {
     ExpectOneLineError(Imgfs({cmd, dir_ / "missing.img"}), dir_ / "missing.img");
     ExpectOneLineError(Imgfs({cmd, "-f", "qcow2", dir_ / "random.bin"}), dir_ / "random.bin");
     ExpectOneLineError(Imgfs({cmd, "-f", "qcow2", dir_ / "empty.bin"}), dir_ / "empty.bin");
-    ExpectOneLineError(Imgfs({cmd, "-f", "nosuchfmt", dir_ / "random.bin"}),
-                       dir_ / "random.bin");
+    ExpectOneLineError(Imgfs({cmd, "-f", "nosuchfmt", dir_ / "random.bin"}), dir_ / "random.bin");
   }
   ExpectOneLineError(Imgfs({"convert", dir_ / "missing.img", dir_ / "o"}), dir_ / "missing.img");
   // Without -f, random bytes and empty files are raw images.

@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/testing/status_matchers.h"
-
 #include "fuse/cli/mount_plan.h"
+#include "tests/testing/status_matchers.h"
 
 namespace imgfs::cli {
 namespace {

@@ -33,10 +33,10 @@ FakeDevice MakeDevice(std::string* bytes) {
   b[800 * kKiB + 1] = 'y';
   b[1024 * kKiB - 1] = 'z';
   *bytes = b;
-  return FakeDevice(b, {Ext(0, 64 * kKiB, ExtentKind::kData),
-                        Ext(64 * kKiB, 448 * kKiB, ExtentKind::kZero),
-                        Ext(512 * kKiB, 256 * kKiB, ExtentKind::kUnallocated),
-                        Ext(768 * kKiB, 256 * kKiB, ExtentKind::kData)});
+  return FakeDevice(
+      b, {Ext(0, 64 * kKiB, ExtentKind::kData), Ext(64 * kKiB, 448 * kKiB, ExtentKind::kZero),
+          Ext(512 * kKiB, 256 * kKiB, ExtentKind::kUnallocated),
+          Ext(768 * kKiB, 256 * kKiB, ExtentKind::kData)});
 }
 
 TEST(ConvertToRawTest, CopiesDataSkipsHolesAndZeroBlocks) {

@@ -94,8 +94,8 @@ TEST_F(MountTest, RawReadsMatchAtOddOffsetsAndStopAtEof) {
   EXPECT_EQ(ReadFile(m / "disk.raw"), src);
   Fd fd(m / "disk.raw");
   ASSERT_GE(fd.get(), 0);
-  for (uint64_t off : {uint64_t{1}, uint64_t{511}, uint64_t{4095}, uint64_t{65537},
-                       3 * kMiB + 5, size - 7}) {
+  for (uint64_t off :
+       {uint64_t{1}, uint64_t{511}, uint64_t{4095}, uint64_t{65537}, 3 * kMiB + 5, size - 7}) {
     for (size_t len : {size_t{1}, size_t{3}, size_t{4097}, size_t{131073}, size_t{kMiB + 5}}) {
       std::string want = src.substr(off, std::min<uint64_t>(len, size - off));
       EXPECT_EQ(PreadString(fd.get(), off, len), want) << "off=" << off << " len=" << len;
@@ -370,7 +370,8 @@ TEST_F(Qcow2MountTest, ConfineBackingRefusesBackingOutsideTheImageDir) {
   MustRun({"qemu-img", "create", "-q", "-f", "qcow2", dir_ / "base.qcow2", "4M"});
   MustRun({"qemu-img", "create", "-q", "-f", "qcow2", "-b", "../base.qcow2", "-F", "qcow2",
            dir_ / "vms/top.qcow2"});
-  RunResult r = RunCommand({ImgfsBinary(), "mount", "--confine-backing", dir_ / "vms/top.qcow2", mnt_});
+  RunResult r =
+      RunCommand({ImgfsBinary(), "mount", "--confine-backing", dir_ / "vms/top.qcow2", mnt_});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("confine-backing"), std::string::npos) << r.err;
   EXPECT_FALSE(IsMounted(mnt_));
