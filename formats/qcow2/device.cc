@@ -24,7 +24,10 @@ struct Run {
   uint64_t compressed_bytes = 0;  // kCompressed: extent of the stream
 };
 
-using Bytes = std::vector<std::byte>;
+// A decompressed cluster as the Cache holds it; never value-initialised.
+struct DecompressedCluster {
+  std::unique_ptr<std::byte[]> bytes;
+};
 
 // Reads host bytes; bytes past the end of the file read as zeros, as in
 // QEMU (external data files may end inside the last cluster).
@@ -67,7 +70,7 @@ class Device final : public BlockDevice {
   Result<Run> ExtendRun(const L2Table& l2, uint64_t l2_offset, uint64_t offset, uint64_t limit,
                         Run run) const;
   Status ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const;
-  Result<std::shared_ptr<const Bytes>> LoadCompressed(const Run& run) const;
+  Status DecompressInto(const Run& run, std::span<std::byte> out) const;
   Status BackingExtents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const;
 
   std::shared_ptr<const Image> image_;
@@ -124,7 +127,9 @@ Result<Run> Device::ExtendRun(const L2Table& l2, uint64_t l2_offset, uint64_t of
   return run;
 }
 
-Result<std::shared_ptr<const Bytes>> Device::LoadCompressed(const Run& run) const {
+// Reads the compressed stream of `run` and inflates it into `out`, which
+// must be exactly one cluster.
+Status Device::DecompressInto(const Run& run, std::span<std::byte> out) const {
   const File& file = *image_->file;
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
   if (run.host_offset >= file_size) {
@@ -132,26 +137,37 @@ Result<std::shared_ptr<const Bytes>> Device::LoadCompressed(const Run& run) cons
                         " lies past end of file (size " + Hex(file_size) + ")");
   }
   // The last stream of a file may end inside its final sector; QEMU reads
-  // the missing padding as zeros.
-  Bytes in(static_cast<size_t>(run.compressed_bytes));
-  IMGFS_RETURN_IF_ERROR(ReadHost(file, run.host_offset, in));
-  auto out = std::make_shared<Bytes>(static_cast<size_t>(image_->geometry.cluster_size()));
-  Status s = DecompressCluster(image_->header.compression_type, in, *out);
+  // the missing padding as zeros. Not value-initialised: ReadHost fills it.
+  const auto in_bytes = static_cast<size_t>(run.compressed_bytes);
+  auto in = std::make_unique_for_overwrite<std::byte[]>(in_bytes);
+  std::span<std::byte> in_span(in.get(), in_bytes);
+  IMGFS_RETURN_IF_ERROR(ReadHost(file, run.host_offset, in_span));
+  Status s = DecompressCluster(image_->header.compression_type, in_span, out);
   if (!s.ok()) {
     return s.Annotate("qcow2: compressed cluster at " + Hex(run.host_offset));
   }
-  return std::shared_ptr<const Bytes>(std::move(out));
+  return Status::Ok();
 }
 
 Status Device::ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const {
   CacheKey key{cache_id_, CacheKind::kDecompressed, run.host_offset};
-  std::shared_ptr<const Bytes> cluster = image_->cache->Get<Bytes>(key);
+  const auto cluster_bytes = static_cast<size_t>(image_->geometry.cluster_size());
+  const auto in_cluster = static_cast<size_t>(offset & (cluster_bytes - 1));
+  std::shared_ptr<const DecompressedCluster> cluster = image_->cache->Get<DecompressedCluster>(key);
   if (!cluster) {
-    IMGFS_ASSIGN_OR_RETURN(cluster, LoadCompressed(run));
-    image_->cache->Insert(key, cluster, cluster->size());
+    if (in_cluster == 0 && dst.size() == cluster_bytes) {
+      // A whole-cluster read (sequential streaming): inflate straight into
+      // the caller's buffer. Nothing is cached, as a streaming reader does
+      // not come back, and no cluster buffer is allocated, zeroed and copied.
+      return DecompressInto(run, dst);
+    }
+    auto fresh = std::make_shared<DecompressedCluster>();
+    fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(cluster_bytes);
+    IMGFS_RETURN_IF_ERROR(DecompressInto(run, std::span(fresh->bytes.get(), cluster_bytes)));
+    cluster = fresh;
+    image_->cache->Insert(key, cluster, cluster_bytes);
   }
-  uint64_t in_cluster = offset & (image_->geometry.cluster_size() - 1);
-  std::memcpy(dst.data(), cluster->data() + in_cluster, dst.size());
+  std::memcpy(dst.data(), cluster->bytes.get() + in_cluster, dst.size());
   return Status::Ok();
 }
 
