@@ -59,18 +59,14 @@ int RunCheck(std::span<char* const> args) {
     UsageError("check", "expected exactly one IMAGE");
     return kExitCannotCheck;
   }
-  const std::string& path = parsed->positional[0];
-  OpenOptions options;
-  options.format = parsed->Value("format").value_or("");
   Cache cache(kDefaultCliCacheBytes);
-  auto dev = OpenImage(path, options, &cache);
-  if (!dev.ok()) {
-    PrintError(path, dev.status());
+  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
+  if (dev == nullptr) {
     return kExitCannotCheck;
   }
-  auto report = (*dev)->Check();
+  auto report = dev->Check();
   if (!report.ok()) {
-    PrintError(path, report.status());
+    PrintError(parsed->positional[0], report.status());
     return kExitCannotCheck;
   }
   PrintReport(*report);

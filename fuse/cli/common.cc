@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "formats/open.h"
+
 namespace imgfs::cli {
 namespace {
 
@@ -167,6 +169,18 @@ std::string HumanSize(uint64_t bytes) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%0.3g %s", static_cast<double>(bytes) / div, kSuffixes[unit]);
   return buf;
+}
+
+std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache) {
+  const std::string& path = parsed.positional[0];
+  OpenOptions options;
+  options.format = parsed.Value("format").value_or("");
+  auto dev = OpenImage(path, options, cache);
+  if (!dev.ok()) {
+    PrintError(path, dev.status());
+    return nullptr;
+  }
+  return std::move(dev).value();
 }
 
 }  // namespace imgfs::cli

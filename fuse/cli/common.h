@@ -5,12 +5,15 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/block_device.h"
+#include "core/cache/cache.h"
 #include "core/result.h"
 #include "core/status.h"
 
@@ -48,6 +51,11 @@ void PrintError(std::string_view file, const Status& status);
 void PrintError(std::string_view message);
 // Prints a usage error and returns kExitUsage.
 int UsageError(std::string_view command, std::string_view message);
+
+// Opens the one positional IMAGE of `parsed` with its -f/--format value.
+// On failure prints the one-line error and returns nullptr.
+// REQUIRES: parsed.positional.size() == 1; cache outlives the device.
+std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache);
 
 // "256M", "1G", "4096", "64k" -> bytes (K/M/G/T suffixes, powers of 1024).
 Result<uint64_t> ParseSize(std::string_view text);

@@ -185,17 +185,13 @@ int RunInfo(std::span<char* const> args) {
   if (parsed->positional.size() != 1) {
     return UsageError("info", "expected exactly one IMAGE");
   }
-  const std::string& path = parsed->positional[0];
-  OpenOptions options;
-  options.format = parsed->Value("format").value_or("");
   Cache cache(kDefaultCliCacheBytes);
-  auto dev = OpenImage(path, options, &cache);
-  if (!dev.ok()) {
-    PrintError(path, dev.status());
+  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
+  if (dev == nullptr) {
     return kExitFailure;
   }
   std::vector<ImageInfo> chain;
-  for (const BlockDevice* d = dev->get(); d != nullptr; d = d->backing()) {
+  for (const BlockDevice* d = dev.get(); d != nullptr; d = d->backing()) {
     chain.push_back(d->Describe());
     if (!parsed->Has("backing-chain")) {
       break;

@@ -71,20 +71,16 @@ int RunMap(std::span<char* const> args) {
   if (parsed->positional.size() != 1) {
     return UsageError("map", "expected exactly one IMAGE");
   }
-  const std::string& path = parsed->positional[0];
-  OpenOptions options;
-  options.format = parsed->Value("format").value_or("");
   Cache cache(kDefaultCliCacheBytes);
-  auto dev = OpenImage(path, options, &cache);
-  if (!dev.ok()) {
-    PrintError(path, dev.status());
+  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
+  if (dev == nullptr) {
     return kExitFailure;
   }
   std::vector<Extent> extents;
-  if ((*dev)->Size() > 0) {
-    Status s = CollectExtents(**dev, 0, (*dev)->Size(), &extents);
+  if (dev->Size() > 0) {
+    Status s = CollectExtents(*dev, 0, dev->Size(), &extents);
     if (!s.ok()) {
-      PrintError(path, s);
+      PrintError(parsed->positional[0], s);
       return kExitFailure;
     }
   }
@@ -93,7 +89,7 @@ int RunMap(std::span<char* const> args) {
     return kExitOk;
   }
   std::vector<std::string> files;
-  for (const BlockDevice* d = dev->get(); d != nullptr; d = d->backing()) {
+  for (const BlockDevice* d = dev.get(); d != nullptr; d = d->backing()) {
     files.push_back(d->Describe().filename);
   }
   PrintHuman(extents, files);
