@@ -13,6 +13,7 @@
 
 #include "core/block_device.h"
 #include "core/cache/cache.h"
+#include "core/exec/thread_pool.h"
 #include "core/io/file.h"
 #include "core/result.h"
 
@@ -25,6 +26,9 @@ struct OpenOptions {
   bool confine_backing = false;  // refuse backing paths outside the image's dir
   int max_chain_depth = 64;      // qemu-img's own limit is in this range
   bool writable = false;
+  // Workers for parallel decompression and read-ahead; null = do it on the
+  // calling thread. Not owned; outlives every device opened with it.
+  ThreadPool* pool = nullptr;
 };
 
 // What a driver's Open gets besides the file. Backing images and external
