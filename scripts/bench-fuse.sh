@@ -108,32 +108,7 @@ stop_server() {
 
 # --- inputs -------------------------------------------------------------------
 gen_raw() {  # path bytes
-  python3 - "$1" "$2" <<'EOF'
-import random, sys
-path, size = sys.argv[1], int(sys.argv[2])
-rng = random.Random(0x1D15C0DE)
-text = bytes(b"etaoinshrdlucmfw"[i & 15] for i in range(256))
-B, CH = 4096, 1 << 20
-zero = bytes(B)
-with open(path, "wb") as f:
-    left = size
-    while left > 0:
-        n = min(CH, left)
-        raw = rng.randbytes(n)
-        out = bytearray(raw)
-        for o in range(0, n, B):
-            r = rng.random()
-            if r < 0.25:
-                pass                                   # incompressible
-            elif r < 0.35:
-                out[o:o + B] = zero                    # zeros (not a whole-cluster hole)
-            elif r < 0.65:
-                out[o:o + B] = raw[o:o + B].translate(text)  # text-like, ~2x
-            else:
-                out[o:o + B] = raw[o:o + 256].translate(text) * (B // 256)  # records
-        f.write(out)
-        left -= n
-EOF
+  python3 "$here/scripts/gen-disk.py" "$1" "$2"
 }
 
 image_for() {  # variant -> path (built once, cached in $workdir)

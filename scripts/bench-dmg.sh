@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench-dmg.sh: DMG read throughput, imgfs vs the other Linux readers, in the
+# same run, and imgfs's `convert -O dmg` scaling with 1 and 2 threads.
+#
+# Input: disk-like data (scripts/gen-disk.py, ~2x compressible) of
+# BENCH_SIZE_MIB, written as a UDZO (zlib) DMG by `imgfs convert -O dmg`
+# (there is no other DMG writer on Linux; the DMG is read back
+# byte-identically by dmg2img, 7-Zip and qemu-img in the test suite).
+#
+# Read measurements (each cold: page cache dropped first; outputs go to
+# tmpfs so that no reader pays for disk writes):
+#   imgfs-fuse   `imgfs mount -f`, then dd bs=1M of the raw view to /dev/null
+#   imgfs-conv   `imgfs convert -O raw` to tmpfs (in-process decoding)
+#   dmg2img      `dmg2img -i X.dmg -o tmpfs/out.raw`
+#   qemu-img     `qemu-img convert -f dmg -O raw X.dmg tmpfs/out.raw`
+#   7zz          `7zz x -tdmg` to tmpfs (an archiver; for reference)
+# Convert measurements: `imgfs convert -O dmg -o format=UDZO -m N` for
+# N = 1, 2 from the raw file (page cache warm; output to tmpfs).
+# Each is the median of BENCH_ROUNDS rounds; tools interleave every round.
+# MB/s = virtual (raw) bytes / wall seconds.
+#
+# Usage: sudo scripts/bench-dmg.sh
+# Environment: BENCH_WORKDIR (default /var/tmp/imgfs-bench-dmg),
+#   BENCH_SIZE_MIB (default 1024), BENCH_ROUNDS (default 3), IMGFS (binary)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+workdir=${BENCH_WORKDIR:-/var/tmp/imgfs-bench-dmg}
+size_mib=${BENCH_SIZE_MIB:-1024}
+rounds=${BENCH_ROUNDS:-3}
+imgfs=${IMGFS:-}
+if [[ -z $imgfs ]]; then
+  for c in "$here/build-bench/fuse/imgfs" "$here/build/fuse/imgfs" "$(command -v imgfs || true)"; do
+    if [[ -n $c && -x $c ]]; then imgfs=$c; break; fi
+  done
+fi
+[[ -x $imgfs ]] || { echo "bench-dmg: no imgfs binary (set IMGFS)" >&2; exit 1; }
+for t in dmg2img qemu-img 7zz python3; do
+  command -v "$t" >/dev/null || { echo "bench-dmg: cannot find $t" >&2; exit 1; }
+done
+
+log() { printf '%s bench-dmg: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+mkdir -p "$workdir"
+shm=$(mktemp -d /dev/shm/imgfs-bench-dmg.XXXXXX)
+mnt=$(mktemp -d)
+server=
+cleanup() {
+  [[ -n $server ]] && { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; }
+  rm -rf "$shm"
+  rmdir "$mnt" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+raw=$workdir/disk-${size_mib}M.raw
+dmg=$workdir/disk-${size_mib}M-udzo.dmg
+if [[ ! -s $raw ]]; then
+  log "generating $raw"
+  python3 "$here/scripts/gen-disk.py" "$raw.tmp" $((size_mib << 20))
+  mv "$raw.tmp" "$raw"
+fi
+if [[ ! -s $dmg || $dmg -ot $imgfs ]]; then
+  log "writing $dmg"
+  "$imgfs" convert -O dmg -o format=UDZO "$raw" "$dmg.tmp"
+  mv "$dmg.tmp" "$dmg"
+fi
+bytes=$(stat -c %s "$raw")
+
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+
+run_tool() {  # tool -> seconds on stdout
+  local t0 t1
+  drop
+  case $1 in
+    imgfs-fuse)
+      "$imgfs" mount -f "$dmg" "$mnt" & server=$!
+      for _ in $(seq 100); do [[ -e $mnt/$(basename "${dmg%.dmg}").raw ]] && break; sleep 0.05; done
+      t0=$(now)
+      dd if="$mnt/$(basename "${dmg%.dmg}").raw" of=/dev/null bs=1M status=none
+      t1=$(now)
+      fusermount3 -u "$mnt"; wait "$server" || true; server= ;;
+    imgfs-conv)
+      t0=$(now); "$imgfs" convert -O raw "$dmg" "$shm/out.raw"; t1=$(now) ;;
+    dmg2img)
+      t0=$(now); dmg2img -s -i "$dmg" -o "$shm/out.raw" >/dev/null; t1=$(now) ;;
+    qemu-img)
+      t0=$(now); qemu-img convert -f dmg -O raw "$dmg" "$shm/out.raw"; t1=$(now) ;;
+    7zz)
+      t0=$(now); 7zz x -tdmg -y -o"$shm/7z" "$dmg" >/dev/null; t1=$(now) ;;
+    conv-dmg-m1 | conv-dmg-m2)
+      cat "$raw" >/dev/null  # warm: measure compression, not the disk
+      t0=$(now); "$imgfs" convert -O dmg -o format=UDZO -m "${1##*-m}" "$raw" "$shm/out.dmg"; t1=$(now) ;;
+  esac
+  rm -rf "$shm/out.raw" "$shm/out.dmg" "$shm/7z"
+  python3 -c "print(f'{$t1 - $t0:.3f}')"
+}
+
+tools=(imgfs-fuse imgfs-conv dmg2img qemu-img 7zz conv-dmg-m1 conv-dmg-m2)
+declare -A secs=()
+for ((r = 0; r < rounds; r++)); do
+  for ((i = 0; i < ${#tools[@]}; i++)); do
+    t=${tools[(i + r) % ${#tools[@]}]}
+    s=$(run_tool "$t")
+    log "round $r $t ${s}s (load $(cut -d' ' -f1 /proc/loadavg))"
+    secs[$t]+="$s "
+  done
+done
+
+python3 - "$bytes" "$(stat -c %s "$dmg")" "${tools[@]}" <<PYEOF
+import statistics, sys
+size, dmg_size, tools = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+secs = {$(for t in "${tools[@]}"; do printf '"%s": [%s], ' "$t" "$(echo ${secs[$t]} | tr ' ' ',')"; done)}
+med = {t: statistics.median(v) for t, v in secs.items()}
+mbs = {t: size / med[t] / 1e6 for t in tools}
+print(f"DMG: {size >> 20} MiB virtual, UDZO {dmg_size >> 20} MiB, {len(secs[tools[0]])} rounds (median)\n")
+print("| reader | MB/s | seconds |")
+print("|---|---:|---:|")
+for t in tools:
+    print(f"| {t} | {mbs[t]:.0f} | {med[t]:.2f} |")
+best = max(mbs["dmg2img"], mbs["qemu-img"])
+print(f"\nimgfs-fuse / faster of dmg2img, qemu-img: {mbs['imgfs-fuse'] / best:.2f}x")
+print(f"imgfs-conv / faster of dmg2img, qemu-img: {mbs['imgfs-conv'] / best:.2f}x")
+print(f"convert -O dmg UDZO scaling, 2 threads / 1 thread: {med['conv-dmg-m1'] / med['conv-dmg-m2']:.2f}x")
+PYEOF
