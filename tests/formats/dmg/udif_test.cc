@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// koly trailer and mish table decoding: one valid case, then one mutation per
+// validation rule; Encode* are checked to be exact inverses of Decode*.
+#include "formats/dmg/udif.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "core/util/endian.h"
+#include "tests/testing/status_matchers.h"
+
+namespace imgfs::dmg {
+namespace {
+
+Koly SampleKoly() {
+  Koly k;
+  k.flags = 1;
+  k.data_fork_length = 0x1234;
+  k.rsrc_fork_offset = 0;
+  k.xml_offset = 0x1234;
+  k.xml_length = 0x800;
+  k.segment_id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  k.data_checksum.type = kChecksumCrc32;
+  k.data_checksum.bit_count = 32;
+  k.data_checksum.data[0] = 0xdeadbeef;
+  k.master_checksum.type = kChecksumCrc32;
+  k.master_checksum.bit_count = 32;
+  k.master_checksum.data[0] = 0xcafef00d;
+  k.image_variant = kVariantDevice;
+  k.sector_count = 2048;
+  return k;
+}
+
+TEST(KolyTest, RoundTrips) {
+  auto bytes = EncodeKoly(SampleKoly());
+  EXPECT_EQ(std::memcmp(bytes.data(), "koly", 4), 0);
+  EXPECT_EQ(LoadBE64(bytes.data() + 492), 2048u);  // sector count field
+  EXPECT_EQ(LoadBE32(bytes.data() + 88), 0xdeadbeefu);
+  auto k = DecodeKoly(bytes);
+  ASSERT_OK(k);
+  EXPECT_EQ(k->xml_offset, 0x1234u);
+  EXPECT_EQ(k->xml_length, 0x800u);
+  EXPECT_EQ(k->data_checksum.data[0], 0xdeadbeefu);
+  EXPECT_EQ(k->master_checksum.data[0], 0xcafef00du);
+  EXPECT_EQ(k->segment_id[15], 16);
+  EXPECT_EQ(EncodeKoly(*k), bytes);
+}
+
+TEST(KolyTest, Mutations) {
+  auto good = EncodeKoly(SampleKoly());
+  auto mutate = [&](size_t off, uint32_t v) {
+    auto b = good;
+    StoreBE32(b.data() + off, v);
+    return DecodeKoly(b);
+  };
+  EXPECT_CODE(DecodeKoly(std::span(good).first(511)), kCorrupt);
+  EXPECT_CODE(mutate(0, 0x6b6f6c7a), kCorrupt);    // signature
+  EXPECT_CODE(mutate(4, 3), kUnsupported);         // version
+  EXPECT_CODE(mutate(8, 256), kCorrupt);           // header size
+  EXPECT_CODE(mutate(56, 0), kCorrupt);            // segment number 0
+  EXPECT_CODE(mutate(56, 2), kCorrupt);            // segment 2 of 1
+  EXPECT_CODE(mutate(60, 0), kCorrupt);            // segment count 0
+  EXPECT_CODE(mutate(84, 1025), kCorrupt);         // data checksum bits
+  EXPECT_CODE(mutate(356, 2000), kCorrupt);        // master checksum bits
+  EXPECT_CODE(mutate(492, 0x01000000), kCorrupt);  // sector count high word: absurd
+  auto b = good;
+  StoreBE64(b.data() + 216, ~uint64_t{0});  // xml offset + length overflows
+  EXPECT_CODE(DecodeKoly(b), kCorrupt);
+}
+
+BlkxTable SampleTable() {
+  BlkxTable t;
+  t.first_sector = 100;
+  t.sector_count = 300;
+  t.buffers_needed = 208;
+  t.checksum.type = kChecksumCrc32;
+  t.checksum.bit_count = 32;
+  t.checksum.data[0] = 0x11223344;
+  t.chunks.push_back({ChunkType::kZlib, 0, 0, 200, 0, 1000});
+  t.chunks.push_back({ChunkType::kZeroFill, 0, 200, 100, 1000, 0});
+  t.chunks.push_back({ChunkType::kTerminator, 0, 300, 0, 1000, 0});
+  return t;
+}
+
+TEST(BlkxTest, RoundTrips) {
+  auto bytes = EncodeBlkx(SampleTable());
+  ASSERT_EQ(bytes.size(), kMishHeaderBytes + 3 * kMishChunkBytes);
+  EXPECT_EQ(std::memcmp(bytes.data(), "mish", 4), 0);
+  auto t = DecodeBlkx(bytes);
+  ASSERT_OK(t);
+  EXPECT_EQ(t->first_sector, 100u);
+  EXPECT_EQ(t->sector_count, 300u);
+  EXPECT_EQ(t->buffers_needed, 208u);
+  EXPECT_EQ(t->checksum.data[0], 0x11223344u);
+  ASSERT_EQ(t->chunks.size(), 3u);
+  EXPECT_EQ(t->chunks[0].type, ChunkType::kZlib);
+  EXPECT_EQ(t->chunks[0].compressed_length, 1000u);
+  EXPECT_EQ(t->chunks[2].type, ChunkType::kTerminator);
+  EXPECT_EQ(EncodeBlkx(*t), bytes);
+}
+
+TEST(BlkxTest, Mutations) {
+  const auto good = EncodeBlkx(SampleTable());
+  auto mutate32 = [&](size_t off, uint32_t v) {
+    auto b = good;
+    StoreBE32(b.data() + off, v);
+    return DecodeBlkx(b);
+  };
+  auto mutate64 = [&](size_t off, uint64_t v) {
+    auto b = good;
+    StoreBE64(b.data() + off, v);
+    return DecodeBlkx(b);
+  };
+  EXPECT_CODE(DecodeBlkx(std::span(good).first(203)), kCorrupt);
+  EXPECT_CODE(mutate32(0, 0), kCorrupt);                    // signature
+  EXPECT_CODE(mutate32(4, 2), kUnsupported);                // version
+  EXPECT_CODE(mutate64(16, uint64_t{1} << 60), kCorrupt);   // absurd sector count
+  EXPECT_CODE(mutate64(8, ~uint64_t{0}), kCorrupt);         // first + count overflows
+  EXPECT_CODE(mutate32(68, 4096), kCorrupt);                // checksum bits
+  EXPECT_CODE(mutate32(200, 4), kCorrupt);                  // more chunks than bytes
+  EXPECT_CODE(mutate32(200, 0xffffffff), kCorrupt);         // absurd chunk count
+  EXPECT_CODE(mutate32(204, 0x80000009), kUnsupported);     // unknown chunk type
+  EXPECT_CODE(mutate64(204 + 16, 301), kCorrupt);           // chunk leaves its table
+  EXPECT_CODE(mutate64(204 + 8, ~uint64_t{0}), kCorrupt);   // chunk start overflow
+  EXPECT_CODE(mutate64(204 + 24, ~uint64_t{0}), kCorrupt);  // offset + length overflows
+  // Fewer chunks than present is fine (trailing bytes are ignored).
+  EXPECT_OK(mutate32(200, 2));
+}
+
+}  // namespace
+}  // namespace imgfs::dmg
