@@ -6,3 +6,24 @@
 target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/udif.cc
 )
+
+# Chunk codecs.
+target_sources(imgfs_formats PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/codec.cc
+  ${CMAKE_CURRENT_LIST_DIR}/adc.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzfse.cc
+)
+
+# Optional codec libraries, found in the root CMakeLists.txt (features list).
+if(BZIP2_FOUND)
+  target_link_libraries(imgfs_formats PRIVATE BZip2::BZip2)
+  target_compile_definitions(imgfs_formats PRIVATE IMGFS_HAVE_BZIP2=1)
+else()
+  target_compile_definitions(imgfs_formats PRIVATE IMGFS_HAVE_BZIP2=0)
+endif()
+if(LZMA_FOUND)
+  target_link_libraries(imgfs_formats PRIVATE PkgConfig::LZMA)
+  target_compile_definitions(imgfs_formats PRIVATE IMGFS_HAVE_LZMA=1)
+else()
+  target_compile_definitions(imgfs_formats PRIVATE IMGFS_HAVE_LZMA=0)
+endif()
