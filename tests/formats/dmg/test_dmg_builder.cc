@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Test-side UDIF writer; see test_dmg_builder.h.
+#include "tests/formats/dmg/test_dmg_builder.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/util/crc32.h"
+#include "formats/dmg/codec.h"
+
+namespace imgfs::dmg::testing {
+namespace {
+
+std::string Base64(std::span<const std::byte> in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t line = 0;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = std::to_integer<uint32_t>(in[i]) << 16;
+    if (i + 1 < in.size()) {
+      v |= std::to_integer<uint32_t>(in[i + 1]) << 8;
+    }
+    if (i + 2 < in.size()) {
+      v |= std::to_integer<uint32_t>(in[i + 2]);
+    }
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < in.size() ? kAlphabet[v & 63] : '=');
+    if (++line == 13) {  // 52 characters a line, as hdiutil writes
+      out += "\n\t\t\t\t";
+      line = 0;
+    }
+  }
+  return out;
+}
+
+UdifChecksum Crc(uint32_t value, bool enabled) {
+  UdifChecksum c;
+  if (enabled) {
+    c.type = kChecksumCrc32;
+    c.bit_count = 32;
+    c.data[0] = value;
+  }
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::byte> BuildTestDmg(std::span<const TestChunk> chunks,
+                                    const TestDmgOptions& options) {
+  std::vector<std::byte> file;
+  BlkxTable table;
+  uint64_t sector = 0;
+  uint64_t max_sectors = 0;
+  std::vector<std::byte> raw;  // the decoded disk, for the blkx CRC
+  for (const TestChunk& tc : chunks) {
+    Chunk c;
+    c.type = tc.type;
+    c.sector_number = sector;
+    c.sector_count = tc.sector_count;
+    c.compressed_offset = file.size();
+    c.compressed_length = tc.payload.size();
+    table.chunks.push_back(c);
+    file.insert(file.end(), tc.payload.begin(), tc.payload.end());
+    const size_t out_bytes = static_cast<size_t>(tc.sector_count * kSectorBytes);
+    const size_t at = raw.size();
+    raw.resize(at + out_bytes);
+    if (tc.type == ChunkType::kRaw) {
+      std::copy_n(tc.payload.begin(), std::min(out_bytes, tc.payload.size()), raw.begin() + at);
+    } else if (CanDecompress(tc.type)) {
+      (void)DecompressChunk(tc.type, tc.payload, std::span(raw).subspan(at));
+    }
+    sector += tc.sector_count;
+    max_sectors = std::max(max_sectors, tc.sector_count);
+  }
+  Chunk end;
+  end.type = ChunkType::kTerminator;
+  end.sector_number = sector;
+  end.compressed_offset = file.size();
+  table.chunks.push_back(end);
+  table.sector_count = sector;
+  table.buffers_needed = static_cast<uint32_t>(max_sectors + 8);
+  table.checksum = Crc(Crc32(raw), options.crc32_checksums);
+  const uint64_t data_fork_bytes = file.size();
+
+  const std::vector<std::byte> mish = EncodeBlkx(table);
+  std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+      "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+      "<plist version=\"1.0\">\n<dict>\n\t<key>resource-fork</key>\n\t<dict>\n"
+      "\t\t<key>blkx</key>\n\t\t<array>\n\t\t\t<dict>\n"
+      "\t\t\t\t<key>Attributes</key>\n\t\t\t\t<string>0x0050</string>\n"
+      "\t\t\t\t<key>CFName</key>\n\t\t\t\t<string>" +
+      options.partition_name +
+      "</string>\n"
+      "\t\t\t\t<key>Data</key>\n\t\t\t\t<data>\n\t\t\t\t" +
+      Base64(mish) +
+      "\n\t\t\t\t</data>\n"
+      "\t\t\t\t<key>ID</key>\n\t\t\t\t<string>0</string>\n"
+      "\t\t\t\t<key>Name</key>\n\t\t\t\t<string>" +
+      options.partition_name +
+      "</string>\n"
+      "\t\t\t</dict>\n\t\t</array>\n\t</dict>\n</dict>\n</plist>\n";
+
+  Koly koly;
+  koly.data_fork_offset = 0;
+  koly.data_fork_length = data_fork_bytes;
+  koly.data_checksum = Crc(Crc32(std::span(file)), options.crc32_checksums);
+  koly.xml_offset = file.size();
+  koly.xml_length = xml.size();
+  koly.sector_count = sector;
+  // The master checksum is a CRC-32 over the blkx checksums' values.
+  std::vector<std::byte> be(4);
+  const uint32_t v = table.checksum.data[0];
+  for (int i = 0; i < 4; ++i) {
+    be[static_cast<size_t>(i)] = static_cast<std::byte>(v >> (24 - 8 * i));
+  }
+  koly.master_checksum = Crc(Crc32(be), options.crc32_checksums);
+  const auto* x = reinterpret_cast<const std::byte*>(xml.data());
+  file.insert(file.end(), x, x + xml.size());
+  const auto trailer = EncodeKoly(koly);
+  file.insert(file.end(), trailer.begin(), trailer.end());
+  return file;
+}
+
+Result<std::vector<TestChunk>> CompressIntoChunks(ChunkType type, std::span<const std::byte> data,
+                                                  uint64_t chunk_sectors, bool allow_raw) {
+  std::vector<TestChunk> chunks;
+  const size_t step = static_cast<size_t>(chunk_sectors * kSectorBytes);
+  for (size_t at = 0; at < data.size(); at += step) {
+    const auto piece = data.subspan(at, std::min(step, data.size() - at));
+    TestChunk tc;
+    tc.sector_count = (piece.size() + kSectorBytes - 1) / kSectorBytes;
+    IMGFS_ASSIGN_OR_RETURN(tc.payload, CompressChunk(type, -1, piece));
+    tc.type = type;
+    if (allow_raw && tc.payload.size() >= piece.size()) {
+      tc.type = ChunkType::kRaw;
+      tc.payload.assign(piece.begin(), piece.end());
+    }
+    chunks.push_back(std::move(tc));
+  }
+  return chunks;
+}
+
+}  // namespace imgfs::dmg::testing
