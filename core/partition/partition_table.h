@@ -39,10 +39,17 @@ struct PartitionTable {
 };
 
 // Reads the partition table of `dev`. A disk without a table is
-// {kNone, no partitions}. A table that is present but unusable is kCorrupt
-// naming the structure. Partitions are clipped to nothing: one that leaves
-// the disk is an error, not silently shortened. Bounded: at most
-// kMaxPartitions entries and a bounded walk of the extended chain.
+// {kNone, no partitions} (notes may say why a signature was not taken for a
+// table). A table that is present but unusable as a whole (GPT with both
+// headers damaged, an APM map that leaves the disk) is kCorrupt naming the
+// structure; more used entries than kMaxPartitions is kUnsupported.
+// Problems confined to one partition are notes, and the other partitions
+// stay usable: a partition that leaves the disk is left out (never
+// shortened), a broken extended chain ends the logical partitions, a
+// damaged primary GPT falls back to the backup. So every listed partition
+// lies inside dev.Size() and has length_bytes > 0; overlaps are noted.
+// Bounded: at most kMaxPartitions entries and a bounded walk of the
+// extended chain. Returns I/O errors of `dev` as they are.
 Result<PartitionTable> ReadPartitionTable(const BlockDevice& dev);
 
 inline constexpr size_t kMaxPartitions = 256;
