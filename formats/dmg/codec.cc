@@ -323,9 +323,8 @@ bool CanDecompress(ChunkType type) {
   switch (type) {
     case ChunkType::kAdc:
     case ChunkType::kZlib:
-      return true;
     case ChunkType::kLzfse:
-      return false;  // TODO(codecs): milestone 2
+      return true;
     case ChunkType::kBzip2:
       return IMGFS_HAVE_BZIP2 != 0;
     case ChunkType::kLzma:
@@ -368,7 +367,7 @@ Result<std::vector<std::byte>> CompressChunk(ChunkType type, int level,
     case ChunkType::kZlib:
       return Deflate(level, in);
     case ChunkType::kLzfse:
-      return UnsupportedError("dmg: lzfse encoding is not supported yet");
+      return LzfseCompress(in);
     case ChunkType::kBzip2:
 #if IMGFS_HAVE_BZIP2
       return Bzip2(level, in);

@@ -11,7 +11,10 @@ target_sources(imgfs_formats PRIVATE
 target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/codec.cc
   ${CMAKE_CURRENT_LIST_DIR}/adc.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/fse.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzvn.cc
   ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzfse.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzfse_encode.cc
 )
 
 # Optional codec libraries, found in the root CMakeLists.txt (features list).

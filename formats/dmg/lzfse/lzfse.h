@@ -21,8 +21,16 @@ namespace imgfs::dmg {
 // are ignored. Thread-safe; never touches memory outside the two spans.
 Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out);
 
-// Encodes `in` as an LZFSE stream that LzfseDecompress, Apple's decoder
-// and 7-Zip read. Thread-safe.
-std::vector<std::byte> LzfseCompress(std::span<const std::byte> in);
+// Block kinds the encoder can write. kAuto, like Apple's encoder, writes
+// an LZVN block for small inputs (under 4 KiB) and bvx2 blocks otherwise;
+// unlike it, never a raw bvx- block (7-Zip 26.02 rejects those in DMGs).
+// The others force one kind (tests use them to cover every decoder path;
+// 7-Zip also refuses bvx1, which Apple's encoders never write).
+enum class LzfseBlockKind { kAuto, kV2, kV1, kLzvn, kRaw };
+
+// Encodes `in` as an LZFSE stream that LzfseDecompress and 7-Zip read
+// (greedy hash matcher, real FSE entropy coding). Thread-safe.
+std::vector<std::byte> LzfseCompress(std::span<const std::byte> in,
+                                     LzfseBlockKind kind = LzfseBlockKind::kAuto);
 
 }  // namespace imgfs::dmg

@@ -71,8 +71,8 @@ TEST_P(DmgOracleTest, SevenZipExtractsOurChunks) {
 }
 
 TEST_P(DmgOracleTest, Dmg2imgExtractsOurChunks) {
-  if (GetParam() == ChunkType::kLzma) {
-    GTEST_SKIP() << "dmg2img 1.6.7 knows no lzma chunks";
+  if (GetParam() == ChunkType::kLzma || GetParam() == ChunkType::kLzfse) {
+    GTEST_SKIP() << "dmg2img 1.6.7 knows no lzma or lzfse chunks";
   }
   REQUIRE_TOOL("dmg2img");
   std::string log;
@@ -86,7 +86,7 @@ std::string Name(const ::testing::TestParamInfo<ChunkType>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Codecs, DmgOracleTest,
                          ::testing::Values(ChunkType::kAdc, ChunkType::kZlib, ChunkType::kBzip2,
-                                           ChunkType::kLzma),
+                                           ChunkType::kLzma, ChunkType::kLzfse),
                          Name);
 
 }  // namespace

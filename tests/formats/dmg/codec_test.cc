@@ -111,7 +111,7 @@ TEST_P(CodecTest, EmptyInputIsCorrupt) {
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CodecTest,
                          ::testing::Values(ChunkType::kAdc, ChunkType::kZlib, ChunkType::kBzip2,
-                                           ChunkType::kLzma),
+                                           ChunkType::kLzma, ChunkType::kLzfse),
                          Name);
 
 TEST(CodecNames, KnownAndUnknown) {
