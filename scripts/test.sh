@@ -47,6 +47,7 @@ APT_PACKAGES=(
   qemu-utils qemu-system-common libqcow-utils
   clang libclang-rt-14-dev clang-format-16
   fio dpkg-dev file bsdextrautils
+  fdisk gdisk parted dosfstools mtools
 )
 
 build_ci=$BUILD_ROOT/build-ci
