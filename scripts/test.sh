@@ -47,7 +47,7 @@ APT_PACKAGES=(
   qemu-utils qemu-system-common libqcow-utils
   clang libclang-rt-14-dev clang-format-16
   fio dpkg-dev file bsdextrautils
-  fdisk gdisk parted dosfstools mtools
+  fdisk gdisk parted dosfstools mtools e2fsprogs
 )
 
 build_ci=$BUILD_ROOT/build-ci

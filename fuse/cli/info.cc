@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/cache/cache.h"
+#include "core/partition/partition_table.h"
 #include "formats/open.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
@@ -22,7 +23,9 @@ constexpr const char* kInfoHelp =
     "usage: imgfs info [--json] [--backing-chain] [-f FMT] IMAGE\n"
     "\n"
     "Shows what an image is: format, virtual and disk size, cluster size,\n"
-    "backing file, snapshots and format specific information.\n"
+    "backing file, snapshots, format specific information and the\n"
+    "partition table of the disk it holds (MBR, GPT or Apple map; in --json\n"
+    "under \"partition-table\", left out when there is none).\n"
     "\n"
     "  --json             print qemu-img info --output=json style JSON\n"
     "  --backing-chain    describe every image of the backing chain\n"
@@ -44,6 +47,39 @@ Json SnapshotJson(const SnapshotInfo& s) {
     j["icount"] = s.icount;
   }
   return j;
+}
+
+// The "partition-table" object of --json: a key qemu-img does not use.
+Json PartitionTableJson(const Result<PartitionTable>& table) {
+  Json j;
+  if (!table.ok()) {
+    j["error"] = table.status().message();
+    return j;
+  }
+  j["scheme"] = std::string(SchemeName(table->scheme));
+  j["sector-size"] = table->sector_bytes;
+  Json parts = Json::array();
+  for (const Partition& p : table->partitions) {
+    Json e;
+    e["number"] = p.number;
+    e["start"] = p.start_bytes;
+    e["length"] = p.length_bytes;
+    e["type"] = p.type;
+    e["type-name"] = p.type_name;
+    e["name"] = p.name;
+    e["guid"] = p.guid;
+    e["bootable"] = p.bootable;
+    parts.push_back(std::move(e));
+  }
+  j["partitions"] = std::move(parts);
+  j["notes"] = table->notes;
+  return j;
+}
+
+// True when `info` should mention the table: there is one, or something
+// was found that looked like one, or it could not be read.
+bool WorthShowing(const Result<PartitionTable>& table) {
+  return !table.ok() || table->scheme != PartitionScheme::kNone || !table->notes.empty();
 }
 
 }  // namespace
@@ -133,6 +169,37 @@ void PrintSnapshots(const std::vector<SnapshotInfo>& snaps) {
   }
 }
 
+// "Partition table: gpt, 512-byte sectors" and one row per partition, with
+// byte offsets (what `mount -o loop,offset=` wants).
+void PrintPartitions(const Result<PartitionTable>& table) {
+  if (!table.ok()) {
+    std::printf("note: cannot read partition table: %s\n", table.status().message().c_str());
+    return;
+  }
+  std::printf("Partition table: %s, %u-byte sectors\n",
+              std::string(SchemeName(table->scheme)).c_str(), table->sector_bytes);
+  if (!table->partitions.empty()) {
+    std::printf("%6s %14s %14s %10s  %-4s  %s\n", "NUMBER", "START", "LENGTH", "SIZE", "BOOT",
+                "TYPE / NAME");
+  }
+  for (const Partition& p : table->partitions) {
+    std::string type = p.type;
+    if (!p.type_name.empty()) {
+      type += " (" + p.type_name + ")";
+    }
+    if (!p.name.empty()) {
+      type += " \"" + p.name + "\"";
+    }
+    std::printf("%6u %14llu %14llu %10s  %-4s  %s\n", p.number,
+                static_cast<unsigned long long>(p.start_bytes),
+                static_cast<unsigned long long>(p.length_bytes), HumanSize(p.length_bytes).c_str(),
+                p.bootable ? "*" : "", type.c_str());
+  }
+  for (const std::string& note : table->notes) {
+    std::printf("note: %s\n", note.c_str());
+  }
+}
+
 void PrintHuman(const ImageInfo& info) {
   std::printf("image: %s\nfile format: %s\nvirtual size: %s (%llu bytes)\ndisk size: %s\n",
               info.filename.c_str(), info.format.c_str(), HumanSize(info.virtual_size).c_str(),
@@ -197,10 +264,16 @@ int RunInfo(std::span<char* const> args) {
       break;
     }
   }
+  // The table of the disk the image holds (the top of the chain, with its
+  // backing files beneath): backing layers alone are not disks of their own.
+  const Result<PartitionTable> table = ReadPartitionTable(*dev);
   if (parsed->Has("json")) {
     Json out = Json::array();
     for (const ImageInfo& info : chain) {
       out.push_back(InfoToJson(info));
+    }
+    if (WorthShowing(table)) {
+      out[0]["partition-table"] = PartitionTableJson(table);
     }
     std::cout << (parsed->Has("backing-chain") ? out : out[0]).dump(4) << "\n";
     return kExitOk;
@@ -210,6 +283,9 @@ int RunInfo(std::span<char* const> args) {
       std::printf("\n");
     }
     PrintHuman(chain[i]);
+    if (i == 0 && WorthShowing(table)) {
+      PrintPartitions(table);
+    }
   }
   return kExitOk;
 }

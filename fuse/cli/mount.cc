@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/partition/partition_table.h"
 #include "formats/open.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
@@ -48,6 +49,10 @@ constexpr const char* kMountHelp =
     "  --confine-backing   refuse backing files outside the image's directory\n"
     "  --snapshots         also show each internal snapshot as\n"
     "                      <stem>@<snapshot name>.raw\n"
+    "  --partitions        also show each partition (MBR, GPT or Apple map) as\n"
+    "                      <stem>.p<N>.raw, numbered as Linux numbers them;\n"
+    "                      a damaged table leaves just the whole disk, with a\n"
+    "                      warning (needs a directory MOUNTPOINT)\n"
     "  -h, --help          show this help\n"
     "\n"
     "Unmount with 'imgfs umount MOUNTPOINT', or stop the process (SIGINT or\n"
@@ -59,7 +64,7 @@ constexpr OptionSpec kSpecs[] = {
     {"foreground", 'f', false}, {"debug", 'd', false},    {"options", 'o', true},
     {"format", 0, true},        {"cache-size", 0, true},  {"readonly", 0, false},
     {"rw", 0, false},           {"no-backing", 0, false}, {"confine-backing", 0, false},
-    {"snapshots", 0, false},    {"help", 'h', false},
+    {"snapshots", 0, false},    {"partitions", 0, false}, {"help", 'h', false},
 };
 
 NodeAttr AttrFromStat(const struct stat& st) {
@@ -85,10 +90,38 @@ Status AddSnapshotViews(const BlockDevice& dev, const std::string& stem, const N
   return Status::Ok();
 }
 
+// Adds <stem>.p<N>.raw windows for the partitions of `disk`, named after
+// the disk's own view ("disk-2.raw" gives "disk-2.p1.raw"). A table that cannot be read is a
+// warning, not a failure: the whole disk stays mounted (the other images too) and is what a user
+// needs to look at a damaged table. Notes are printed as they are.
+void AddPartitionViews(const std::string& path, const RawView& disk, const NodeAttr& attr,
+                       UniqueNamer& namer, MountContext* ctx) {
+  auto table = ReadPartitionTable(disk.device());
+  if (!table.ok()) {
+    std::fprintf(stderr,
+                 "imgfs: warning: %s: cannot read partition table: %s; showing the whole "
+                 "disk only\n",
+                 path.c_str(), table.status().message().c_str());
+    return;
+  }
+  for (const std::string& note : table->notes) {
+    std::fprintf(stderr, "imgfs: note: %s: %s\n", path.c_str(), note.c_str());
+  }
+  if (table->scheme == PartitionScheme::kNone) {
+    std::fprintf(stderr, "imgfs: note: %s: no partition table; showing the whole disk only\n",
+                 path.c_str());
+  }
+  for (const Partition& p : table->partitions) {
+    ctx->views.push_back(std::make_unique<RawView>(
+        namer.Take(PartitionStem(disk.name(), p.number), ".raw"),
+        NewSliceDevice(&disk.device(), p.start_bytes, p.length_bytes), attr));
+  }
+}
+
 // Opens every image into ctx; prints the one-line error and returns false
 // on the first failure.
 bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options, bool snapshots,
-               MountContext* ctx) {
+               bool partitions, MountContext* ctx) {
   UniqueNamer namer;
   for (const std::string& path : paths) {
     struct stat st {};
@@ -104,8 +137,12 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
     NodeAttr attr = AttrFromStat(st);
     std::string stem = StemOf(path);
     auto view = std::make_unique<RawView>(namer.Take(stem, ".raw"), std::move(*dev), attr);
+    const RawView& disk = *view;
     const BlockDevice& device = view->device();
     ctx->views.push_back(std::move(view));
+    if (partitions) {
+      AddPartitionViews(path, disk, attr, namer, ctx);
+    }
     if (snapshots) {
       Status s = AddSnapshotViews(device, stem, attr, namer, ctx);
       if (!s.ok()) {
@@ -155,6 +192,11 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
     PrintError(paths.status().message());
     return kExitFailure;
   }
+  if (file_mode && args.Has("partitions")) {
+    PrintError(mountpoint,
+               InvalidArgumentError("--partitions needs a directory mountpoint, not a file"));
+    return kExitFailure;
+  }
   if (file_mode && paths->size() != 1) {
     PrintError(mountpoint,
                InvalidArgumentError("a regular-file mountpoint takes exactly one image"));
@@ -166,7 +208,8 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   options.confine_backing = args.Has("confine-backing");
   auto ctx = std::make_unique<MountContext>();
   ctx->cache = std::make_unique<Cache>(cache_bytes);
-  if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, ctx.get())) {
+  if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, args.Has("partitions"),
+                 ctx.get())) {
     return kExitFailure;
   }
   ctx->root_is_file = file_mode;

@@ -107,4 +107,12 @@ std::string UniqueNamer::Take(std::string_view stem, std::string_view suffix) {
 
 std::string StemOf(const std::string& path) { return fs::path(path).filename().stem().string(); }
 
+std::string PartitionStem(std::string_view disk_view_name, uint32_t number) {
+  std::string_view stem = disk_view_name;
+  if (stem.ends_with(".raw")) {
+    stem.remove_suffix(4);
+  }
+  return std::string(stem) + ".p" + std::to_string(number);
+}
+
 }  // namespace imgfs::cli

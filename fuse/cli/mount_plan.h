@@ -3,6 +3,7 @@
 // IMAGE contributes, and the unique names the raw views get. No libfuse.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <string_view>
@@ -38,5 +39,11 @@ class UniqueNamer {
 
 // "disk" for "/images/disk.qcow2", "disk.tar" for "disk.tar.gz".
 std::string StemOf(const std::string& path);
+
+// The stem of partition `number` of the disk shown as `disk_view_name`:
+// "disk.p2" for "disk.raw", "disk-2.p1" for "disk-2.raw". Partition views
+// follow the whole-disk view's unique name, so two images with the same
+// stem keep their partitions apart.
+std::string PartitionStem(std::string_view disk_view_name, uint32_t number);
 
 }  // namespace imgfs::cli
