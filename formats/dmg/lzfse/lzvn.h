@@ -28,8 +28,9 @@ inline void CopyMatch(std::byte* p, size_t d, size_t m) {
     std::memcpy(p, p - d, m);
     return;
   }
+  const std::byte* src = p - d;
   for (size_t i = 0; i < m; ++i) {
-    p[i] = p[i - d];
+    p[i] = src[i];
   }
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/dmg/adc.h"
 #include "formats/dmg/codec.h"
 #include "formats/dmg/lzfse/lzvn.h"
 #include "tests/formats/dmg/test_data.h"
@@ -258,6 +259,40 @@ INSTANTIATE_TEST_SUITE_P(Kinds, LzfseSevenZipTest,
                          ::testing::Values(LzfseBlockKind::kAuto, LzfseBlockKind::kV2,
                                            LzfseBlockKind::kLzvn),
                          KindName);
+
+// Writes the seed corpora of the codec fuzzers (tests/fuzz/codec_fuzz.h
+// layout) into $IMGFS_FUZZ_CORPUS_DIR/{adc,lzfse,lzvn}/. Run by hand:
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/formats/lzfse_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(LzfseSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  auto write = [&](const std::string& sub, const std::string& name,
+                   std::span<const std::byte> plain, const std::vector<std::byte>& packed) {
+    const size_t n = plain.size();
+    std::string bytes = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                         static_cast<char>((n >> 16) & 0xff)};
+    bytes += AsString(packed);
+    ASSERT_EQ(imgfs::testing::RunIn(".", "mkdir -p " + std::string(dir) + "/" + sub), 0);
+    imgfs::testing::WriteWholeFile(std::string(dir) + "/" + sub + "/" + name, bytes);
+  };
+  for (size_t bytes : {size_t{64}, size_t{1000}, size_t{6000}, size_t{30000}}) {
+    const auto data = MixedData(bytes, static_cast<uint32_t>(bytes));
+    const std::string tag = std::to_string(bytes);
+    write("adc", "mixed-" + tag, data, AdcCompress(data));
+    write("lzvn", "mixed-" + tag, data, lzfse::LzvnEncode(data));
+    write("lzfse", "v2-" + tag, data, LzfseCompress(data, LzfseBlockKind::kV2));
+    write("lzfse", "lzvn-" + tag, data, LzfseCompress(data, LzfseBlockKind::kLzvn));
+  }
+  const auto small = MixedData(2000, 7);
+  write("lzfse", "v1-2000", small, LzfseCompress(small, LzfseBlockKind::kV1));
+  write("lzfse", "raw-2000", small, LzfseCompress(small, LzfseBlockKind::kRaw));
+  const std::vector<std::byte> zeros(100000);
+  write("lzfse", "zeros", zeros, LzfseCompress(zeros, LzfseBlockKind::kV2));
+  write("adc", "zeros", zeros, AdcCompress(zeros));
+}
 
 }  // namespace
 }  // namespace imgfs::dmg
