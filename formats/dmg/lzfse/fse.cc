@@ -206,23 +206,6 @@ bool BitReader::Init(const std::byte* start, const std::byte* end, int extra_bit
   return nbits_ == 64 || (accum_ >> nbits_) == 0;
 }
 
-bool BitReader::Refill() {
-  const int bits = (63 - nbits_) & ~7;
-  const auto bytes = static_cast<size_t>(bits / 8);
-  if (bytes == 0) {
-    return true;
-  }
-  if (static_cast<size_t>(pos_ - start_) < bytes) {
-    return false;
-  }
-  pos_ -= bytes;
-  uint64_t incoming = 0;
-  std::memcpy(&incoming, pos_, bytes);
-  accum_ = (accum_ << bits) | incoming;
-  nbits_ += bits;
-  return true;
-}
-
 int BitWriter::Finish() {
   if (nbits_ == 0) {
     return 0;

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -103,8 +104,24 @@ class BitReader {
   // Returns false on a malformed start.
   bool Init(const std::byte* start, const std::byte* end, int extra_bits);
   // Tops the accumulator up to at least 56 bits; false if that would read
-  // before `start`.
-  bool Refill();
+  // before `start`. Inline: it runs once per triple or literal group.
+  bool Refill() {
+    const int bits = (63 - nbits_) & ~7;
+    const auto bytes = static_cast<size_t>(bits >> 3);
+    if (static_cast<size_t>(pos_ - start_) < bytes) {
+      return false;
+    }
+    if (bytes == 0) {
+      return true;
+    }
+    pos_ -= bytes;
+    // pos_ + 8 <= the old pos_ + 7 <= end: one fixed-size load, masked.
+    uint64_t incoming = 0;
+    std::memcpy(&incoming, pos_, sizeof incoming);
+    accum_ = (accum_ << bits) | (incoming & ((uint64_t{1} << bits) - 1));
+    nbits_ += bits;
+    return true;
+  }
   // Takes n bits (n <= 56 since the last refill, which callers guarantee);
   // a stream that asks for more than it holds sets failed().
   uint64_t Pull(int n) {

@@ -19,6 +19,9 @@ namespace imgfs::dmg {
 namespace lzfse {
 namespace {
 
+// Room the fast copies may write past a literal run or match.
+constexpr size_t kCopySlackBytes = 16;
+
 Status Bad(const std::string& what, size_t at) {
   return CorruptError("dmg: lzfse " + what + " at stream byte " + std::to_string(at));
 }
@@ -173,7 +176,7 @@ Status DecodeCompressedBlock(std::span<const std::byte> in, size_t at, std::span
     return Bad("literal stream start is malformed", at);
   }
   const uint32_t n_literals = (h.n_literals + 3) & ~3u;
-  literals->resize(n_literals);
+  literals->resize(n_literals + kCopySlackBytes);  // slack for 16-byte copies
   std::array<uint32_t, 4> st = {h.literal_state[0], h.literal_state[1], h.literal_state[2],
                                 h.literal_state[3]};
   for (uint32_t i = 0; i < n_literals; i += 4) {
@@ -217,10 +220,18 @@ Status DecodeCompressedBlock(std::span<const std::byte> in, size_t at, std::span
     if (new_d != 0) {
       d = new_d;
     }
-    if (l > literals->size() - lit || l + m > end - pos) {
+    if (l > n_literals - lit || l + m > end - pos) {
       return Bad("match " + std::to_string(i) + " runs past its block", at);
     }
-    std::memcpy(dst + pos, literals->data() + lit, l);
+    const bool slack = out.size() - pos >= l + m + kCopySlackBytes;
+    if (slack) {
+      // Whole 16-byte steps may overrun into bytes written later anyway.
+      for (size_t k = 0; k < l; k += 16) {
+        std::memcpy(dst + pos + k, literals->data() + lit + k, 16);
+      }
+    } else {
+      std::memcpy(dst + pos, literals->data() + lit, l);
+    }
     pos += l;
     lit += l;
     if (m == 0) {
@@ -229,7 +240,13 @@ Status DecodeCompressedBlock(std::span<const std::byte> in, size_t at, std::span
     if (d == 0 || d > pos) {
       return Bad("match " + std::to_string(i) + " distance is out of range", at);
     }
-    CopyMatch(dst + pos, d, m);
+    if (slack && d >= 16) {
+      for (size_t k = 0; k < m; k += 16) {
+        std::memcpy(dst + pos + k, dst + pos + k - d, 16);
+      }
+    } else {
+      CopyMatch(dst + pos, d, m);
+    }
     pos += m;
   }
   if (pos != end) {
