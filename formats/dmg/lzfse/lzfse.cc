@@ -229,7 +229,7 @@ Status DecodeCompressedBlock(std::span<const std::byte> in, size_t at, std::span
       for (size_t k = 0; k < l; k += 16) {
         std::memcpy(dst + pos + k, literals->data() + lit + k, 16);
       }
-    } else {
+    } else if (l != 0) {  // out may be empty, and memcpy wants real pointers
       std::memcpy(dst + pos, literals->data() + lit, l);
     }
     pos += l;
@@ -290,7 +290,9 @@ Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out) 
         if (n > in.size() - ip - kRawHeaderBytes) {
           return Bad("raw block is truncated", ip);
         }
-        std::memcpy(out.data() + op, in.data() + ip + kRawHeaderBytes, n);
+        if (n != 0) {
+          std::memcpy(out.data() + op, in.data() + ip + kRawHeaderBytes, n);
+        }
         op += n;
         ip += kRawHeaderBytes + n;
         break;

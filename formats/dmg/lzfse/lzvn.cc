@@ -146,7 +146,9 @@ Status LzvnDecode(std::span<const std::byte> in, std::span<std::byte> out, size_
     if (l + m > out_end - op) {
       return Bad("opcode runs past the end of the block", ip);
     }
-    std::memcpy(dst + op, src + ip + opc_len, l);
+    if (l != 0) {  // out may be empty, and memcpy wants real pointers
+      std::memcpy(dst + op, src + ip + opc_len, l);
+    }
     ip += opc_len + l;
     op += l;
     if (m != 0) {
