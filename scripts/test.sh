@@ -42,7 +42,7 @@ APT_PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfuse3-dev fuse3
   zlib1g-dev libzstd-dev libdeflate-dev nettle-dev nlohmann-json3-dev
-  libbz2-dev liblzma-dev bzip2 xz-utils 7zip dmg2img
+  libbz2-dev liblzma-dev bzip2 xz-utils 7zip dmg2img python3
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   qemu-utils qemu-system-common libqcow-utils
   clang libclang-rt-14-dev clang-format-16

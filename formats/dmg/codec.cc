@@ -32,6 +32,7 @@ namespace {
 // liblzma refuses streams whose decoder would need more memory than this;
 // xz -9 (64 MiB dictionary) needs about 65 MiB, so every preset fits.
 constexpr uint64_t kLzmaMemLimitBytes = 256ull << 20;
+constexpr size_t kMaxChunkInputBytes = size_t{1} << 31;
 constexpr int kDefaultZlibLevel = 6;
 constexpr int kMaxZlibLevel = 12;  // libdeflate's maximum
 constexpr int kDefaultBzip2Level = 9;
@@ -361,6 +362,11 @@ Status DecompressChunk(ChunkType type, std::span<const std::byte> in, std::span<
 
 Result<std::vector<std::byte>> CompressChunk(ChunkType type, int level,
                                              std::span<const std::byte> in) {
+  // The encoders keep 32-bit positions; UDIF chunks are far smaller.
+  if (in.size() > kMaxChunkInputBytes) {
+    return InvalidArgumentError("dmg: a chunk to compress may hold at most 2 GiB, not " +
+                                std::to_string(in.size()) + " bytes");
+  }
   switch (type) {
     case ChunkType::kAdc:
       return AdcCompress(in);
