@@ -8,11 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -156,14 +156,22 @@ class PartitionOracleTest : public ::testing::Test {
     std::istringstream in(Run({"parted", "-s", "-m", path, "unit", "B", "print"}));
     std::vector<PartedLine> out;
     std::string line;
-    const std::regex re(R"(^(\d+):(\d+)B:(\d+)B:(\d+)B:[^:]*:([^:]*):([^;]*);$)");
-    for (std::smatch m; std::getline(in, line);) {
-      if (std::regex_match(line, m, re)) {
-        out.push_back(
-            {{static_cast<uint32_t>(std::stoul(m[1])), std::stoull(m[2]), std::stoull(m[4])},
-             m[5],
-             m[6]});
+    while (std::getline(in, line)) {
+      // Partition lines start with a digit and end with ';'.
+      if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+          line.back() != ';') {
+        continue;
       }
+      std::vector<std::string> f;
+      std::istringstream fields(line.substr(0, line.size() - 1));
+      for (std::string field; std::getline(fields, field, ':');) {
+        f.push_back(field);
+      }
+      f.resize(7);  // num, start, end, size, file system, name, flags
+      out.push_back(
+          {{static_cast<uint32_t>(std::stoul(f[0])), std::stoull(f[1]), std::stoull(f[3])},
+           f[5],
+           f[6]});
     }
     return out;
   }
@@ -221,21 +229,25 @@ TEST_F(PartitionOracleTest, GptMatchesSfdiskAndSgdisk) {
 
   // sgdisk -p: "   N   start   end   size unit   code  name".
   std::istringstream in(Run({"sgdisk", "-p", disk}));
-  const std::regex re(R"(^\s+(\d+)\s+(\d+)\s+(\d+)\s+\S+ \S+\s+\S+\s*(.*)$)");
   size_t rows = 0;
   std::string line;
-  for (std::smatch m; std::getline(in, line);) {
-    if (!std::regex_match(line, m, re)) {
-      continue;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    uint32_t n = 0;
+    uint64_t first = 0;
+    uint64_t last = 0;
+    std::string size, unit, code, name;
+    if (!(fields >> n >> first >> last >> size >> unit >> code)) {
+      continue;  // not a partition row
     }
+    std::getline(fields >> std::ws, name);
     ++rows;
-    const uint32_t n = static_cast<uint32_t>(std::stoul(m[1]));
     auto it = std::find_if(t.partitions.begin(), t.partitions.end(),
                            [n](const Partition& p) { return p.number == n; });
     ASSERT_NE(it, t.partitions.end()) << line;
-    EXPECT_EQ(it->start_bytes, std::stoull(m[2]) * 512) << line;
-    EXPECT_EQ(it->start_bytes + it->length_bytes, (std::stoull(m[3]) + 1) * 512) << line;
-    EXPECT_EQ(it->name, m[4].str()) << line;
+    EXPECT_EQ(it->start_bytes, first * 512) << line;
+    EXPECT_EQ(it->start_bytes + it->length_bytes, (last + 1) * 512) << line;
+    EXPECT_EQ(it->name, name) << line;
   }
   EXPECT_EQ(rows, 5u);
 }
