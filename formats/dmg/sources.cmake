@@ -5,6 +5,7 @@
 # Reading (structures, plist, resource fork, devices, check, driver).
 target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/udif.cc
+  ${CMAKE_CURRENT_LIST_DIR}/plist.cc
 )
 
 # Chunk codecs.
