@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "formats/dmg/sparsebundle.h"
 #include "formats/registry.h"
 
 namespace imgfs {
@@ -156,6 +157,10 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
 
 Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path, const std::string& format,
                                                  const std::shared_ptr<Chain>& chain, int depth) {
+  // A sparse bundle is a directory, so it is recognised by path, not probed.
+  if (format == "sparsebundle" || (format.empty() && dmg::IsSparseBundle(path))) {
+    return dmg::OpenSparseBundle(path);
+  }
   // Backing images are always opened read-only.
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
                          OpenPosixFile(path, depth == 0 && chain->options.writable));

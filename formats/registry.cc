@@ -5,14 +5,17 @@
 #include <array>
 #include <cstring>
 
+#include "formats/dmg/driver.h"
 #include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
 
 namespace imgfs {
 namespace {
 
-const std::array<FormatDriver, 2> kFormats = {
+const std::array<FormatDriver, 4> kFormats = {
     qcow2::Driver(),
+    dmg::Driver(),
+    dmg::SparseImageDriver(),
     raw::Driver(),
 };
 
@@ -82,11 +85,6 @@ Result<ProbeResult> ProbeFormat(const ProbeInput& in, const std::string& name_fo
                               " image, which this imgfs does not read yet (use --format raw "
                               "to see the container bytes)");
     }
-  }
-  // dmg: "koly" trailer in the last 512 bytes.
-  if (in.tail.size() >= 512 && std::memcmp(in.tail.data() + in.tail.size() - 512, "koly", 4) == 0) {
-    return UnsupportedError(name_for_errors +
-                            ": looks like an Apple dmg image, which this imgfs does not read yet");
   }
   if (best == nullptr) {
     return InvalidArgumentError(name_for_errors + ": no format matched");

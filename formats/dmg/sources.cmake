@@ -6,6 +6,13 @@
 target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/udif.cc
   ${CMAKE_CURRENT_LIST_DIR}/plist.cc
+  ${CMAKE_CURRENT_LIST_DIR}/rsrc_fork.cc
+  ${CMAKE_CURRENT_LIST_DIR}/image.cc
+  ${CMAKE_CURRENT_LIST_DIR}/device.cc
+  ${CMAKE_CURRENT_LIST_DIR}/check.cc
+  ${CMAKE_CURRENT_LIST_DIR}/sparseimage.cc
+  ${CMAKE_CURRENT_LIST_DIR}/sparsebundle.cc
+  ${CMAKE_CURRENT_LIST_DIR}/driver.cc
 )
 
 # Chunk codecs.

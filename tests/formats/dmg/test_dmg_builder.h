@@ -26,11 +26,25 @@ struct TestChunk {
 struct TestDmgOptions {
   std::string partition_name = "whole disk (Apple_HFS : 0)";
   bool crc32_checksums = true;  // data fork, blkx and master CRC-32
+  // Store the blkx tables in a binary resource fork instead of the XML
+  // plist (koly xml_length 0), as images from before the plist do.
+  bool resource_fork = false;
 };
 
-// Builds the whole .dmg file.
+// Builds the whole .dmg file: one blkx table named options.partition_name.
 std::vector<std::byte> BuildTestDmg(std::span<const TestChunk> chunks,
                                     const TestDmgOptions& options = {});
+
+// One blkx table; tables follow one another in sector order.
+struct TestPartition {
+  std::string name;
+  int32_t id = 0;
+  std::vector<TestChunk> chunks;
+};
+
+// Builds a .dmg with one blkx table per partition (partition_name unused).
+std::vector<std::byte> BuildTestDmgPartitions(std::span<const TestPartition> partitions,
+                                              const TestDmgOptions& options = {});
 
 // Splits `data` (a multiple of 512 bytes) into chunks of at most
 // chunk_sectors sectors, each compressed with `type` through CompressChunk;

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+// Check() of UDIF images. What hdiutil verifies: the data fork CRC-32 (koly),
+// each blkx table's CRC-32 over its decompressed sectors (mish), and the
+// master checksum, which is the CRC-32 of the blkx CRC-32 values written
+// big-endian one after another, in resource order, counting only tables
+// whose checksum is CRC-32 (libdmg-hfsplus's calculateMasterChecksum and
+// hdiutil-made images agree on this). Besides: chunk data ranges that
+// overlap one another or leave the data fork, and a koly sector count that
+// disagrees with the tables.
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "core/util/crc32.h"
+#include "core/util/endian.h"
+#include "core/util/hex.h"
+#include "formats/dmg/device.h"
+
+namespace imgfs::dmg {
+namespace {
+
+// Read granularity while checksumming.
+constexpr uint64_t kCheckBlockBytes = uint64_t{1} << 20;
+
+Result<uint32_t> CrcOfFile(const File& file, uint64_t offset, uint64_t length) {
+  std::vector<std::byte> buf(static_cast<size_t>(std::min(length, kCheckBlockBytes)));
+  uint32_t crc = 0;
+  while (length > 0) {
+    const auto n = static_cast<size_t>(std::min<uint64_t>(length, buf.size()));
+    std::span<std::byte> part(buf.data(), n);
+    IMGFS_RETURN_IF_ERROR(file.ReadExactAt(offset, part, "dmg: data fork"));
+    crc = Crc32(part, crc);
+    offset += n;
+    length -= n;
+  }
+  return crc;
+}
+
+Result<uint32_t> CrcOfDevice(const BlockDevice& dev, uint64_t offset, uint64_t length) {
+  std::vector<std::byte> buf(static_cast<size_t>(std::min(length, kCheckBlockBytes)));
+  uint32_t crc = 0;
+  while (length > 0) {
+    const auto n = static_cast<size_t>(std::min<uint64_t>(length, buf.size()));
+    std::span<std::byte> part(buf.data(), n);
+    IMGFS_RETURN_IF_ERROR(dev.Read(offset, part));
+    crc = Crc32(part, crc);
+    offset += n;
+    length -= n;
+  }
+  return crc;
+}
+
+// Compares a stored checksum with a computed CRC-32, or says why not.
+void Verify(const UdifChecksum& stored, uint32_t computed, const std::string& what,
+            CheckReport* report) {
+  if (stored.data[0] != computed) {
+    report->errors.push_back(what + " checksum mismatch: stored " + Hex(stored.data[0]) +
+                             ", computed " + Hex(computed));
+  } else {
+    report->checked.push_back(what + " crc32 " + Hex(computed));
+  }
+}
+
+bool Skip(const UdifChecksum& c, const std::string& what, CheckReport* report) {
+  if (c.type == kChecksumCrc32) {
+    return false;
+  }
+  if (c.type == kChecksumNone) {
+    report->checked.push_back(what + " has no checksum");
+  } else {
+    report->warnings.push_back(what + " checksum is " + ChecksumTypeName(c.type) +
+                               ", which imgfs does not verify");
+  }
+  return true;
+}
+
+void CheckRanges(const UdifImage& image, const std::vector<MappedChunk>& chunks,
+                 CheckReport* report) {
+  const Koly& k = image.koly;
+  std::vector<const MappedChunk*> stored;
+  for (const MappedChunk& c : chunks) {
+    if (c.type == ChunkType::kZeroFill || c.type == ChunkType::kIgnore) {
+      continue;
+    }
+    if (c.file_offset < k.data_fork_offset ||
+        c.file_offset + c.length > k.data_fork_offset + k.data_fork_length) {
+      report->errors.push_back("chunk at sector " + std::to_string(c.first_sector) + " stores " +
+                               std::to_string(c.length) + " bytes at " + Hex(c.file_offset) +
+                               ", outside the data fork");
+    }
+    stored.push_back(&c);
+  }
+  std::sort(stored.begin(), stored.end(), [](const MappedChunk* a, const MappedChunk* b) {
+    return a->file_offset < b->file_offset;
+  });
+  for (size_t i = 1; i < stored.size(); ++i) {
+    const MappedChunk& a = *stored[i - 1];
+    const MappedChunk& b = *stored[i];
+    if (a.file_offset + a.length > b.file_offset) {
+      report->errors.push_back("chunks at sectors " + std::to_string(a.first_sector) + " and " +
+                               std::to_string(b.first_sector) + " share stored bytes at " +
+                               Hex(b.file_offset));
+    }
+  }
+  report->checked.push_back(std::to_string(stored.size()) + " stored chunks inside the data fork");
+  const uint64_t composed =
+      chunks.empty() ? 0 : chunks.back().first_sector + chunks.back().sector_count;
+  if (composed != k.sector_count) {
+    report->warnings.push_back("koly sector count " + std::to_string(k.sector_count) +
+                               " differs from the blkx tables' " + std::to_string(composed));
+  }
+}
+
+}  // namespace
+
+std::string ChecksumTypeName(uint32_t type) {
+  static constexpr std::array<const char*, 10> kNames = {
+      "none", "crc28", "crc32", "dc42", "md5", "sha", "sha1", "sha256", "sha384", "sha512"};
+  return type < kNames.size() ? kNames[type] : "type " + std::to_string(type);
+}
+
+Result<CheckReport> CheckUdif(const UdifImage& image, const std::vector<MappedChunk>& chunks,
+                              const BlockDevice& dev) {
+  CheckReport report;
+  const Koly& k = image.koly;
+  CheckRanges(image, chunks, &report);
+  if (!Skip(k.data_checksum, "data fork", &report)) {
+    IMGFS_ASSIGN_OR_RETURN(uint32_t crc,
+                           CrcOfFile(*image.file, k.data_fork_offset, k.data_fork_length));
+    Verify(k.data_checksum, crc, "data fork", &report);
+  }
+  std::vector<std::byte> master;
+  for (size_t i = 0; i < image.entries.size(); ++i) {
+    const BlkxEntry& e = image.entries[i];
+    const std::string what = "blkx " + std::to_string(i) + " '" + e.name + "'";
+    if (Skip(e.table.checksum, what, &report)) {
+      continue;
+    }
+    std::byte be[4];
+    StoreBE32(be, e.table.checksum.data[0]);
+    master.insert(master.end(), be, be + 4);
+    auto crc =
+        CrcOfDevice(dev, e.table.first_sector * kSectorBytes, e.table.sector_count * kSectorBytes);
+    if (!crc.ok()) {
+      report.errors.push_back(what + " cannot be read: " + crc.status().message());
+      continue;
+    }
+    Verify(e.table.checksum, *crc, what, &report);
+  }
+  if (!Skip(k.master_checksum, "master", &report)) {
+    Verify(k.master_checksum, Crc32(master), "master", &report);
+  }
+  return report;
+}
+
+}  // namespace imgfs::dmg

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: MIT
+// The UDIF read path (see device.h). No lock: the image and the chunk map
+// are immutable, decompressed chunks live in the shared Cache, and File
+// reads are positional.
+#include "formats/dmg/device.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "core/util/checked.h"
+#include "core/util/hex.h"
+#include "formats/dmg/codec.h"
+
+namespace imgfs::dmg {
+namespace {
+
+bool IsCompressed(ChunkType t) {
+  return t == ChunkType::kAdc || t == ChunkType::kZlib || t == ChunkType::kBzip2 ||
+         t == ChunkType::kLzfse || t == ChunkType::kLzma;
+}
+bool IsZero(ChunkType t) { return t == ChunkType::kZeroFill || t == ChunkType::kIgnore; }
+
+// A decompressed chunk as the Cache holds it; never value-initialised.
+struct Decompressed {
+  std::unique_ptr<std::byte[]> bytes;
+};
+
+// Extents reported per call, to bound memory (callers loop).
+constexpr size_t kMaxExtentChunks = 4096;
+
+Status MapTable(const UdifImage& image, uint32_t index, std::vector<MappedChunk>* out) {
+  const BlkxEntry& e = image.entries[index];
+  const BlkxTable& t = e.table;
+  const std::string where = "dmg: blkx entry " + std::to_string(index) + " '" + e.name + "'";
+  for (size_t i = 0; i < t.chunks.size(); ++i) {
+    const Chunk& c = t.chunks[i];
+    if (c.type == ChunkType::kComment || c.type == ChunkType::kTerminator || c.sector_count == 0) {
+      continue;
+    }
+    MappedChunk m;
+    m.type = c.type;
+    m.table = index;
+    m.first_sector = t.first_sector + c.sector_number;  // DecodeBlkx bounded both
+    m.sector_count = c.sector_count;
+    m.length = c.compressed_length;
+    if (!IsZero(c.type)) {
+      auto off = CheckedAdd(image.koly.data_fork_offset, t.data_offset);
+      off = off ? CheckedAdd(*off, c.compressed_offset) : off;
+      if (!off || !RangeWithin(*off, c.compressed_length, image.file_size)) {
+        return CorruptError(where + " chunk " + std::to_string(i) + " data at " +
+                            Hex(c.compressed_offset) + " (" + std::to_string(c.compressed_length) +
+                            " bytes) leaves the file (size " + Hex(image.file_size) + ")");
+      }
+      m.file_offset = *off;
+    }
+    if (c.type == ChunkType::kRaw && c.compressed_length < c.sector_count * kSectorBytes) {
+      return CorruptError(where + " raw chunk " + std::to_string(i) + " stores " +
+                          std::to_string(c.compressed_length) + " bytes for " +
+                          std::to_string(c.sector_count) + " sectors");
+    }
+    if (IsCompressed(c.type) &&
+        (c.sector_count > kMaxChunkSectors || c.compressed_length > kMaxCompressedBytes)) {
+      return CorruptError(where + " chunk " + std::to_string(i) + " of " +
+                          std::to_string(c.sector_count) + " sectors (" +
+                          std::to_string(c.compressed_length) +
+                          " bytes stored) exceeds the chunk cap of " +
+                          std::to_string(kMaxChunkSectors) + " sectors");
+    }
+    out->push_back(m);
+  }
+  return Status::Ok();
+}
+
+std::string TableName(const UdifImage& image, uint32_t table) {
+  return table == MappedChunk::kNoTable ? std::string("(gap)")
+                                        : "'" + image.entries[table].name + "'";
+}
+
+class Device final : public BlockDevice {
+ public:
+  Device(std::shared_ptr<const UdifImage> image, std::vector<MappedChunk> chunks,
+         uint64_t sector_count, Cache* cache, ThreadPool* pool)
+      : image_(std::move(image)),
+        chunks_(std::move(chunks)),
+        size_(sector_count * kSectorBytes),
+        cache_(cache),
+        pool_(pool),
+        cache_id_(cache->NewId()) {}
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+  ~Device() override { cache_->EraseDevice(cache_id_); }
+
+  uint64_t Size() const override { return size_; }
+  Status Read(uint64_t offset, std::span<std::byte> dst) const override;
+  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override;
+  ImageInfo Describe() const override;
+  Result<CheckReport> Check() const override { return CheckUdif(*image_, chunks_, *this); }
+
+ private:
+  // A part of a read that falls in one chunk.
+  struct Piece {
+    size_t chunk = 0;
+    uint64_t in_chunk = 0;  // byte offset inside the chunk's output
+    std::span<std::byte> dst;
+  };
+
+  size_t FindChunk(uint64_t sector) const;
+  Status ReadPiece(const Piece& p) const;
+  Status ReadCompressed(const Piece& p) const;
+  Status Decompress(const MappedChunk& c, std::span<std::byte> out) const;
+
+  std::shared_ptr<const UdifImage> image_;
+  const std::vector<MappedChunk> chunks_;  // sorted, contiguous from sector 0
+  const uint64_t size_;
+  Cache* const cache_;
+  ThreadPool* const pool_;
+  const uint64_t cache_id_;
+};
+
+// The chunk holding `sector`. REQUIRES: sector < size_ / 512.
+size_t Device::FindChunk(uint64_t sector) const {
+  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), sector,
+                             [](uint64_t s, const MappedChunk& c) { return s < c.first_sector; });
+  return static_cast<size_t>(it - chunks_.begin()) - 1;
+}
+
+Status Device::Decompress(const MappedChunk& c, std::span<std::byte> out) const {
+  const auto in_bytes = static_cast<size_t>(c.length);
+  auto in = std::make_unique_for_overwrite<std::byte[]>(in_bytes);
+  std::span<std::byte> in_span(in.get(), in_bytes);
+  IMGFS_RETURN_IF_ERROR(image_->file->ReadExactAt(c.file_offset, in_span, "dmg: chunk"));
+  Status s = DecompressChunk(c.type, in_span, out);
+  if (!s.ok()) {
+    return s.Annotate("dmg: " + std::string(ChunkTypeName(c.type)) + " chunk at sector " +
+                      std::to_string(c.first_sector) + " (data at " + Hex(c.file_offset) + ")");
+  }
+  return Status::Ok();
+}
+
+Status Device::ReadCompressed(const Piece& p) const {
+  const MappedChunk& c = chunks_[p.chunk];
+  const auto chunk_bytes = static_cast<size_t>(c.sector_count * kSectorBytes);
+  CacheKey key{cache_id_, CacheKind::kDecompressed, p.chunk};
+  std::shared_ptr<const Decompressed> hit = cache_->Get<Decompressed>(key);
+  if (!hit) {
+    if (p.in_chunk == 0 && p.dst.size() == chunk_bytes) {
+      // The whole chunk is wanted (sequential streaming): decompress into
+      // the caller's buffer; a streaming reader does not come back.
+      return Decompress(c, p.dst);
+    }
+    auto fresh = std::make_shared<Decompressed>();
+    fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
+    IMGFS_RETURN_IF_ERROR(Decompress(c, std::span(fresh->bytes.get(), chunk_bytes)));
+    hit = fresh;
+    cache_->Insert(key, hit, chunk_bytes);
+  }
+  std::memcpy(p.dst.data(), hit->bytes.get() + p.in_chunk, p.dst.size());
+  return Status::Ok();
+}
+
+Status Device::ReadPiece(const Piece& p) const {
+  const MappedChunk& c = chunks_[p.chunk];
+  if (IsZero(c.type)) {
+    std::memset(p.dst.data(), 0, p.dst.size());
+    return Status::Ok();
+  }
+  if (c.type == ChunkType::kRaw) {
+    return image_->file->ReadExactAt(c.file_offset + p.in_chunk, p.dst, "dmg: raw chunk");
+  }
+  return ReadCompressed(p);
+}
+
+Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
+  IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), size_));
+  if (dst.empty()) {
+    return Status::Ok();
+  }
+  std::vector<Piece> compressed;
+  size_t done = 0;
+  size_t index = FindChunk(offset / kSectorBytes);
+  while (done < dst.size()) {
+    const MappedChunk& c = chunks_[index];
+    const uint64_t pos = offset + done;
+    const uint64_t in_chunk = pos - c.first_sector * kSectorBytes;
+    const uint64_t n =
+        std::min<uint64_t>(c.sector_count * kSectorBytes - in_chunk, dst.size() - done);
+    Piece p{index, in_chunk, dst.subspan(done, static_cast<size_t>(n))};
+    if (IsCompressed(c.type)) {
+      compressed.push_back(p);
+    } else {
+      IMGFS_RETURN_IF_ERROR(ReadPiece(p));
+    }
+    done += static_cast<size_t>(n);
+    ++index;
+  }
+  if (compressed.size() == 1 || pool_ == nullptr) {
+    for (const Piece& p : compressed) {
+      IMGFS_RETURN_IF_ERROR(ReadCompressed(p));
+    }
+    return Status::Ok();
+  }
+  std::vector<Status> results(compressed.size());
+  ParallelFor(pool_, compressed.size(),
+              [&](size_t i) { results[i] = ReadCompressed(compressed[i]); });
+  for (const Status& s : results) {
+    IMGFS_RETURN_IF_ERROR(s);
+  }
+  return Status::Ok();
+}
+
+Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const {
+  IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, size_));
+  if (length == 0) {
+    return InvalidArgumentError("dmg: extent query of zero length");
+  }
+  const uint64_t end = offset + length;
+  size_t index = FindChunk(offset / kSectorBytes);
+  uint64_t pos = offset;
+  const size_t first = out->size();
+  for (size_t n = 0; pos < end && n < kMaxExtentChunks; ++n, ++index) {
+    const MappedChunk& c = chunks_[index];
+    const uint64_t chunk_end = (c.first_sector + c.sector_count) * kSectorBytes;
+    const uint64_t stop = std::min(end, chunk_end);
+    Extent e{pos, stop - pos, ExtentKind::kData, 0, std::nullopt, false};
+    if (IsZero(c.type)) {
+      e.kind = ExtentKind::kZero;
+    } else if (c.type == ChunkType::kRaw) {
+      e.host_offset = c.file_offset + (pos - c.first_sector * kSectorBytes);
+    } else {
+      e.compressed = true;
+    }
+    out->push_back(e);
+    pos = stop;
+  }
+  std::vector<Extent> mine(out->begin() + static_cast<ptrdiff_t>(first), out->end());
+  out->resize(first);
+  CoalesceExtents(&mine);
+  out->insert(out->end(), mine.begin(), mine.end());
+  return Status::Ok();
+}
+
+std::string ChecksumText(const UdifChecksum& c) {
+  switch (c.type) {
+    case kChecksumNone:
+      return "none";
+    case kChecksumCrc32:
+      return "crc32 " + Hex(c.data[0]);
+    default:
+      return ChecksumTypeName(c.type) + " (not verified by imgfs)";
+  }
+}
+
+nlohmann::json FormatSpecific(const UdifImage& image) {
+  const Koly& k = image.koly;
+  nlohmann::json data;
+  data["variant"] = VariantName(image);
+  data["image-variant"] = k.image_variant == kVariantDevice      ? "device"
+                          : k.image_variant == kVariantPartition ? "partition"
+                                                                 : std::to_string(k.image_variant);
+  data["sector-count"] = k.sector_count;
+  data["resource"] = image.from_resource_fork ? "resource fork" : "xml plist";
+  data["data-checksum"] = ChecksumText(k.data_checksum);
+  data["master-checksum"] = ChecksumText(k.master_checksum);
+  nlohmann::json blkx = nlohmann::json::array();
+  for (const BlkxEntry& e : image.entries) {
+    std::set<std::string> kinds;
+    for (const Chunk& c : e.table.chunks) {
+      if (c.type != ChunkType::kComment && c.type != ChunkType::kTerminator) {
+        kinds.insert(std::string(ChunkTypeName(c.type)));
+      }
+    }
+    nlohmann::json j;
+    j["id"] = e.id;
+    j["name"] = e.name;
+    j["first-sector"] = e.table.first_sector;
+    j["sector-count"] = e.table.sector_count;
+    j["chunks"] = e.table.chunks.size();
+    j["compression"] = kinds;
+    j["checksum"] = ChecksumText(e.table.checksum);
+    blkx.push_back(std::move(j));
+  }
+  data["blkx"] = std::move(blkx);
+  return nlohmann::json{{"type", "dmg"}, {"data", data}};
+}
+
+ImageInfo Device::Describe() const {
+  ImageInfo info;
+  info.format = "dmg";
+  info.filename = image_->file->name();
+  info.virtual_size = size_;
+  auto allocated = image_->file->AllocatedBytes();
+  info.actual_size = allocated.ok() ? *allocated : 0;
+  info.format_specific = FormatSpecific(*image_);
+  return info;
+}
+
+}  // namespace
+
+std::string VariantName(const UdifImage& image) {
+  std::set<ChunkType> kinds;
+  for (const BlkxEntry& e : image.entries) {
+    for (const Chunk& c : e.table.chunks) {
+      if (IsCompressed(c.type)) {
+        kinds.insert(c.type);
+      }
+    }
+  }
+  if (kinds.empty()) {
+    return "UDRO";
+  }
+  if (kinds.size() > 1) {
+    return "mixed";
+  }
+  switch (*kinds.begin()) {
+    case ChunkType::kAdc:
+      return "UDCO";
+    case ChunkType::kZlib:
+      return "UDZO";
+    case ChunkType::kBzip2:
+      return "UDBZ";
+    case ChunkType::kLzfse:
+      return "ULFO";
+    case ChunkType::kLzma:
+      return "ULMO";
+    default:
+      return "mixed";
+  }
+}
+
+Result<std::vector<MappedChunk>> ComposeChunks(const UdifImage& image) {
+  std::vector<MappedChunk> mapped;
+  for (size_t i = 0; i < image.entries.size(); ++i) {
+    IMGFS_RETURN_IF_ERROR(MapTable(image, static_cast<uint32_t>(i), &mapped));
+  }
+  std::stable_sort(mapped.begin(), mapped.end(), [](const MappedChunk& a, const MappedChunk& b) {
+    return a.first_sector < b.first_sector;
+  });
+  // Contiguous from sector 0: gaps become ignore chunks (read as zeros);
+  // an overlap makes reads ambiguous and is refused.
+  std::vector<MappedChunk> out;
+  out.reserve(mapped.size());
+  uint64_t next = 0;
+  for (const MappedChunk& m : mapped) {
+    if (m.first_sector < next) {
+      const MappedChunk& prev = out.back();
+      return CorruptError("dmg: chunk at sector " + std::to_string(m.first_sector) + " of blkx " +
+                          TableName(image, m.table) + " overlaps the chunk at sector " +
+                          std::to_string(prev.first_sector) + " of blkx " +
+                          TableName(image, prev.table));
+    }
+    if (m.first_sector > next) {
+      MappedChunk gap;
+      gap.type = ChunkType::kIgnore;
+      gap.first_sector = next;
+      gap.sector_count = m.first_sector - next;
+      out.push_back(gap);
+    }
+    out.push_back(m);
+    next = m.first_sector + m.sector_count;
+  }
+  if (image.koly.sector_count > next) {
+    MappedChunk gap;
+    gap.type = ChunkType::kIgnore;
+    gap.first_sector = next;
+    gap.sector_count = image.koly.sector_count - next;
+    out.push_back(gap);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<BlockDevice>> NewUdifDevice(std::shared_ptr<const UdifImage> image,
+                                                   Cache* cache, ThreadPool* pool) {
+  IMGFS_ASSIGN_OR_RETURN(std::vector<MappedChunk> chunks, ComposeChunks(*image));
+  const uint64_t sectors =
+      chunks.empty() ? 0 : chunks.back().first_sector + chunks.back().sector_count;
+  return std::unique_ptr<BlockDevice>(
+      std::make_unique<Device>(std::move(image), std::move(chunks), sectors, cache, pool));
+}
+
+}  // namespace imgfs::dmg

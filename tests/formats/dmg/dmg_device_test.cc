@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// The UDIF device from hand-made images: every chunk kind, several blkx
+// tables, the binary resource fork, extents, the cache and parallel reads,
+// Check(), and one hostile image per validation rule.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/exec/thread_pool.h"
+#include "core/util/endian.h"
+#include "formats/dmg/codec.h"
+#include "formats/dmg/device.h"
+#include "formats/open.h"
+#include "tests/formats/dmg/test_data.h"
+#include "tests/formats/dmg/test_dmg_builder.h"
+#include "tests/testing/status_matchers.h"
+
+namespace imgfs::dmg {
+namespace {
+
+using testing::BuildTestDmg;
+using testing::BuildTestDmgPartitions;
+using testing::CompressIntoChunks;
+using testing::MixedData;
+using testing::TestChunk;
+using testing::TestDmgOptions;
+using testing::TestPartition;
+
+std::string AsText(const std::vector<std::byte>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
+}
+
+Result<std::unique_ptr<BlockDevice>> OpenBytes(const std::vector<std::byte>& bytes, Cache* cache,
+                                               ThreadPool* pool = nullptr) {
+  OpenOptions options;
+  options.pool = pool;
+  return OpenImageFile(NewMemoryFile("t.dmg", AsText(bytes)), options, cache);
+}
+
+std::vector<std::byte> ReadAll(const BlockDevice& dev) {
+  std::vector<std::byte> out(static_cast<size_t>(dev.Size()));
+  EXPECT_OK(dev.Read(0, out));
+  return out;
+}
+
+// Chunks of every kind this build decodes, with the expected disk bytes.
+struct Sample {
+  std::vector<TestChunk> chunks;
+  std::vector<std::byte> disk;
+};
+
+Sample EveryKind() {
+  Sample s;
+  auto add = [&](TestChunk c, std::span<const std::byte> bytes) {
+    s.chunks.push_back(std::move(c));
+    s.disk.insert(s.disk.end(), bytes.begin(), bytes.end());
+  };
+  const std::vector<std::byte> zeros(64 * 512);
+  add(TestChunk{ChunkType::kZeroFill, 64, {}}, zeros);
+  std::vector<std::byte> raw = MixedData(8 * 512, 3);
+  add(TestChunk{ChunkType::kRaw, 8, raw}, raw);
+  add(TestChunk{ChunkType::kIgnore, 64, {}}, zeros);
+  for (ChunkType t : {ChunkType::kZlib, ChunkType::kBzip2, ChunkType::kLzma, ChunkType::kAdc,
+                      ChunkType::kLzfse}) {
+    if (!CanDecompress(t)) {
+      continue;
+    }
+    std::vector<std::byte> data = MixedData(40 * 512 + 512, static_cast<uint32_t>(t));
+    auto chunks = CompressIntoChunks(t, data, 16);
+    if (!chunks.ok()) {
+      continue;  // a codec without an encoder (LZFSE) is covered by its own tests
+    }
+    for (TestChunk& c : *chunks) {
+      s.chunks.push_back(std::move(c));
+    }
+    s.disk.insert(s.disk.end(), data.begin(), data.end());
+  }
+  return s;
+}
+
+TEST(DmgDeviceTest, ReadsEveryChunkKind) {
+  Sample s = EveryKind();
+  Cache cache(64 << 20);
+  auto dev = OpenBytes(BuildTestDmg(s.chunks), &cache);
+  ASSERT_OK(dev);
+  ASSERT_EQ((*dev)->Size(), s.disk.size());
+  EXPECT_EQ(ReadAll(**dev), s.disk);
+  // Unaligned reads across chunk boundaries.
+  for (uint64_t off :
+       {uint64_t{1}, uint64_t{64 * 512 - 7}, uint64_t{72 * 512 + 3}, uint64_t{150 * 512 + 100}}) {
+    std::vector<std::byte> got(5000);
+    ASSERT_OK((*dev)->Read(off, got));
+    EXPECT_EQ(0, std::memcmp(got.data(), s.disk.data() + off, got.size())) << off;
+  }
+  ImageInfo info = (*dev)->Describe();
+  EXPECT_EQ(info.format, "dmg");
+  EXPECT_EQ(info.format_specific["type"], "dmg");
+  EXPECT_EQ(info.format_specific["data"]["variant"], "mixed");
+  const auto& blkx = info.format_specific["data"]["blkx"];
+  ASSERT_EQ(blkx.size(), 1u);
+  EXPECT_EQ(blkx[0]["name"], "whole disk (Apple_HFS : 0)");
+  auto check = (*dev)->Check();
+  ASSERT_OK(check);
+  EXPECT_TRUE(check->clean()) << (check->errors.empty() ? "" : check->errors[0]);
+}
+
+TEST(DmgDeviceTest, ExtentsReportZeroAndData) {
+  Sample s = EveryKind();
+  Cache cache(1 << 20);
+  auto dev = OpenBytes(BuildTestDmg(s.chunks), &cache);
+  ASSERT_OK(dev);
+  std::vector<Extent> ext;
+  ASSERT_OK(CollectExtents(**dev, 0, (*dev)->Size(), &ext));
+  ASSERT_GE(ext.size(), 4u);
+  EXPECT_EQ(ext[0].kind, ExtentKind::kZero);
+  EXPECT_EQ(ext[0].length, 64u * 512);
+  EXPECT_EQ(ext[1].kind, ExtentKind::kData);
+  EXPECT_TRUE(ext[1].host_offset.has_value());
+  EXPECT_EQ(*ext[1].host_offset, 0u);  // raw chunk stored first
+  EXPECT_EQ(ext[2].kind, ExtentKind::kZero);
+  EXPECT_EQ(ext[3].kind, ExtentKind::kData);
+  EXPECT_TRUE(ext[3].compressed);
+}
+
+TEST(DmgDeviceTest, SmallReadDecompressesOnlyItsChunk) {
+  std::vector<std::byte> data = MixedData(64 * 4096, 5);
+  auto chunks = CompressIntoChunks(ChunkType::kZlib, data, 64);  // 32 KiB chunks
+  ASSERT_OK(chunks);
+  Cache cache(64 << 20);
+  auto dev = OpenBytes(BuildTestDmg(*chunks), &cache);
+  ASSERT_OK(dev);
+  std::vector<std::byte> got(4096);
+  ASSERT_OK((*dev)->Read(5 * 4096, got));
+  EXPECT_EQ(0, std::memcmp(got.data(), data.data() + 5 * 4096, 4096));
+  EXPECT_EQ(cache.TotalCharge(), 64u * 512);  // one 32 KiB chunk, not the disk
+  ASSERT_OK((*dev)->Read(5 * 4096 + 100, got));
+  EXPECT_EQ(cache.hits(), 1u);
+}
+
+TEST(DmgDeviceTest, ParallelMultiChunkReadsMatch) {
+  std::vector<std::byte> data = MixedData(2 << 20, 7);
+  auto chunks = CompressIntoChunks(ChunkType::kZlib, data, 128);
+  ASSERT_OK(chunks);
+  ThreadPool pool(3);
+  Cache cache(1 << 20);
+  auto dev = OpenBytes(BuildTestDmg(*chunks), &cache, &pool);
+  ASSERT_OK(dev);
+  EXPECT_EQ(ReadAll(**dev), data);
+  std::vector<std::byte> got(300000);
+  ASSERT_OK((*dev)->Read(12345, got));
+  EXPECT_EQ(0, std::memcmp(got.data(), data.data() + 12345, got.size()));
+}
+
+std::vector<TestPartition> ThreePartitions(std::vector<std::byte>* disk) {
+  std::vector<TestPartition> parts;
+  const char* names[] = {"Protective Master Boot Record (MBR : 0)",
+                         "GPT Header (Primary GPT Header : 1)", "disk image (Apple_HFS : 2)"};
+  int32_t id = -1;
+  for (const char* name : names) {
+    std::vector<std::byte> data = MixedData(8 * 512, static_cast<uint32_t>(id + 10));
+    auto chunks = CompressIntoChunks(ChunkType::kZlib, data, 4);
+    EXPECT_OK(chunks);
+    parts.push_back(TestPartition{name, id++, std::move(*chunks)});
+    disk->insert(disk->end(), data.begin(), data.end());
+  }
+  return parts;
+}
+
+TEST(DmgDeviceTest, SeveralBlkxTablesComposeInOrder) {
+  std::vector<std::byte> disk;
+  auto parts = ThreePartitions(&disk);
+  Cache cache(1 << 20);
+  auto dev = OpenBytes(BuildTestDmgPartitions(parts), &cache);
+  ASSERT_OK(dev);
+  EXPECT_EQ(ReadAll(**dev), disk);
+  ImageInfo info = (*dev)->Describe();
+  const auto& blkx = info.format_specific["data"]["blkx"];
+  ASSERT_EQ(blkx.size(), 3u);
+  EXPECT_EQ(blkx[0]["id"], -1);
+  EXPECT_EQ(blkx[2]["name"], "disk image (Apple_HFS : 2)");
+  EXPECT_EQ(blkx[2]["first-sector"], 16u);
+  EXPECT_EQ(blkx[1]["compression"][0], "zlib");
+  EXPECT_EQ(info.format_specific["data"]["variant"], "UDZO");
+  auto check = (*dev)->Check();
+  ASSERT_OK(check);
+  EXPECT_TRUE(check->clean());
+}
+
+TEST(DmgDeviceTest, ReadsTheBinaryResourceFork) {
+  std::vector<std::byte> disk;
+  auto parts = ThreePartitions(&disk);
+  TestDmgOptions options;
+  options.resource_fork = true;
+  Cache cache(1 << 20);
+  auto dev = OpenBytes(BuildTestDmgPartitions(parts, options), &cache);
+  ASSERT_OK(dev);
+  EXPECT_EQ(ReadAll(**dev), disk);
+  ImageInfo info = (*dev)->Describe();
+  EXPECT_EQ(info.format_specific["data"]["resource"], "resource fork");
+  EXPECT_EQ(info.format_specific["data"]["blkx"][1]["name"], "GPT Header (Primary GPT Header : 1)");
+  auto check = (*dev)->Check();
+  ASSERT_OK(check);
+  EXPECT_TRUE(check->clean());
+}
+
+TEST(DmgDeviceTest, CheckFindsChecksumMismatches) {
+  std::vector<std::byte> raw = MixedData(16 * 512, 9);
+  std::vector<std::byte> img = BuildTestDmg(std::vector<TestChunk>{{ChunkType::kRaw, 16, raw}});
+  img[100] ^= std::byte{1};  // inside the raw chunk: data fork and blkx CRC change
+  Cache cache(1 << 20);
+  auto dev = OpenBytes(img, &cache);
+  ASSERT_OK(dev);
+  auto check = (*dev)->Check();
+  ASSERT_OK(check);
+  ASSERT_EQ(check->errors.size(), 2u);
+  EXPECT_NE(check->errors[0].find("data fork checksum mismatch"), std::string::npos);
+  EXPECT_NE(check->errors[1].find("blkx 0"), std::string::npos);
+}
+
+// Koly field offsets for mutations.
+constexpr size_t kKolyDataForkLength = 32;
+constexpr size_t kKolyXmlOffset = 216;
+constexpr size_t kKolyXmlLength = 224;
+constexpr size_t kKolySegmentCount = 60;
+
+void PatchKoly64(std::vector<std::byte>* img, size_t field, uint64_t v) {
+  StoreBE64(img->data() + img->size() - 512 + field, v);
+}
+
+TEST(DmgDeviceTest, HostileImagesFailWithOneLine) {
+  std::vector<std::byte> data = MixedData(32 * 512, 11);
+  auto chunks = CompressIntoChunks(ChunkType::kZlib, data, 16);
+  ASSERT_OK(chunks);
+  const std::vector<std::byte> good = BuildTestDmg(*chunks);
+  Cache cache(1 << 20);
+  auto expect_fail = [&](std::vector<std::byte> img, StatusCode code, const char* what) {
+    auto dev = OpenBytes(img, &cache);
+    if (dev.ok()) {
+      std::vector<std::byte> all((*dev)->Size());
+      Status s = (*dev)->Read(0, all);
+      EXPECT_EQ(s.code(), code) << what << ": " << s.ToString();
+      EXPECT_EQ(s.message().find('\n'), std::string::npos);
+      return;
+    }
+    EXPECT_EQ(dev.status().code(), code) << what << ": " << dev.status().ToString();
+    EXPECT_EQ(dev.status().message().find('\n'), std::string::npos);
+  };
+  {
+    auto img = good;
+    PatchKoly64(&img, kKolyXmlOffset, img.size());
+    expect_fail(img, StatusCode::kCorrupt, "xml past end");
+  }
+  {
+    auto img = good;
+    PatchKoly64(&img, kKolyXmlLength, uint64_t{1} << 40);
+    expect_fail(img, StatusCode::kCorrupt, "huge xml");
+  }
+  {
+    auto img = good;
+    PatchKoly64(&img, kKolyDataForkLength, uint64_t{1} << 50);
+    expect_fail(img, StatusCode::kCorrupt, "data fork past end");
+  }
+  {
+    auto img = good;
+    StoreBE32(img.data() + img.size() - 512 + kKolySegmentCount, 3);
+    expect_fail(img, StatusCode::kUnsupported, "segmented");
+  }
+  {
+    // Corrupt the first zlib stream: its header byte.
+    auto img = good;
+    img[0] = std::byte{0xff};
+    expect_fail(img, StatusCode::kCorrupt, "corrupt zlib");
+  }
+  {
+    // Truncate a chunk: its stored length shrinks by moving the next chunk.
+    std::vector<TestChunk> cut = *chunks;
+    cut[0].payload.resize(cut[0].payload.size() / 2);
+    expect_fail(BuildTestDmg(cut), StatusCode::kCorrupt, "truncated chunk");
+  }
+  {
+    std::vector<TestChunk> raw{{ChunkType::kRaw, 4, std::vector<std::byte>(1000)}};
+    expect_fail(BuildTestDmg(raw), StatusCode::kCorrupt, "short raw chunk");
+  }
+  {
+    std::vector<TestChunk> big{{ChunkType::kZlib, kMaxChunkSectors + 1, std::vector<std::byte>(8)}};
+    expect_fail(BuildTestDmg(big), StatusCode::kCorrupt, "absurd chunk size");
+  }
+}
+
+TEST(DmgDeviceTest, OverlappingTablesAreRefused) {
+  std::vector<std::byte> disk;
+  auto parts = ThreePartitions(&disk);
+  std::vector<std::byte> img = BuildTestDmgPartitions(parts);
+  // Re-encode: load, shift the third table onto the second, rebuild the XML.
+  auto image = LoadUdif(std::shared_ptr<const File>(NewMemoryFile("t", AsText(img))));
+  ASSERT_OK(image);
+  UdifImage copy = **image;
+  copy.entries[2].table.first_sector = 10;
+  auto composed = ComposeChunks(copy);
+  EXPECT_CODE(composed, kCorrupt);
+  EXPECT_NE(composed.status().message().find("overlaps"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgfs::dmg
