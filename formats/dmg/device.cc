@@ -276,7 +276,11 @@ nlohmann::json FormatSpecific(const UdifImage& image) {
     j["first-sector"] = e.table.first_sector;
     j["sector-count"] = e.table.sector_count;
     j["chunks"] = e.table.chunks.size();
-    j["compression"] = kinds;
+    std::string joined;  // one string, so `info` prints it on one line
+    for (const std::string& kind : kinds) {
+      joined += (joined.empty() ? "" : ", ") + kind;
+    }
+    j["compression"] = joined;
     j["checksum"] = ChecksumText(e.table.checksum);
     blkx.push_back(std::move(j));
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/cache/cache.h"
+#include "core/exec/thread_pool.h"
 #include "formats/open.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
@@ -58,8 +59,10 @@ bool SameFile(const std::string& a, const std::string& b) {
 
 int Convert(const std::string& src, const std::string& dst, const std::string& format,
             bool progress) {
+  ThreadPool pool(0);  // parallel decompression (dmg chunks); outlives the device
   OpenOptions options;
   options.format = format;
+  options.pool = &pool;
   Cache cache(kDefaultCliCacheBytes);
   auto dev = OpenImage(src, options, &cache);
   if (!dev.ok()) {

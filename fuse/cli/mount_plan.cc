@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/io/file.h"
+#include "formats/dmg/sparsebundle.h"
 #include "formats/open.h"
 #include "formats/registry.h"
 #include "fuse/cli/common.h"
@@ -42,6 +43,8 @@ Status ExpandDirectory(const std::string& dir, std::vector<std::string>* out) {
     std::error_code type_ec;
     if (entry.is_regular_file(type_ec)) {
       names.push_back(entry.path().string());
+    } else if (entry.is_directory(type_ec) && dmg::IsSparseBundle(entry.path().string())) {
+      names.push_back(entry.path().string());  // a .sparsebundle is one image
     }
   }
   if (ec) {
@@ -50,7 +53,8 @@ Status ExpandDirectory(const std::string& dir, std::vector<std::string>* out) {
   std::sort(names.begin(), names.end());
   size_t before = out->size();
   for (const std::string& name : names) {
-    if (HasRawImageExtension(name)) {
+    std::error_code dir_ec;
+    if (HasRawImageExtension(name) || fs::is_directory(name, dir_ec)) {
       out->push_back(name);
       continue;
     }
@@ -78,7 +82,7 @@ Result<std::vector<std::string>> ExpandImageArgs(const std::vector<std::string>&
     if (ec || !fs::exists(st)) {
       return NotFoundError(arg + ": no such file or directory");
     }
-    if (fs::is_directory(st)) {
+    if (fs::is_directory(st) && !dmg::IsSparseBundle(arg)) {
       Status s = ExpandDirectory(arg, &out);
       if (!s.ok()) {
         return s.Annotate(arg);

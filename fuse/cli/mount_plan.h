@@ -13,8 +13,9 @@
 
 namespace imgfs::cli {
 
-// Expands the IMAGE arguments: a regular file stands for itself; a
-// directory contributes, in name order and without recursing, every regular
+// Expands the IMAGE arguments: a regular file or a sparse bundle directory
+// (.sparsebundle with its Info.plist) stands for itself; another directory
+// contributes its sparse bundles and, in name order and without recursing, every regular
 // file that is an image by one of two tests:
 //   * its name ends in .img, .raw or .iso (any case): raw images have no
 //     signature, so the name is the only hint; or
