@@ -38,3 +38,11 @@ if(LZMA_FOUND)
 else()
   target_compile_definitions(imgfs_formats PRIVATE IMGFS_HAVE_LZMA=0)
 endif()
+
+# Writing (convert -O dmg) and the on-the-fly view (mount --as dmg).
+target_sources(imgfs_formats PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/layout.cc
+  ${CMAKE_CURRENT_LIST_DIR}/plist_writer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/virtual_dmg.cc
+  ${CMAKE_CURRENT_LIST_DIR}/writer.cc
+)

@@ -159,7 +159,7 @@ TEST_F(CliTest, ConvertOfSparseRawStaysSparseAndRefusesOtherFormats) {
   EXPECT_LE(AllocatedBytes(dir_ / "out.raw"), AllocatedBytes(dir_ / "r.img"));
   r = Imgfs({"convert", "-O", "qcow2", dir_ / "r.img", dir_ / "x"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_EQ(r.err, "imgfs: convert: only -O raw is supported yet\n");
+  EXPECT_EQ(r.err, "imgfs: convert: -O qcow2: unsupported output format (raw or dmg)\n");
 }
 
 // Zeroes the first L2 entry of a one-cluster qcow2, leaking its data
