@@ -119,6 +119,9 @@ std::vector<Piece> Pieces(const PartitionTable& table, const GptGeometry& gpt,
       pieces.push_back({0, 1, "Master Boot Record", "MBR"});
       break;
     case PartitionScheme::kGpt:
+      if (table.sector_bytes != kSectorBytes) {
+        break;  // 4 KiB-block GPT: its structures fall into named gaps
+      }
       pieces.push_back({0, 1, "Protective Master Boot Record", "MBR"});
       pieces.push_back({1, 1, "GPT Header", "Primary GPT Header"});
       pieces.push_back(
@@ -130,7 +133,9 @@ std::vector<Piece> Pieces(const PartitionTable& table, const GptGeometry& gpt,
       }
       break;
     case PartitionScheme::kApm:
-      pieces.push_back({0, 1, "Driver Descriptor Map", "DDM"});
+      // The DDM fills block 0, which is 512 or 2048 bytes (CD layouts).
+      pieces.push_back({0, std::max<uint64_t>(1, table.sector_bytes / kSectorBytes),
+                        "Driver Descriptor Map", "DDM"});
       break;
     case PartitionScheme::kNone:
       break;
@@ -284,12 +289,30 @@ Result<DiskLayout> PlanDeviceLayout(const BlockDevice& dev) {
   constexpr uint64_t kHeadBytes = 34 * 1024;
   std::vector<std::byte> head(static_cast<size_t>(std::min(size, kHeadBytes)));
   if (!head.empty()) {
-    IMGFS_RETURN_IF_ERROR(dev.Read(0, head));
+    Status s = dev.Read(0, head);
+    if (!s.ok()) {
+      return s.Annotate("dmg: cannot read the first " + std::to_string(head.size()) +
+                        " bytes for the partition map");
+    }
   }
-  // TODO(dmgwrite): read the partition table once core/partition lands.
   PartitionTable table;
-  return PlanLayout(size, table, ReadGptGeometry(head, DivRoundUp(size, kSectorBytes)),
-                    WholeDiskType(head));
+  std::vector<std::string> notes;
+  if (size >= 2 * kSectorBytes) {
+    auto read = ReadPartitionTable(dev);
+    if (read.ok()) {
+      table = std::move(*read);
+    } else if (read.status().code() == StatusCode::kCorrupt ||
+               read.status().code() == StatusCode::kUnsupported) {
+      // The bytes are copied all the same; only the blkx names are lost.
+      notes.push_back("partition map not used for blkx names: " + read.status().message());
+    } else {
+      return read.status();
+    }
+  }
+  DiskLayout layout = PlanLayout(size, table, ReadGptGeometry(head, DivRoundUp(size, kSectorBytes)),
+                                 WholeDiskType(head));
+  layout.notes.insert(layout.notes.begin(), notes.begin(), notes.end());
+  return layout;
 }
 
 Status CollectSectorRuns(const BlockDevice& dev, uint64_t first_sector, uint64_t sector_count,

@@ -8,7 +8,7 @@
 // ("Protective Master Boot Record (MBR : 0)", "GPT Header (Primary GPT
 // Header : 1)", " (Apple_Free : 3)", ...); a disk without a partition map
 // gets one "whole disk (<type> : 0)" blkx. The names come from hdiutil
-// transcripts quoted in formats/dmg/README.md.
+// transcripts quoted in formats/dmg/WRITER.md.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Where the shape comes from: the hdiutil-made plists quoted in the libmodi
 // UDIF documentation and in libdmg-hfsplus' test transcripts (both listed in
-// formats/dmg/README.md). Every blkx dict there has exactly the keys
+// formats/dmg/WRITER.md). Every blkx dict there has exactly the keys
 // Attributes, CFName, Data, ID, Name in that (sorted) order; `plst` holds one
 // dict with Attributes, Data, ID 0 and an empty Name; <data> lines are 44
 // characters at four tabs, i.e. CoreFoundation's 76-column rule.

@@ -4,7 +4,7 @@
 // output): the XML declaration, Apple's plist DOCTYPE, tab indentation, keys
 // sorted, <data> base64 wrapped so that indentation plus text stays within
 // 76 columns, and a `resource-fork` dictionary holding the `blkx` array and
-// the fixed `plst` entry. See formats/dmg/README.md for the sources.
+// the fixed `plst` entry. See formats/dmg/WRITER.md for the sources.
 #pragma once
 
 #include <cstddef>

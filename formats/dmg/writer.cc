@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Where each field's value comes from (hdiutil-made images as described in
-// formats/dmg/README.md):
+// formats/dmg/WRITER.md):
 //   koly  version 4, header 512, flags 1 (flattened), data fork at 0, no
 //         resource fork (offset and length 0 in XML-only images), segment 1
 //         of 1 with a random UUID, data-fork CRC-32, XML offset/length,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/partition/partition_table.h"
+#include "formats/dmg/virtual_dmg.h"
 #include "formats/open.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
@@ -53,6 +54,11 @@ constexpr const char* kMountHelp =
     "                      <stem>.p<N>.raw, numbered as Linux numbers them;\n"
     "                      a damaged table leaves just the whole disk, with a\n"
     "                      warning (needs a directory MOUNTPOINT)\n"
+    "  --as raw|dmg        how to show each image: raw (the default), or as\n"
+    "                      <stem>.dmg, a UDIF disk image computed on the fly\n"
+    "                      (raw chunks for data, zero-fill for holes, one\n"
+    "                      blkx per partition; no checksums; not with\n"
+    "                      --partitions)\n"
     "  -h, --help          show this help\n"
     "\n"
     "Unmount with 'imgfs umount MOUNTPOINT', or stop the process (SIGINT or\n"
@@ -61,10 +67,31 @@ constexpr const char* kMountHelp =
 constexpr uint64_t kDefaultCacheBytes = 256ULL << 20;
 
 constexpr OptionSpec kSpecs[] = {
-    {"foreground", 'f', false}, {"debug", 'd', false},    {"options", 'o', true},
-    {"format", 0, true},        {"cache-size", 0, true},  {"readonly", 0, false},
-    {"rw", 0, false},           {"no-backing", 0, false}, {"confine-backing", 0, false},
-    {"snapshots", 0, false},    {"partitions", 0, false}, {"help", 'h', false},
+    {"foreground", 'f', false},
+    {"debug", 'd', false},
+    {"options", 'o', true},
+    {"format", 0, true},
+    {"cache-size", 0, true},
+    {"readonly", 0, false},
+    {"rw", 0, false},
+    {"no-backing", 0, false},
+    {"confine-backing", 0, false},
+    {"snapshots", 0, false},
+    {"partitions", 0, false},
+    {"help", 'h', false},
+    {"as", 0, true},
+};
+
+// How a view presents its device: the raw bytes, or a UDIF image of them.
+struct Presentation {
+  bool as_dmg = false;
+  std::string_view suffix() const { return as_dmg ? ".dmg" : ".raw"; }
+  Result<std::unique_ptr<BlockDevice>> Wrap(std::unique_ptr<BlockDevice> dev) const {
+    if (!as_dmg) {
+      return dev;
+    }
+    return dmg::NewVirtualDmg(std::move(dev));
+  }
 };
 
 NodeAttr AttrFromStat(const struct stat& st) {
@@ -80,12 +107,13 @@ NodeAttr AttrFromStat(const struct stat& st) {
 
 // Adds <stem>@<name>.raw views for the internal snapshots of `dev`.
 Status AddSnapshotViews(const BlockDevice& dev, const std::string& stem, const NodeAttr& attr,
-                        UniqueNamer& namer, MountContext* ctx) {
+                        const Presentation& how, UniqueNamer& namer, MountContext* ctx) {
   for (const SnapshotInfo& snap : dev.Describe().snapshots) {
     const std::string& key = snap.name.empty() ? snap.id : snap.name;
     IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> view, dev.OpenSnapshot(key));
-    ctx->views.push_back(
-        std::make_unique<RawView>(namer.Take(stem + "@" + key, ".raw"), std::move(view), attr));
+    IMGFS_ASSIGN_OR_RETURN(view, how.Wrap(std::move(view)));
+    ctx->views.push_back(std::make_unique<RawView>(namer.Take(stem + "@" + key, how.suffix()),
+                                                   std::move(view), attr));
   }
   return Status::Ok();
 }
@@ -118,10 +146,29 @@ void AddPartitionViews(const std::string& path, const RawView& disk, const NodeA
   }
 }
 
+// --as dmg: <stem>.dmg (and <stem>@<snapshot>.dmg) over `dev`. Snapshots
+// open from the image's own device before it is wrapped; the image's view
+// stays ahead of them in the list, as with raw views.
+Status AddDmgViews(std::unique_ptr<BlockDevice> dev, const std::string& stem, const NodeAttr& attr,
+                   bool snapshots, const Presentation& how, UniqueNamer& namer, MountContext* ctx) {
+  std::string name = namer.Take(stem, how.suffix());
+  const size_t first = ctx->views.size();
+  if (snapshots) {
+    Status s = AddSnapshotViews(*dev, stem, attr, how, namer, ctx);
+    if (!s.ok()) {
+      return s.Annotate("cannot open snapshot");
+    }
+  }
+  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> shown, how.Wrap(std::move(dev)));
+  ctx->views.insert(ctx->views.begin() + static_cast<std::ptrdiff_t>(first),
+                    std::make_unique<RawView>(std::move(name), std::move(shown), attr));
+  return Status::Ok();
+}
+
 // Opens every image into ctx; prints the one-line error and returns false
 // on the first failure.
 bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options, bool snapshots,
-               bool partitions, MountContext* ctx) {
+               bool partitions, const Presentation& how, MountContext* ctx) {
   UniqueNamer namer;
   for (const std::string& path : paths) {
     struct stat st {};
@@ -136,6 +183,14 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
     }
     NodeAttr attr = AttrFromStat(st);
     std::string stem = StemOf(path);
+    if (how.as_dmg) {
+      Status s = AddDmgViews(std::move(*dev), stem, attr, snapshots, how, namer, ctx);
+      if (!s.ok()) {
+        PrintError(path, s);
+        return false;
+      }
+      continue;
+    }
     auto view = std::make_unique<RawView>(namer.Take(stem, ".raw"), std::move(*dev), attr);
     const RawView& disk = *view;
     const BlockDevice& device = view->device();
@@ -144,7 +199,7 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
       AddPartitionViews(path, disk, attr, namer, ctx);
     }
     if (snapshots) {
-      Status s = AddSnapshotViews(device, stem, attr, namer, ctx);
+      Status s = AddSnapshotViews(device, stem, attr, how, namer, ctx);
       if (!s.ok()) {
         PrintError(path, s.Annotate("cannot open snapshot"));
         return false;
@@ -208,7 +263,9 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   options.confine_backing = args.Has("confine-backing");
   auto ctx = std::make_unique<MountContext>();
   ctx->cache = std::make_unique<Cache>(cache_bytes);
-  if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, args.Has("partitions"),
+  Presentation how;
+  how.as_dmg = args.Value("as").value_or("raw") == "dmg";
+  if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, args.Has("partitions"), how,
                  ctx.get())) {
     return kExitFailure;
   }
@@ -245,6 +302,12 @@ int RunMount(std::span<char* const> args) {
   }
   if (parsed->positional.size() < 2) {
     return UsageError("mount", "expected IMAGE... MOUNTPOINT");
+  }
+  if (auto as = parsed->Value("as"); as && *as != "raw" && *as != "dmg") {
+    return UsageError("mount", "--as: '" + *as + "' is not raw or dmg");
+  }
+  if (parsed->Value("as") == "dmg" && parsed->Has("partitions")) {
+    return UsageError("mount", "--partitions shows raw windows; it does not go with --as dmg");
   }
   uint64_t cache_bytes = kDefaultCacheBytes;
   if (auto text = parsed->Value("cache-size")) {

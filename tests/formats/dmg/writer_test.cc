@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+// The DMG writer from a scripted device into memory: every format reads
+// back byte-identical through a small independent reader, and the koly,
+// mish and checksum fields are what hdiutil writes (writer.cc says where
+// each value comes from). Oracle tests with real readers are in
+// tests/integration/dmg_writer_test.cc.
+#include "formats/dmg/writer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "core/util/crc32.h"
+#include "tests/formats/dmg/udif_readback.h"
+#include "tests/testing/status_matchers.h"
+
+namespace imgfs::dmg {
+namespace {
+
+using testing::ReadBack;
+using testing::ReadBackDmg;
+
+constexpr uint64_t kKiB = 1024;
+
+std::string Contents(const File& f) {
+  std::string s(*f.Size(), '\0');
+  EXPECT_OK(f.ReadExactAt(0, std::as_writable_bytes(std::span(s)), "contents"));
+  return s;
+}
+
+std::span<const std::byte> Bytes(const std::string& s) { return std::as_bytes(std::span(s)); }
+
+Extent Ext(uint64_t offset, uint64_t length, ExtentKind kind) {
+  return Extent{offset, length, kind, 0, std::nullopt, false};
+}
+
+// Bytes with a scripted allocation map. Unlike tests/fuse/fake_device.h it
+// lets holes be read (as every real device does): the writer reads whole
+// sectors, and a sector may be partly hole.
+class ScriptedDisk final : public BlockDevice {
+ public:
+  ScriptedDisk(std::string bytes, std::vector<Extent> map)
+      : bytes_(std::move(bytes)), map_(std::move(map)) {}
+  uint64_t Size() const override { return bytes_.size(); }
+  Status Read(uint64_t offset, std::span<std::byte> dst) const override {
+    IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
+    std::memcpy(dst.data(), bytes_.data() + offset, dst.size());
+    return Status::Ok();
+  }
+  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
+    IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, Size()));
+    for (const Extent& e : map_) {
+      if (e.offset + e.length > offset && e.offset < offset + length) {
+        Extent c = e;
+        c.offset = std::max(e.offset, offset);
+        c.length = std::min(e.offset + e.length, offset + length) - c.offset;
+        out->push_back(c);
+        return Status::Ok();  // one at a time: callers must loop
+      }
+    }
+    return InternalError("no extent");
+  }
+  ImageInfo Describe() const override { return {}; }
+
+ private:
+  std::string bytes_;
+  std::vector<Extent> map_;
+};
+
+// 300 KiB + 7 bytes: random data, a data extent that reads as zeros, a
+// hole, compressible text, an unallocated tail ending mid-sector.
+ScriptedDisk MakeDevice(std::string* bytes) {
+  std::string b(300 * kKiB + 7, '\0');
+  std::mt19937 gen(42);
+  for (size_t i = 0; i < 40 * kKiB; ++i) {
+    b[i] = static_cast<char>(gen());
+  }
+  for (size_t i = 120 * kKiB; i < 200 * kKiB; ++i) {
+    b[i] = "dmg writer "[i % 11];
+  }
+  *bytes = b;
+  return ScriptedDisk(b, {Ext(0, 40 * kKiB, ExtentKind::kData),
+                          Ext(40 * kKiB, 30 * kKiB, ExtentKind::kData),  // reads as zeros
+                          Ext(70 * kKiB, 50 * kKiB, ExtentKind::kZero),
+                          Ext(120 * kKiB, 80 * kKiB + 1, ExtentKind::kData),
+                          Ext(200 * kKiB + 1, 100 * kKiB + 6, ExtentKind::kUnallocated)});
+}
+
+class WriterFormatTest : public ::testing::TestWithParam<DmgFormat> {};
+
+TEST_P(WriterFormatTest, ReadsBackIdenticalWithHdiutilFields) {
+  std::string bytes;
+  ScriptedDisk dev = MakeDevice(&bytes);
+  for (bool parallel : {false, true}) {
+    SCOPED_TRACE(parallel ? "on a pool" : "serial");
+    ThreadPool pool(2);
+    auto out = NewMemoryFile("out.dmg");
+    DmgWriteOptions o;
+    o.format = GetParam();
+    o.chunk_sectors = 16;  // 8 KiB chunks: many of them
+    o.pool = parallel ? &pool : nullptr;
+    auto stats = WriteDmg(dev, *out, o);
+    ASSERT_OK(stats);
+    std::string file = Contents(*out);
+    ReadBack rb;
+    ASSERT_TRUE(ReadBackDmg(file, &rb));
+    std::string padded = bytes;
+    padded.resize((bytes.size() + 511) / 512 * 512);
+    EXPECT_EQ(rb.disk, padded);
+    EXPECT_EQ(stats->padding_bytes, padded.size() - bytes.size());
+
+    const Koly& k = rb.koly;
+    EXPECT_EQ(k.version, 4u);
+    EXPECT_EQ(k.header_bytes, 512u);
+    EXPECT_EQ(k.flags, 1u);
+    EXPECT_EQ(k.data_fork_offset, 0u);
+    EXPECT_EQ(k.rsrc_fork_offset, 0u);
+    EXPECT_EQ(k.rsrc_fork_length, 0u);
+    EXPECT_EQ(k.segment_number, 1u);
+    EXPECT_EQ(k.segment_count, 1u);
+    EXPECT_EQ(k.segment_id[6] >> 4, 4);  // random UUID
+    EXPECT_EQ(k.xml_offset, k.data_fork_length);
+    EXPECT_EQ(file.size(), k.xml_offset + k.xml_length + 512);
+    EXPECT_EQ(k.image_variant, kVariantPartition);
+    EXPECT_EQ(k.sector_count, padded.size() / 512);
+    EXPECT_EQ(k.data_checksum.type, kChecksumCrc32);
+    EXPECT_EQ(k.data_checksum.bit_count, 32u);
+    EXPECT_EQ(k.data_checksum.data[0], Crc32(Bytes(file.substr(0, k.data_fork_length))));
+    ASSERT_EQ(rb.tables.size(), 1u);
+    const BlkxTable& t = rb.tables[0];
+    EXPECT_EQ(t.first_sector, 0u);
+    EXPECT_EQ(t.sector_count, k.sector_count);
+    EXPECT_EQ(t.data_offset, 0u);
+    EXPECT_EQ(t.buffers_needed, 16u + 8u);
+    EXPECT_EQ(t.block_descriptors, 0u);
+    EXPECT_EQ(t.checksum.type, kChecksumCrc32);
+    EXPECT_EQ(t.checksum.data[0], Crc32(Bytes(padded)));
+    EXPECT_EQ(k.master_checksum.type, kChecksumCrc32);
+    const UdifChecksum sums[] = {t.checksum};
+    EXPECT_EQ(k.master_checksum.data[0], MasterChecksum(sums));
+    ASSERT_FALSE(t.chunks.empty());
+    EXPECT_EQ(t.chunks.back().type, ChunkType::kTerminator);
+    EXPECT_EQ(t.chunks.back().sector_number, t.sector_count);
+    uint64_t next = 0;
+    bool saw_zero = false;
+    for (const Chunk& c : t.chunks) {
+      if (c.type == ChunkType::kTerminator) {
+        continue;
+      }
+      EXPECT_EQ(c.sector_number, next);
+      next += c.sector_count;
+      saw_zero |= c.type == ChunkType::kZeroFill;
+      if (c.type == ChunkType::kZeroFill) {
+        EXPECT_EQ(c.compressed_length, 0u);
+      } else {
+        EXPECT_LE(c.sector_count, 16u);
+      }
+      if (GetParam() == DmgFormat::kUdrw) {
+        EXPECT_EQ(c.type, ChunkType::kRaw);
+        EXPECT_EQ(c.compressed_offset, c.sector_number * 512);  // flat data fork
+      } else if (GetParam() == DmgFormat::kUdro) {
+        EXPECT_TRUE(c.type == ChunkType::kRaw || c.type == ChunkType::kZeroFill);
+      }
+    }
+    EXPECT_EQ(next, t.sector_count);
+    EXPECT_EQ(saw_zero, GetParam() != DmgFormat::kUdrw);
+    if (FormatCodec(GetParam())) {
+      EXPECT_GT(stats->compressed_chunks, 0u);
+      EXPECT_GT(stats->raw_chunks, 0u);  // the random data does not shrink
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, WriterFormatTest,
+                         ::testing::Values(DmgFormat::kUdzo, DmgFormat::kUdbz, DmgFormat::kUlmo,
+                                           DmgFormat::kUdro, DmgFormat::kUdrw),
+                         [](const auto& p) { return std::string(DmgFormatName(p.param)); });
+
+TEST(WriterTest, EmptyAndAllZeroDisksKeepANonEmptyDataFork) {
+  for (uint64_t size : {uint64_t{0}, uint64_t{1} << 20}) {
+    ScriptedDisk dev(
+        std::string(size, '\0'),
+        size == 0 ? std::vector<Extent>{} : std::vector<Extent>{Ext(0, size, ExtentKind::kZero)});
+    auto out = NewMemoryFile("out.dmg");
+    ASSERT_OK(WriteDmg(dev, *out, {}));
+    ReadBack rb;
+    ASSERT_TRUE(ReadBackDmg(Contents(*out), &rb));
+    EXPECT_EQ(rb.disk, std::string(size, '\0'));
+    EXPECT_EQ(rb.koly.data_fork_length, 512u);  // dmg2img needs XML offset != 0
+    ASSERT_EQ(rb.tables.size(), 1u);
+    EXPECT_EQ(rb.tables[0].sector_count, size / 512);
+  }
+}
+
+TEST(WriterTest, ZeroFillChunksStayWithinQemusLimit) {
+  const uint64_t size = 200ULL << 20;  // one 200 MiB hole
+  class Hole final : public BlockDevice {
+   public:
+    uint64_t Size() const override { return 200ULL << 20; }
+    Status Read(uint64_t, std::span<std::byte> dst) const override {
+      std::memset(dst.data(), 0, dst.size());  // the partition-map probe
+      return Status::Ok();
+    }
+    Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
+      out->push_back(Ext(offset, length, ExtentKind::kUnallocated));
+      return Status::Ok();
+    }
+    ImageInfo Describe() const override { return {}; }
+  } dev;
+  auto out = NewMemoryFile("out.dmg");
+  ASSERT_OK(WriteDmg(dev, *out, {}));
+  ReadBack rb;
+  ASSERT_TRUE(ReadBackDmg(Contents(*out), &rb));
+  ASSERT_EQ(rb.tables.size(), 1u);
+  EXPECT_EQ(rb.tables[0].chunks.size(), 4u + 1u);  // 64+64+64+8 MiB, terminator
+  for (const Chunk& c : rb.tables[0].chunks) {
+    EXPECT_LE(c.sector_count, kMaxChunkSectors);
+  }
+  EXPECT_EQ(rb.tables[0].checksum.data[0], Crc32OfZeros(size));
+}
+
+TEST(WriterTest, ReadErrorsNameTheOffset) {
+  class Failing final : public BlockDevice {
+   public:
+    uint64_t Size() const override { return 2048 * kKiB; }
+    Status Read(uint64_t offset, std::span<std::byte> dst) const override {
+      if (offset < 34 * kKiB) {  // the partition-map probe reads fine
+        std::memset(dst.data(), 0, dst.size());
+        return Status::Ok();
+      }
+      return IOError("disk on fire", 5);
+    }
+    Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
+      out->push_back(Ext(offset, length, ExtentKind::kData));
+      return Status::Ok();
+    }
+    ImageInfo Describe() const override { return {}; }
+  } dev;
+  ThreadPool pool(2);
+  auto out = NewMemoryFile("out.dmg");
+  DmgWriteOptions o;
+  o.pool = &pool;
+  auto r = WriteDmg(dev, *out, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cannot read source at"), std::string::npos)
+      << r.status().ToString();
+  o.chunk_sectors = 0;
+  EXPECT_EQ(WriteDmg(dev, *out, o).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(WriterTest, Crc32OfZerosMatchesDirectCrc) {
+  for (uint64_t n : {0, 1, 2, 3, 511, 512, 4096, 1000003}) {
+    std::vector<std::byte> zeros(n);
+    EXPECT_EQ(Crc32OfZeros(n), Crc32(zeros)) << n;
+  }
+}
+
+TEST(WriterTest, MasterChecksumIsCrcOfBigEndianBlkxCrcs) {
+  UdifChecksum a;
+  a.type = kChecksumCrc32;
+  a.bit_count = 32;
+  a.data[0] = 0x41f2fa33;
+  UdifChecksum none;  // type 0: left out
+  UdifChecksum b = a;
+  b.data[0] = 0x01020304;
+  const UdifChecksum sums[] = {a, none, b};
+  const std::byte be[] = {std::byte{0x41}, std::byte{0xf2}, std::byte{0xfa}, std::byte{0x33},
+                          std::byte{0x01}, std::byte{0x02}, std::byte{0x03}, std::byte{0x04}};
+  EXPECT_EQ(MasterChecksum(sums), Crc32(be));
+}
+
+TEST(WriterTest, FormatNames) {
+  for (std::string_view name : {"UDZO", "udbz", "Ulmo", "ULFO", "UDCO", "UDRO", "UDRW"}) {
+    auto f = ParseDmgFormat(name);
+    ASSERT_OK(f);
+    std::string upper(name);
+    for (char& c : upper) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    EXPECT_EQ(DmgFormatName(*f), upper);
+  }
+  EXPECT_EQ(ParseDmgFormat("UDXX").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(FormatCodec(DmgFormat::kUdzo), ChunkType::kZlib);
+  EXPECT_FALSE(FormatCodec(DmgFormat::kUdrw).has_value());
+}
+
+}  // namespace
+}  // namespace imgfs::dmg
