@@ -52,13 +52,16 @@ TEST_F(MountAsDmgTest, ServedImagesReadBackIdenticalThroughEveryReader) {
   ASSERT_EQ(
       Sh("set -e; cd " + Q(dir_.path()) +
          "; truncate -s 5000001 odd.img;"
-         " head -c 70000 /dev/urandom | dd of=odd.img bs=1 seek=1000 conv=notrunc status=none;"
-         " yes tail | head -c 9000 | dd of=odd.img bs=1 seek=4990000 conv=notrunc status=none;"
+         " head -c 70000 /dev/urandom | dd of=odd.img bs=64K oflag=seek_bytes seek=1000 "
+         "conv=notrunc status=none;"
+         " yes tail | head -c 9000 | dd of=odd.img bs=64K oflag=seek_bytes seek=4990000 "
+         "conv=notrunc status=none;"
          " qemu-img create -q -f qcow2 q.qcow2 24M;"
          " qemu-io -c 'write -P 0x5a 1M 64k' -c 'write -z 4M 64k' -c 'write -P 0x21 7M 3M'"
          " q.qcow2 >/dev/null;"
          " truncate -s 8M gpt.img; sgdisk -n 1:2048:+3M -t 1:af00 -c 1:mac gpt.img >/dev/null;"
-         " yes data | head -c 500000 | dd of=gpt.img bs=1 seek=1100000 conv=notrunc"
+         " yes data | head -c 500000 | dd of=gpt.img bs=64K oflag=seek_bytes seek=1100000 "
+         "conv=notrunc"
          " status=none")
           .exit_code,
       0);

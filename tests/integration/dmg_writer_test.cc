@@ -7,7 +7,8 @@
 //   qemu-img convert -f dmg -O raw   zlib, raw and zero chunks only: Debian
 //                                    builds qemu without its bzip2 and lzfse
 //                                    dmg modules and qemu has no LZMA
-//   dmg2img                          zlib, bzip2, raw, zero (no LZMA)
+//   dmg2img                          zlib, bzip2, ADC, raw, zero (no LZMA
+//                                    or LZFSE in 1.6.7)
 //   7zz x -tdmg                      every codec; also verifies the data
 //                                    fork and blkx CRC-32s
 //   imgfs convert -O raw             every codec
@@ -185,17 +186,19 @@ class DmgWriterTest : public ::testing::TestWithParam<std::string> {
     make("odd.raw",
          "head -c 1048576 /dev/urandom > $f; head -c 1048576 /dev/zero >> $f;"
          "yes 'imgfs writes dmg images' | head -c 1049095 >> $f");
-    // Sparse, 64 MiB: data across chunk boundaries, a zero-filled data
+    // Sparse, 32 MiB: data across chunk boundaries, a zero-filled data
     // block (written zeros) and long holes.
     make("sparse.raw",
-         "truncate -s 64M $f;"
+         "truncate -s 32M $f;"
          "head -c 3000000 /dev/urandom | dd of=$f bs=4096 seek=200 conv=notrunc status=none;"
          "dd if=/dev/zero of=$f bs=1M seek=20 count=2 conv=notrunc status=none;"
-         "yes abc | head -c 70000 | dd of=$f bs=1 seek=50000001 conv=notrunc status=none;"
-         "head -c 4096 /dev/urandom | dd of=$f bs=4096 seek=16383 conv=notrunc status=none");
+         "yes abc | head -c 70000 | dd of=$f bs=64K oflag=seek_bytes seek=30000001 conv=notrunc "
+         "status=none;"
+         "head -c 4096 /dev/urandom | dd of=$f bs=4096 seek=8191 conv=notrunc status=none");
     const std::string fill =
         "for off in 1M 3M 5M 7M; do yes \"part $off\" | head -c 300000 |"
-        " dd of=$f bs=1 seek=$(( ${off%M} * 1048576 + 4096 )) conv=notrunc status=none; done;";
+        " dd of=$f bs=64K oflag=seek_bytes seek=$(( ${off%M} * 1048576 + 4096 )) conv=notrunc "
+        "status=none; done;";
     if (Have("sfdisk")) {
       make("mbr.raw",
            "truncate -s 9M $f; printf 'label: dos\\n2048,4096,83\\n6144,6144,c\\n' |"
@@ -252,7 +255,7 @@ class DmgWriterTest : public ::testing::TestWithParam<std::string> {
       EXPECT_TRUE(FilesMatch(dmg + ".q", expected));
       std::filesystem::remove(dmg + ".q");
     }
-    if (format != "ULMO") {
+    if (format != "ULMO" && format != "ULFO") {
       IMGFS_REQUIRE(Have("dmg2img"), "dmg2img");
       EXPECT_TRUE(OutputMatchesFile("dmg2img -s " + Quote(dmg) + " /dev/stdout", expected));
     }
@@ -286,7 +289,7 @@ TEST_P(DmgWriterTest, EveryInputReadsBackIdenticalThroughEveryReader) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, DmgWriterTest,
-                         ::testing::Values("UDZO", "UDBZ", "ULMO", "UDRO", "UDRW"));
+                         ::testing::Values("UDZO", "UDBZ", "ULMO", "ULFO", "UDCO", "UDRO", "UDRW"));
 
 // 4 GiB + 4 KiB (past 2^32: 32-bit offsets would wrap), mostly holes with
 // data at both ends and across the 4 GiB line; UDZO, the default.
