@@ -462,7 +462,7 @@ class Parser {
       }
       IMGFS_RETURN_IF_ERROR(SkipMisc());
       IMGFS_ASSIGN_OR_RETURN(Value item, ParseValue(depth + 1));
-      v->dict.emplace_back(std::move(name), std::move(item));
+      v->dict.push_back(DictEntry{std::move(name), std::move(item)});
     }
   }
 

@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -22,17 +21,26 @@ namespace imgfs::dmg::plist {
 
 enum class Type { kDict, kArray, kString, kData, kInteger, kBool, kDate, kReal };
 
+struct DictEntry;
+
 struct Value {
   Type type = Type::kString;
   // kString, kDate and kReal: the text; kData: the decoded bytes.
   std::string text;
   int64_t integer = 0;
   bool boolean = false;
-  std::vector<std::pair<std::string, Value>> dict;  // in document order
+  // In document order. DictEntry, not std::pair<std::string, Value>: a pair
+  // of an incomplete type is ill-formed (clang refuses it; GCC lets it pass).
+  std::vector<DictEntry> dict;
   std::vector<Value> array;
 
   // The first value under `key` in a dict, or nullptr (also for non-dicts).
   const Value* Find(std::string_view key) const;
+};
+
+struct DictEntry {
+  std::string key;
+  Value value;
 };
 
 struct Limits {
