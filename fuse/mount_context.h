@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/block_device.h"
 #include "core/cache/cache.h"
+#include "core/exec/thread_pool.h"
 
 namespace imgfs::fusefs {
 
@@ -60,11 +62,21 @@ class RawView {
 struct MountContext {
   // Declared first so it is destroyed last: devices release cache handles.
   std::unique_ptr<Cache> cache;
+  // Workers for large reads, shared by every device (OpenOptions::pool), or
+  // empty. Declared before views so it outlives them. fuse_daemonize forks,
+  // which keeps only the calling thread, so MountAndServe stops the workers
+  // before and re-creates the pool in place after; devices keep pointing to
+  // the same storage (ThreadPool is transparently replaceable).
+  std::optional<ThreadPool> pool;
   std::vector<std::unique_ptr<RawView>> views;
   // The mountpoint is a regular file: the root node is views[0] itself.
   bool root_is_file = false;
   NodeAttr root_attr;  // for the directory root
   bool debug = false;
+  // /sys/class/bdi/<major:minor>/read_ahead_kb of the mount, or empty.
+  // OpInit raises the kernel's read-ahead there (root only; best effort),
+  // since the FUSE INIT reply can only lower it.
+  std::string read_ahead_path;
 };
 
 }  // namespace imgfs::fusefs

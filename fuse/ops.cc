@@ -87,9 +87,27 @@ void LogError(const RawView& view, const char* what, uint64_t offset, const Stat
   }
 }
 
-void OpInit(void* /*userdata*/, fuse_conn_info* conn) noexcept {
+// Raises the kernel's read-ahead for this mount to kMaxIoBytes, so that a
+// buffered sequential reader sends 1 MiB requests instead of 128 KiB ones.
+// The kernel takes the smaller of the bdi setting and INIT's max_readahead,
+// and INIT can only lower it, so the bdi is raised first, while the INIT
+// reply is not sent yet. Needs root; silently keeps the default otherwise.
+void RaiseReadAhead(const MountContext& ctx, fuse_conn_info* conn) noexcept {
+  conn->max_readahead = kMaxIoBytes;
+  if (ctx.read_ahead_path.empty()) {
+    return;
+  }
+  std::FILE* f = std::fopen(ctx.read_ahead_path.c_str(), "we");
+  if (f != nullptr) {
+    std::fprintf(f, "%u\n", kMaxIoBytes / 1024);
+    std::fclose(f);
+  }
+}
+
+void OpInit(void* userdata, fuse_conn_info* conn) noexcept {
   // libfuse derives max_pages from max_write, so this asks for 1 MiB reads.
   conn->max_write = kMaxIoBytes;
+  RaiseReadAhead(*static_cast<const MountContext*>(userdata), conn);
   // The image does not change under us: keep cached pages across opens and
   // attribute refreshes.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_AUTO_INVAL_DATA);
@@ -149,6 +167,20 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
   fuse_reply_open(req, fi);
 }
 
+// A per-thread buffer of at least `bytes` for read replies: no allocation
+// per request. It grows to the largest request the thread served (the
+// kernel sends at most max_read, 1 MiB) and lives as long as the thread.
+std::span<std::byte> ReplyBuffer(size_t bytes) {
+  thread_local std::unique_ptr<std::byte[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < bytes) {
+    buffer.reset();
+    buffer = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    capacity = bytes;
+  }
+  return {buffer.get(), bytes};
+}
+
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* /*fi*/) noexcept
     try {
   const RawView* view = ViewOf(Ctx(req), ino);
@@ -167,14 +199,14 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
     return;
   }
   const auto n = static_cast<size_t>(std::min<uint64_t>(size, dev_size - offset));
-  auto buf = std::make_unique_for_overwrite<std::byte[]>(n);
-  Status s = view->device().Read(offset, std::span<std::byte>(buf.get(), n));
+  std::span<std::byte> buf = ReplyBuffer(n);
+  Status s = view->device().Read(offset, buf);
   if (!s.ok()) {
     LogError(*view, "read", offset, s);
     fuse_reply_err(req, ErrnoFromStatus(s));
     return;
   }
-  fuse_reply_buf(req, reinterpret_cast<const char*>(buf.get()), n);
+  fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
 } catch (...) {
   ReplyCurrentException(req, "read");
 }

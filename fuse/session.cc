@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "fuse/ops.h"
 
@@ -102,6 +105,36 @@ class LoopConfig {
   fuse_loop_config* cfg_;
 };
 
+// The "major:minor" of the filesystem mounted at `mountpoint`, from
+// /proc/self/mountinfo (a stat of the mountpoint would ask our own FUSE
+// session, which is not serving yet). Empty when not found.
+std::string MountDeviceNumber(const std::string& mountpoint) {
+  char* real = ::realpath(mountpoint.c_str(), nullptr);
+  if (real == nullptr) {
+    return {};
+  }
+  std::string want(real);
+  std::free(real);  // NOLINT(cppcoreguidelines-no-malloc): realpath's contract
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::string found;
+  while (std::getline(in, line)) {
+    // mount-id parent-id major:minor root mount-point ...; the last match
+    // is the newest mount (ours). Paths with spaces are octal-escaped there
+    // and simply do not match: read-ahead then stays at the default.
+    std::istringstream fields(line);
+    std::string id;
+    std::string parent;
+    std::string dev;
+    std::string root;
+    std::string point;
+    if (fields >> id >> parent >> dev >> root >> point && point == want) {
+      found = dev;
+    }
+  }
+  return found;
+}
+
 int RunLoop(fuse_session* se, const SessionOptions& o) {
   if (o.loop == LoopKind::kSingle) {
     return fuse_session_loop(se);
@@ -126,8 +159,20 @@ Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& o)
     return IOError("cannot mount (see the fuse message above)", EIO);
   }
   MountGuard mounted(se.get());
+  if (std::string dev = MountDeviceNumber(o.mountpoint); !dev.empty()) {
+    ctx->read_ahead_path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  }
+  // fork() keeps only the calling thread: stop the pool's workers before
+  // and start new ones in the daemon (see MountContext::pool).
+  unsigned pool_threads = ctx->pool ? ctx->pool->size() : 0;
+  if (!o.foreground) {
+    ctx->pool.reset();
+  }
   if (fuse_daemonize(o.foreground ? 1 : 0) != 0) {
     return InternalError("cannot daemonize");
+  }
+  if (pool_threads != 0 && !ctx->pool) {
+    ctx->pool.emplace(pool_threads);
   }
   int rc = RunLoop(se.get(), o);
   if (rc < 0 && rc != -EINTR) {

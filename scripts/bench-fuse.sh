@@ -43,6 +43,10 @@
 #   BENCH_METRICS   subset of "seqd seqb rand1 rand2" (default all four)
 #   IMGFS           the imgfs binary (default: build-bench/fuse/imgfs, build/fuse/imgfs, PATH)
 #   IMGFS_MOUNT_ARGS extra `imgfs mount` arguments, e.g. "--cache-size 256M"
+#   IMGFS_ENV       environment for imgfs, e.g. "IMGFS_POOL_THREADS=2"
+#   IMGFS_BASE      a second imgfs binary, measured as tool "base" when
+#                   BENCH_TOOLS names it (A/B in one run; not an anchor)
+#   IMGFS_BASE_ENV  environment for the "base" imgfs
 # Needs root (drop_caches, /dev/fuse), fio, qemu-img, python3.
 set -euo pipefail
 
@@ -55,6 +59,9 @@ variants=${BENCH_VARIANTS:-qcow2 zlib zstd}
 tools=${BENCH_TOOLS:-imgfs qsd qcowmount}
 metrics=${BENCH_METRICS:-seqd seqb rand1 rand2}
 imgfs_args=${IMGFS_MOUNT_ARGS:-}
+imgfs_env=${IMGFS_ENV:-}
+base_bin=${IMGFS_BASE:-}
+base_env=${IMGFS_BASE_ENV:-}
 
 log() { printf '%s bench-fuse: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -144,13 +151,17 @@ start_server() {
   local tool=$1 v=$2 img=$3 mnt stem i
   srv_pid='' srv_file=''
   case $tool in
-    imgfs)
-      [[ -n $imgfs_bin ]] || return 1
-      mnt="$workdir/mnt-imgfs"
+    imgfs | base)
+      local bin=$imgfs_bin envs=$imgfs_env
+      [[ $tool == base ]] && bin=$base_bin envs=$base_env
+      [[ -n $bin ]] || return 1
+      mnt="$workdir/mnt-$tool"
       mkdir -p "$mnt"
       stem=$(basename "$img"); stem=${stem%.*}
-      # shellcheck disable=SC2086  # imgfs_args is a word list on purpose
-      "$imgfs_bin" mount -f $imgfs_args "$img" "$mnt" >"$workdir/imgfs.log" 2>&1 &
+      # env execs the binary, so $! is the server itself. The lists are
+      # word lists on purpose.
+      # shellcheck disable=SC2086
+      env $envs "$bin" mount -f $imgfs_args "$img" "$mnt" >"$workdir/$tool.log" 2>&1 &
       srv_pid=$!
       srv_file="$mnt/$stem.raw"
       ;;
@@ -291,7 +302,7 @@ done
 # --- report ---------------------------------------------------------------------
 {
   echo "<!-- bench-fuse.sh: $started .. $(date -u +%Y-%m-%dT%H:%M:%SZ), size ${size_mib} MiB, rounds $rounds, runtime ${runtime}s -->"
-  echo "<!-- host: $(nproc) cpus, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); imgfs: ${imgfs_bin:-none} ${imgfs_args}; $(qemu-img --version | head -1); $(fio --version) -->"
+  echo "<!-- host: $(nproc) cpus, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); imgfs: ${imgfs_env} ${imgfs_bin:-none} ${imgfs_args}; base: ${base_env} ${base_bin:-none}; $(qemu-img --version | head -1); $(fio --version) -->"
   python3 - "$results" "$tools" "$variants" <<'EOF'
 import statistics, sys
 from collections import defaultdict
@@ -311,7 +322,7 @@ metrics = [  # key, label, higher is better, format
     ("disk_rand", "disk KiB fetched per rand read", False, "{:.1f}"),
     ("rss", "server peak RSS, MiB", False, "{:.0f}"),
 ]
-anchors = [t for t in tools if t != "imgfs"]
+anchors = [t for t in tools if t not in ("imgfs", "base")]
 print("| image | metric | " + " | ".join(tools) + " | imgfs vs best anchor |")
 print("|---|---|" + "---:|" * len(tools) + "---:|")
 for v in variants:

@@ -38,6 +38,10 @@ class File {
   // actual-size. Defaults to Size().
   virtual Result<uint64_t> AllocatedBytes() const { return Size(); }
 
+  // Hints that [offset, offset + length) will be read soon, so that the
+  // host may start reading it in the background (posix_fadvise WILLNEED).
+  // Best effort: no error, no effect by default. Thread-safe.
+  virtual void Prefetch(uint64_t /*offset*/, uint64_t /*length*/) const {}
   // The path or name used in messages ("disk.qcow2", "<memory>").
   virtual const std::string& name() const = 0;
 

@@ -41,6 +41,12 @@ class PosixFile final : public File {
     return done;
   }
 
+  void Prefetch(uint64_t offset, uint64_t length) const override {
+    // Starts readahead of the range and returns without waiting for it.
+    (void)::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(length),
+                          POSIX_FADV_WILLNEED);
+  }
+
   Status WriteAt(uint64_t offset, std::span<const std::byte> src) override {
     size_t done = 0;
     while (done < src.size()) {

@@ -6,6 +6,7 @@
 #include "formats/qcow2/device.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "core/util/checked.h"
@@ -23,6 +24,68 @@ struct Run {
   uint64_t host_offset = 0;       // kData: host byte of the run's first byte
   uint64_t compressed_bytes = 0;  // kCompressed: extent of the stream
 };
+
+// A large read is cut into pieces that run in parallel on the pool: each
+// compressed cluster is one piece (it inflates straight into the caller's
+// buffer), host runs are cut every kHostPieceBytes so that several host
+// reads are in flight, and small neighbours are merged up to that size.
+// Reads smaller than kParallelMinBytes (random 4 KiB reads) stay on the
+// calling thread and pay nothing for this.
+constexpr size_t kParallelMinBytes = size_t{128} << 10;
+constexpr uint64_t kHostPieceBytes = uint64_t{256} << 10;
+constexpr uint64_t kMinPieceBytes = uint64_t{64} << 10;
+
+// Sequential read-ahead: reads of at least kReadAheadMinBytes that start
+// within kSequentialSlackBytes of where the previous one ended (FUSE workers
+// may answer a stream slightly out of order) ask the host to read the next
+// kReadAheadBytes of the image file in the background. The data lands in the
+// host page cache, never in our Cache, so a streaming pass cannot evict
+// metadata; the window is topped up once a quarter of it has been consumed.
+constexpr uint64_t kReadAheadMinBytes = uint64_t{64} << 10;
+constexpr uint64_t kReadAheadBytes = uint64_t{8} << 20;
+constexpr uint64_t kSequentialSlackBytes = uint64_t{4} << 20;
+// Compressed streams closer than this are prefetched as one host range.
+constexpr uint64_t kPrefetchGapBytes = uint64_t{4} << 10;
+
+// Guest bytes [offset, offset + length) read as one unit of parallel work.
+struct Piece {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Appends a piece, merging it into the previous one while that is small.
+void AddPiece(std::vector<Piece>* pieces, uint64_t offset, uint64_t length) {
+  if (!pieces->empty()) {
+    Piece& last = pieces->back();
+    if (last.length < kMinPieceBytes && last.length + length <= kHostPieceBytes) {
+      last.length += length;
+      return;
+    }
+  }
+  pieces->push_back(Piece{offset, length});
+}
+
+// A host byte range to prefetch.
+struct HostRange {
+  const File* file = nullptr;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Adds [offset, offset + length) of `file` to `ranges`, extending the last
+// range when the new one follows it closely.
+void AddHostRange(std::vector<HostRange>* ranges, const File* file, uint64_t offset,
+                  uint64_t length) {
+  if (!ranges->empty()) {
+    HostRange& last = ranges->back();
+    uint64_t last_end = last.offset + last.length;
+    if (last.file == file && offset >= last.offset && offset <= last_end + kPrefetchGapBytes) {
+      last.length = std::max(last_end, offset + length) - last.offset;
+      return;
+    }
+  }
+  ranges->push_back(HostRange{file, offset, length});
+}
 
 // A decompressed cluster as the Cache holds it; never value-initialised.
 struct DecompressedCluster {
@@ -72,12 +135,20 @@ class Device final : public BlockDevice {
   Status ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const;
   Status DecompressInto(const Run& run, std::span<std::byte> out) const;
   Status BackingExtents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const;
+  Status ReadSerial(uint64_t offset, std::span<std::byte> dst) const;
+  Status ReadParallel(uint64_t offset, std::span<std::byte> dst) const;
+  void ReadAhead(uint64_t offset, uint64_t length) const;
+  void PrefetchHost(uint64_t offset, uint64_t length) const;
 
   std::shared_ptr<const Image> image_;
   const std::vector<uint64_t> l1_;
   const uint64_t size_;
   const std::optional<size_t> snapshot_;
   const uint64_t cache_id_;
+  // Read-ahead state. Racing readers may both prefetch a range, which is
+  // harmless, so plain atomics suffice.
+  mutable std::atomic<uint64_t> seq_end_{0};      // end of the last large read
+  mutable std::atomic<uint64_t> ahead_until_{0};  // prefetch issued up to here
 };
 
 Result<Run> Device::Lookup(uint64_t offset, uint64_t max_length) const {
@@ -173,6 +244,92 @@ Status Device::ReadCompressed(const Run& run, uint64_t offset, std::span<std::by
 
 Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
   IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), size_));
+  if (dst.size() >= kReadAheadMinBytes) {
+    ReadAhead(offset, dst.size());
+  }
+  if (image_->pool != nullptr && dst.size() >= kParallelMinBytes) {
+    return ReadParallel(offset, dst);
+  }
+  return ReadSerial(offset, dst);
+}
+
+// Maps the request into pieces on the calling thread (the L2 tables are
+// cached, so this is cheap), then reads the pieces on the pool; the calling
+// thread takes pieces too. Returns the first piece's error in guest order.
+Status Device::ReadParallel(uint64_t offset, std::span<std::byte> dst) const {
+  std::vector<Piece> pieces;
+  const uint64_t end = offset + dst.size();
+  uint64_t pos = offset;
+  while (pos < end) {
+    IMGFS_ASSIGN_OR_RETURN(Run run, Lookup(pos, end - pos));
+    uint64_t cut = run.kind == UnitKind::kCompressed ? run.length : kHostPieceBytes;
+    for (uint64_t done = 0; done < run.length; done += cut) {
+      AddPiece(&pieces, pos + done, std::min(cut, run.length - done));
+    }
+    pos += run.length;
+  }
+  if (pieces.size() == 1) {
+    return ReadSerial(offset, dst);
+  }
+  std::vector<Status> results(pieces.size());
+  image_->pool->ParallelFor(pieces.size(), [&](size_t i) {
+    const Piece& p = pieces[i];
+    results[i] = ReadSerial(p.offset, dst.subspan(static_cast<size_t>(p.offset - offset),
+                                                  static_cast<size_t>(p.length)));
+  });
+  for (Status& s : results) {
+    if (!s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+void Device::ReadAhead(uint64_t offset, uint64_t length) const {
+  const uint64_t end = offset + length;
+  const uint64_t previous_end = seq_end_.exchange(end, std::memory_order_relaxed);
+  const uint64_t gap = offset > previous_end ? offset - previous_end : previous_end - offset;
+  if (gap > kSequentialSlackBytes) {
+    return;  // not a stream (yet)
+  }
+  const uint64_t window_end = std::min(size_, end + kReadAheadBytes);
+  uint64_t from = ahead_until_.load(std::memory_order_relaxed);
+  if (from < end || from > window_end) {
+    from = end;  // behind the reader, or the reader started over
+  }
+  if (window_end <= from || window_end - from < kReadAheadBytes / 4) {
+    return;
+  }
+  ahead_until_.store(window_end, std::memory_order_relaxed);
+  PrefetchHost(from, window_end - from);
+}
+
+// Asks the host to start reading the image bytes behind guest range
+// [offset, offset + length). Unallocated ranges are left to the backing
+// device, which sees the same stream and reads ahead itself. Best effort:
+// a mapping error stops the prefetch silently (the read will report it).
+void Device::PrefetchHost(uint64_t offset, uint64_t length) const {
+  std::vector<HostRange> ranges;
+  const uint64_t end = offset + length;
+  uint64_t pos = offset;
+  while (pos < end) {
+    Result<Run> run = Lookup(pos, end - pos);
+    if (!run.ok()) {
+      break;
+    }
+    if (run->kind == UnitKind::kData) {
+      AddHostRange(&ranges, image_->data_file.get(), run->host_offset, run->length);
+    } else if (run->kind == UnitKind::kCompressed) {
+      AddHostRange(&ranges, image_->file.get(), run->host_offset, run->compressed_bytes);
+    }
+    pos += run->length;
+  }
+  for (const HostRange& r : ranges) {
+    r.file->Prefetch(r.offset, r.length);
+  }
+}
+
+Status Device::ReadSerial(uint64_t offset, std::span<std::byte> dst) const {
   size_t done = 0;
   while (done < dst.size()) {
     uint64_t pos = offset + done;

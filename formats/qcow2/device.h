@@ -11,6 +11,7 @@
 
 #include "core/block_device.h"
 #include "core/cache/cache.h"
+#include "core/exec/thread_pool.h"
 #include "core/io/file.h"
 #include "formats/qcow2/header.h"
 #include "formats/qcow2/snapshots.h"
@@ -30,6 +31,9 @@ struct Image {
   std::shared_ptr<const BlockDevice> backing;
   std::vector<Snapshot> snapshots;
   Cache* cache = nullptr;  // outlives every view
+  // Workers for large reads (parallel inflate and host reads), or null:
+  // everything on the calling thread. Not owned; outlives every view.
+  ThreadPool* pool = nullptr;
   std::string full_backing_filename;
 };
 

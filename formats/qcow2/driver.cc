@@ -90,6 +90,7 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   IMGFS_ASSIGN_OR_RETURN(image->header, DecodeHeader(head, file_size));
   image->geometry = GeometryOf(image->header);
   image->cache = ctx.cache;
+  image->pool = ctx.options != nullptr ? ctx.options->pool : nullptr;
   image->file = std::shared_ptr<const File>(std::move(file));
   const Header& h = image->header;
   IMGFS_ASSIGN_OR_RETURN(image->snapshots, ReadSnapshotTable(*image->file, h));

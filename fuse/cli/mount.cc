@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/partition/partition_table.h"
@@ -227,6 +228,16 @@ void ApplyLoopOverride(fusefs::SessionOptions* o) {
   }
 }
 
+// Pool workers for parallel reads: one fewer than the cores, as the FUSE
+// thread that asks takes part (fuse/LOOP.md). IMGFS_POOL_THREADS=N
+// overrides it for measurements; 0 means no pool.
+unsigned PoolThreads() {
+  if (const char* env = std::getenv("IMGFS_POOL_THREADS")) {
+    return static_cast<unsigned>(std::max(0, std::atoi(env)));
+  }
+  return std::max(1U, std::thread::hardware_concurrency() - 1);
+}
+
 int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   std::vector<std::string> images(args.positional.begin(), args.positional.end() - 1);
   const std::string& mountpoint = args.positional.back();
@@ -263,6 +274,9 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   options.confine_backing = args.Has("confine-backing");
   auto ctx = std::make_unique<MountContext>();
   ctx->cache = std::make_unique<Cache>(cache_bytes);
+  if (unsigned threads = PoolThreads(); threads > 0) {
+    options.pool = &ctx->pool.emplace(threads);
+  }
   Presentation how;
   how.as_dmg = args.Value("as").value_or("raw") == "dmg";
   if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, args.Has("partitions"), how,

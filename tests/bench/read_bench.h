@@ -37,6 +37,24 @@ inline bool ReadAll(const BlockDevice& dev) {
   return true;
 }
 
+// The timed loop of the sequential benchmarks: 1 MiB reads of `dev`,
+// wrapping at the end.
+inline void SeqReadLoop(benchmark::State& state, const BlockDevice& dev) {
+  std::vector<std::byte> buf(kSeqChunkBytes);
+  uint64_t size = dev.Size() / kSeqChunkBytes * kSeqChunkBytes;
+  uint64_t off = 0;
+  for (auto _ : state) {
+    Status s = dev.Read(off, buf);
+    if (!s.ok()) {
+      state.SkipWithError(s.ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(buf.data());
+    off = (off + kSeqChunkBytes) % size;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kSeqChunkBytes));
+}
+
 // Sequential 1 MiB reads over the whole image, wrapping at the end.
 // NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
 inline void BM_SeqRead(benchmark::State& state, Variant v) {
@@ -47,19 +65,7 @@ inline void BM_SeqRead(benchmark::State& state, Variant v) {
     state.SkipWithError(img.error.c_str());
     return;
   }
-  std::vector<std::byte> buf(kSeqChunkBytes);
-  uint64_t size = img.device->Size() / kSeqChunkBytes * kSeqChunkBytes;
-  uint64_t off = 0;
-  for (auto _ : state) {
-    Status s = img.device->Read(off, buf);
-    if (!s.ok()) {
-      state.SkipWithError(s.ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(buf.data());
-    off = (off + kSeqChunkBytes) % size;
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kSeqChunkBytes));
+  SeqReadLoop(state, *img.device);
 }
 
 // Random 4 KiB reads, cold imgfs cache: every iteration is a batch of
