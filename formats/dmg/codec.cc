@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/util/hex.h"
 #include "formats/dmg/adc.h"
 #include "formats/dmg/lzfse/lzfse.h"
 
@@ -40,20 +41,6 @@ constexpr int kDefaultLzmaLevel = 6;
 // Smallest LZMA dictionary; larger inputs use a dictionary of their size
 // (a bigger one would only cost memory, in the encoder and every decoder).
 constexpr uint32_t kMinLzmaDictBytes = 4096;
-
-std::string Hex(uint32_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s = "0x";
-  bool started = false;
-  for (int shift = 28; shift >= 0; shift -= 4) {
-    const unsigned d = (v >> shift) & 0xf;
-    if (d != 0 || started || shift == 0) {
-      s.push_back(kDigits[d]);
-      started = true;
-    }
-  }
-  return s;
-}
 
 Status NotCompressed(ChunkType type) {
   return UnsupportedError("dmg: chunk type " + Hex(static_cast<uint32_t>(type)) +
