@@ -46,7 +46,7 @@ if [[ -z ${IMGFS_SKIP_DEPS:-} ]]; then
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     cmake ninja-build g++ pkg-config libfuse3-dev fuse3 \
-    zlib1g-dev libzstd-dev libdeflate-dev nettle-dev nlohmann-json3-dev \
+    zlib1g-dev libzstd-dev libdeflate-dev libbz2-dev liblzma-dev nettle-dev nlohmann-json3-dev \
     qemu-utils bsdextrautils file >/dev/null
 fi
 
