@@ -49,11 +49,11 @@ Status CheckRange(uint64_t offset, uint64_t length, uint64_t size) {
   return Status::Ok();
 }
 
-void CoalesceExtents(std::vector<Extent>* extents) {
+void CoalesceExtents(std::vector<Extent>* extents, size_t first) {
   std::vector<Extent>& v = *extents;
-  size_t w = 0;
-  for (size_t r = 0; r < v.size(); ++r) {
-    if (w > 0) {
+  size_t w = first;
+  for (size_t r = first; r < v.size(); ++r) {
+    if (w > first) {
       Extent& last = v[w - 1];
       const Extent& cur = v[r];
       bool same = last.kind == cur.kind && last.depth == cur.depth &&

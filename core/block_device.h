@@ -120,8 +120,9 @@ Status ReadOrZero(const BlockDevice* dev, uint64_t offset, std::span<std::byte> 
 Status CheckRange(uint64_t offset, uint64_t length, uint64_t size);
 
 // Merges adjacent extents of the same kind, depth and contiguous host
-// offsets in place.
-void CoalesceExtents(std::vector<Extent>* extents);
+// offsets in place. Only extents from index `first` on are merged (with each
+// other), so a device can tidy what it appended to a caller's vector.
+void CoalesceExtents(std::vector<Extent>* extents, size_t first = 0);
 
 // Collects the full allocation map of [offset, offset + length).
 Status CollectExtents(const BlockDevice& dev, uint64_t offset, uint64_t length,

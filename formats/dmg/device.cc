@@ -233,10 +233,7 @@ Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* ou
     out->push_back(e);
     pos = stop;
   }
-  std::vector<Extent> mine(out->begin() + static_cast<ptrdiff_t>(first), out->end());
-  out->resize(first);
-  CoalesceExtents(&mine);
-  out->insert(out->end(), mine.begin(), mine.end());
+  CoalesceExtents(out, first);
   return Status::Ok();
 }
 

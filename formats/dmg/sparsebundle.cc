@@ -73,10 +73,7 @@ class Device final : public BlockDevice {
                             0, std::nullopt, false});
       pos = stop;
     }
-    std::vector<Extent> mine(out->begin() + static_cast<ptrdiff_t>(first), out->end());
-    out->resize(first);
-    CoalesceExtents(&mine);
-    out->insert(out->end(), mine.begin(), mine.end());
+    CoalesceExtents(out, first);
     return Status::Ok();
   }
 

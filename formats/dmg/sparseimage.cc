@@ -82,10 +82,7 @@ class Device final : public BlockDevice {
       out->push_back(e);
       pos = stop;
     }
-    std::vector<Extent> mine(out->begin() + static_cast<ptrdiff_t>(first), out->end());
-    out->resize(first);
-    CoalesceExtents(&mine);
-    out->insert(out->end(), mine.begin(), mine.end());
+    CoalesceExtents(out, first);
     return Status::Ok();
   }
 
