@@ -163,15 +163,18 @@ std::vector<std::byte> EncodeResourceFork(const std::vector<Resource>& resources
     StoreBE16(te + 6, static_cast<uint16_t>(first_ref - type_list));
   }
   map.insert(map.end(), names.begin(), names.end());
-  std::vector<std::byte> fork(kDataStart);
+  // The fork's header; the map starts with a copy of it.
+  std::byte header[kHeaderBytes] = {};
   const auto map_offset = static_cast<uint32_t>(kDataStart + data.size());
-  StoreBE32(fork.data() + kHeaderDataOffset, kDataStart);
-  StoreBE32(fork.data() + kHeaderMapOffset, map_offset);
-  StoreBE32(fork.data() + kHeaderDataLength, static_cast<uint32_t>(data.size()));
-  StoreBE32(fork.data() + kHeaderMapLength, static_cast<uint32_t>(map.size()));
-  std::copy(fork.begin(), fork.begin() + kHeaderBytes, map.begin());  // the map's header copy
-  fork.insert(fork.end(), data.begin(), data.end());
-  fork.insert(fork.end(), map.begin(), map.end());
+  StoreBE32(header + kHeaderDataOffset, kDataStart);
+  StoreBE32(header + kHeaderMapOffset, map_offset);
+  StoreBE32(header + kHeaderDataLength, static_cast<uint32_t>(data.size()));
+  StoreBE32(header + kHeaderMapLength, static_cast<uint32_t>(map.size()));
+  std::copy(header, header + kHeaderBytes, map.begin());
+  std::vector<std::byte> fork(map_offset + map.size());
+  std::copy(header, header + kHeaderBytes, fork.begin());
+  std::copy(data.begin(), data.end(), fork.begin() + kDataStart);
+  std::copy(map.begin(), map.end(), fork.begin() + map_offset);
   return fork;
 }
 
