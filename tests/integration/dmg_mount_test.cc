@@ -85,9 +85,7 @@ TEST_F(DmgMountTest, InfoAndConvertOpenTheBundle) {
 }
 
 TEST_F(DmgMountTest, MountShowsBundleAndDmg) {
-  if (!imgfs::testing::HaveFuse()) {
-    GTEST_SKIP() << "no /dev/fuse";
-  }
+  IMGFS_REQUIRE(imgfs::testing::HaveFuse(), "/dev/fuse");
   const std::string mnt = dir_.path() + "/mnt";
   fs::create_directories(mnt);
   imgfs::testing::Mount m({images_}, mnt);
