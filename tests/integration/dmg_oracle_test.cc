@@ -17,12 +17,14 @@
 #include "formats/open.h"
 #include "tests/formats/dmg/test_data.h"
 #include "tests/formats/dmg/test_dmg_builder.h"
+#include "tests/testing/oracles.h"
 #include "tests/testing/qemu_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::dmg {
 namespace {
 
+using imgfs::testing::ExtractedFile;
 using imgfs::testing::ReadWholeFile;
 using imgfs::testing::RunIn;
 using imgfs::testing::Sh;
@@ -34,20 +36,6 @@ using testing::MixedData;
 using testing::TestChunk;
 using testing::TestDmgOptions;
 using testing::TestPartition;
-
-bool HaveTool(const std::string& tool) {
-  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-#define REQUIRE_TOOL(tool)                        \
-  do {                                            \
-    if (!HaveTool(tool)) {                        \
-      if (::imgfs::testing::InCi()) {             \
-        FAIL() << tool << " missing but CI=true"; \
-      }                                           \
-      GTEST_SKIP() << tool << " not installed";   \
-    }                                             \
-  } while (false)
 
 std::string Str(const std::vector<std::byte>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
@@ -67,7 +55,8 @@ struct Case {
 
 // A disk of `partitions` blkx tables, each mixed data compressed with
 // `type` in 64 KiB chunks, with a zero-fill chunk and a raw chunk inside
-// and an odd number of sectors.
+// and an odd number of sectors. Each oracle gets a fixture of its own,
+// instantiated only with the images it can read, so none has to skip.
 class DmgOracleReadTest : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
@@ -94,6 +83,13 @@ class DmgOracleReadTest : public ::testing::TestWithParam<Case> {
     WriteWholeFile(dir_.Join("t.dmg"), Str(BuildTestDmgPartitions(parts_, options)));
   }
 
+  // What `imgfs convert -O raw` makes of the image.
+  std::string ImgfsConvertToRaw() {
+    std::string log;
+    EXPECT_TRUE(Sh(dir_.path(), Imgfs() + " convert -O raw t.dmg ours.img", &log)) << log;
+    return ReadWholeFile(dir_.Join("ours.img"));
+  }
+
   TempDir dir_;
   std::vector<TestPartition> parts_;
   std::vector<std::string> partition_bytes_;
@@ -110,54 +106,46 @@ TEST_P(DmgOracleReadTest, ImgfsReadsTheDisk) {
   EXPECT_TRUE(check->clean());
 }
 
-TEST_P(DmgOracleReadTest, MatchesDmg2img) {
-  if (GetParam().resource_fork) {
-    GTEST_SKIP() << "dmg2img reads only the XML plist";
-  }
-  REQUIRE_TOOL("dmg2img");
-  std::string log;
-  ASSERT_TRUE(Sh(dir_.path(), "dmg2img -i t.dmg -o ref.img", &log)) << log;
-  ASSERT_TRUE(Sh(dir_.path(), Imgfs() + " convert -O raw t.dmg ours.img", &log)) << log;
-  EXPECT_TRUE(ReadWholeFile(dir_.Join("ref.img")) == ReadWholeFile(dir_.Join("ours.img")));
-  EXPECT_TRUE(ReadWholeFile(dir_.Join("ours.img")) == disk_);
+// dmg2img and 7-Zip read only the XML plist, not the binary resource fork.
+class Dmg2imgReadTest : public DmgOracleReadTest {};
+class SevenZipReadTest : public DmgOracleReadTest {};
+// Debian's qemu-img has no dmg-bz2 module and reads only the XML plist.
+class QemuImgDmgReadTest : public DmgOracleReadTest {};
+
+TEST_P(Dmg2imgReadTest, MatchesDmg2img) {
+  IMGFS_REQUIRE_TOOL("dmg2img");
+  std::string ref;
+  ASSERT_TRUE(imgfs::testing::Dmg2imgRaw(dir_.Join("t.dmg"), &ref));
+  EXPECT_TRUE(ref == ImgfsConvertToRaw());
+  EXPECT_TRUE(ref == disk_);
 }
 
-TEST_P(DmgOracleReadTest, MatchesSevenZipPartitions) {
-  if (GetParam().resource_fork) {
-    GTEST_SKIP() << "7-Zip reads only the XML plist";
-  }
-  REQUIRE_TOOL("7zz");
-  std::string log;
-  ASSERT_TRUE(Sh(dir_.path(), "7zz x -tdmg -y -oout t.dmg", &log)) << log;
-  EXPECT_EQ(log.find("ERROR"), std::string::npos) << log;
-  std::string listing;
-  ASSERT_TRUE(Sh(dir_.path(), "ls out", &listing));
-  // 7-Zip names each partition "<index>.<ext>" with an extension from the name.
+TEST_P(SevenZipReadTest, MatchesSevenZipPartitions) {
+  IMGFS_REQUIRE_TOOL("7zz");
+  std::vector<ExtractedFile> files;
+  ASSERT_TRUE(imgfs::testing::SevenZipExtractDmg(dir_.Join("t.dmg"), &files, /*warnings_ok=*/true));
+  ASSERT_EQ(files.size(), partition_bytes_.size());
   Cache cache(8 << 20);
   auto dev = OpenImage(dir_.Join("t.dmg"), OpenOptions{}, &cache);
   ASSERT_OK(dev);
   size_t at = 0;
-  for (size_t p = 0; p < partition_bytes_.size(); ++p) {
-    const std::string file = std::to_string(p) + ".hfs";
-    ASSERT_NE(listing.find(file), std::string::npos) << listing;
-    const std::string ref = ReadWholeFile(dir_.Join("out/" + file));
-    std::string ours(ref.size(), '\0');
+  for (size_t p = 0; p < files.size(); ++p) {
+    // 7-Zip names each partition "<index>.<ext>" with an extension from the name.
+    const ExtractedFile& ref = files[p];
+    EXPECT_EQ(ref.name, std::to_string(p) + ".hfs");
+    std::string ours(ref.bytes.size(), '\0');
     ASSERT_OK((*dev)->Read(at, std::as_writable_bytes(std::span(ours))));
-    EXPECT_TRUE(ours == ref) << file;
-    at += ref.size();
+    EXPECT_TRUE(ours == ref.bytes) << ref.name;
+    at += ref.bytes.size();
   }
   EXPECT_EQ(at, disk_.size());
 }
 
-TEST_P(DmgOracleReadTest, MatchesQemuImg) {
-  if (GetParam().type != ChunkType::kZlib || GetParam().resource_fork) {
-    GTEST_SKIP() << "Debian's qemu-img dmg driver has zlib only and reads only the XML plist";
-  }
-  REQUIRE_TOOL("qemu-img");
-  std::string log;
-  ASSERT_TRUE(Sh(dir_.path(), "qemu-img convert -f dmg -O raw t.dmg ref.img", &log)) << log;
-  ASSERT_TRUE(Sh(dir_.path(), Imgfs() + " convert -O raw t.dmg ours.img", &log)) << log;
-  EXPECT_TRUE(ReadWholeFile(dir_.Join("ref.img")) == ReadWholeFile(dir_.Join("ours.img")));
+TEST_P(QemuImgDmgReadTest, MatchesQemuImg) {
+  IMGFS_REQUIRE_TOOL("qemu-img");
+  std::string ref;
+  ASSERT_TRUE(imgfs::testing::QemuImgRaw(dir_.Join("t.dmg"), "dmg", &ref));
+  EXPECT_TRUE(ref == ImgfsConvertToRaw());
 }
 
 TEST_P(DmgOracleReadTest, InfoListsTheTables) {
@@ -175,12 +163,23 @@ TEST_P(DmgOracleReadTest, InfoListsTheTables) {
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
 
+constexpr Case kZlib{"zlib", ChunkType::kZlib, 1, false};
+constexpr Case kBzip2{"bzip2", ChunkType::kBzip2, 1, false};
+constexpr Case kZlibThreeTables{"zlib_three_tables", ChunkType::kZlib, 3, false};
+constexpr Case kBzip2ThreeTables{"bzip2_three_tables", ChunkType::kBzip2, 3, false};
+constexpr Case kZlibResourceFork{"zlib_resource_fork", ChunkType::kZlib, 2, true};
+
 INSTANTIATE_TEST_SUITE_P(Images, DmgOracleReadTest,
-                         ::testing::Values(Case{"zlib", ChunkType::kZlib, 1, false},
-                                           Case{"bzip2", ChunkType::kBzip2, 1, false},
-                                           Case{"zlib_three_tables", ChunkType::kZlib, 3, false},
-                                           Case{"bzip2_three_tables", ChunkType::kBzip2, 3, false},
-                                           Case{"zlib_resource_fork", ChunkType::kZlib, 2, true}),
+                         ::testing::Values(kZlib, kBzip2, kZlibThreeTables, kBzip2ThreeTables,
+                                           kZlibResourceFork),
+                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Images, Dmg2imgReadTest,
+                         ::testing::Values(kZlib, kBzip2, kZlibThreeTables, kBzip2ThreeTables),
+                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Images, SevenZipReadTest,
+                         ::testing::Values(kZlib, kBzip2, kZlibThreeTables, kBzip2ThreeTables),
+                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Images, QemuImgDmgReadTest, ::testing::Values(kZlib, kZlibThreeTables),
                          CaseName);
 
 // Hostile images through the CLI: one line on stderr, non-zero exit.

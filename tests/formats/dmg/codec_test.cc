@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tests/formats/dmg/test_data.h"
-#include "tests/testing/qemu_fixture.h"
+#include "tests/testing/oracles.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::dmg {
@@ -159,20 +159,6 @@ TEST(CodecPadding, TrailingBytesAfterTheStreamAreIgnored) {
 
 // --- independent oracles ----------------------------------------------------
 
-bool HaveTool(const std::string& tool) {
-  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-#define REQUIRE_TOOL(tool)                        \
-  do {                                            \
-    if (!HaveTool(tool)) {                        \
-      if (::imgfs::testing::InCi()) {             \
-        FAIL() << tool << " missing but CI=true"; \
-      }                                           \
-      GTEST_SKIP() << tool << " not installed";   \
-    }                                             \
-  } while (false)
-
 struct ToolCase {
   ChunkType type;
   const char* tool;
@@ -188,7 +174,7 @@ class ToolOracleTest : public ::testing::TestWithParam<ToolCase> {};
 
 TEST_P(ToolOracleTest, ToolOutputDecodes) {
   const ToolCase& c = GetParam();
-  REQUIRE_TOOL(c.tool);
+  IMGFS_REQUIRE_TOOL(c.tool);
   imgfs::testing::TempDir dir;
   const std::vector<std::byte> data = MixedData(300 * 1024, 17);
   imgfs::testing::WriteWholeFile(dir.Join("in"), AsString(data));
@@ -201,7 +187,7 @@ TEST_P(ToolOracleTest, ToolOutputDecodes) {
 
 TEST_P(ToolOracleTest, OurOutputDecodesWithTool) {
   const ToolCase& c = GetParam();
-  REQUIRE_TOOL(c.tool);
+  IMGFS_REQUIRE_TOOL(c.tool);
   imgfs::testing::TempDir dir;
   const std::vector<std::byte> data = MixedData(300 * 1024, 19);
   auto packed = CompressChunk(c.type, -1, data);

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+#include "tests/testing/oracles.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace imgfs::testing {
+
+namespace {
+
+// `image` as an absolute path: the tools run inside their own temp dir.
+std::string Absolute(const std::string& image) { return std::filesystem::absolute(image).string(); }
+
+// Runs `command` in a fresh temp dir and reads back the file `out` it
+// writes there.
+::testing::AssertionResult RunAndRead(const std::string& command, std::string* bytes) {
+  TempDir dir;
+  std::string log;
+  ::testing::AssertionResult ok = Sh(dir.path(), command + " out", &log);
+  if (!ok) {
+    return ok;
+  }
+  *bytes = ReadWholeFile(dir.Join("out"));
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+bool HaveTool(const std::string& tool) {
+  return RunIn(".", "command -v " + ShellQuote(tool) + " >/dev/null") == 0;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+::testing::AssertionResult Dmg2imgRaw(const std::string& image, std::string* raw) {
+  return RunAndRead("dmg2img -i " + ShellQuote(Absolute(image)) + " -o", raw);
+}
+
+::testing::AssertionResult QemuImgRaw(const std::string& image, const std::string& format,
+                                      std::string* raw) {
+  return RunAndRead(
+      "qemu-img convert -f " + ShellQuote(format) + " -O raw " + ShellQuote(Absolute(image)), raw);
+}
+
+::testing::AssertionResult SevenZipExtractDmg(const std::string& image,
+                                              std::vector<ExtractedFile>* files, bool warnings_ok,
+                                              std::string* log) {
+  TempDir dir;
+  std::string out;
+  ::testing::AssertionResult ok =
+      Sh(dir.path(), "7zz x -tdmg -y -oout " + ShellQuote(Absolute(image)), &out);
+  if (log != nullptr) {
+    *log = out;
+  }
+  if (!ok) {
+    return ok;
+  }
+  if (out.find("ERROR") != std::string::npos ||
+      (!warnings_ok && out.find("WARNING") != std::string::npos)) {
+    return ::testing::AssertionFailure() << "7zz x -tdmg reported a problem: " << out;
+  }
+  files->clear();
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Join("out"))) {
+    files->push_back(
+        ExtractedFile{entry.path().filename().string(), ReadWholeFile(entry.path().string())});
+  }
+  std::sort(files->begin(), files->end(),
+            [](const ExtractedFile& a, const ExtractedFile& b) { return a.name < b.name; });
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace imgfs::testing

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// Independent readers as test oracles (STYLE.md §7.3): whether a tool is
+// installed (a skip on a developer box, a failure under CI=true), and what
+// `dmg2img`, `7zz x -tdmg` and `qemu-img convert -O raw` make of an image.
+// Each extraction runs in a temp dir of its own and hands the bytes back, so
+// a test only names its image. Commands run through RunIn/Sh from
+// qemu_fixture.h.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/testing/qemu_fixture.h"
+
+namespace imgfs::testing {
+
+// True when `tool` is on PATH (`command -v`).
+bool HaveTool(const std::string& tool);
+
+// Skips the test without `tool`, or fails it when CI=true (a green CI run
+// must mean the oracle really ran).
+#define IMGFS_REQUIRE_TOOL(tool)                                 \
+  do {                                                           \
+    const std::string imgfs_required_tool = (tool);              \
+    if (!::imgfs::testing::HaveTool(imgfs_required_tool)) {      \
+      if (::imgfs::testing::InCi()) {                            \
+        FAIL() << imgfs_required_tool << " missing but CI=true"; \
+      }                                                          \
+      GTEST_SKIP() << imgfs_required_tool << " not installed";   \
+    }                                                            \
+  } while (false)
+
+// `s` in single quotes for /bin/sh.
+std::string ShellQuote(const std::string& s);
+
+// The raw disk `dmg2img -i IMAGE -o OUT` writes, in *raw. Fails on a
+// non-zero exit, with the tool's output in the message.
+::testing::AssertionResult Dmg2imgRaw(const std::string& image, std::string* raw);
+
+// The raw disk `qemu-img convert -f FORMAT -O raw IMAGE OUT` writes, in *raw.
+::testing::AssertionResult QemuImgRaw(const std::string& image, const std::string& format,
+                                      std::string* raw);
+
+// One file `7zz x -tdmg` extracted: for a DMG, one per partition, named
+// "<index>.<ext>" with the extension taken from the partition name.
+struct ExtractedFile {
+  std::string name;
+  std::string bytes;
+};
+
+// Extracts `image` with `7zz x -tdmg` into *files, sorted by name. Fails on a
+// non-zero exit or an "ERROR" in 7-Zip's log, and on a "WARNING" too unless
+// `warnings_ok`. The log goes in *log when non-null.
+::testing::AssertionResult SevenZipExtractDmg(const std::string& image,
+                                              std::vector<ExtractedFile>* files,
+                                              bool warnings_ok = false, std::string* log = nullptr);
+
+}  // namespace imgfs::testing
