@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/io/file.h"
+#include "core/io/readahead_file.h"
 
 namespace imgfs {
 namespace {
@@ -155,10 +157,36 @@ Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags) 
   return std::unique_ptr<File>(std::make_unique<PosixFile>(path, fd));
 }
 
+// IMGFS_HOST_READAHEAD=0 keeps the page cache's read-ahead (posix_fadvise)
+// instead of O_DIRECT read-ahead, for measurements.
+bool DirectReadAheadWanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("IMGFS_HOST_READAHEAD");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return wanted;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool writable) {
-  return OpenWithFlags(path, writable ? O_RDWR : O_RDONLY);
+  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                         OpenWithFlags(path, writable ? O_RDWR : O_RDONLY));
+  if (writable || !DirectReadAheadWanted()) {
+    return file;
+  }
+  // A second descriptor for read-ahead; file systems without O_DIRECT
+  // (tmpfs) refuse it here and keep the page cache's read-ahead.
+  int direct = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (direct < 0) {
+    return file;
+  }
+  struct stat st {};
+  if (::fstat(direct, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(direct);
+    return file;
+  }
+  return NewReadAheadFile(std::move(file), direct);
 }
 
 Result<std::unique_ptr<File>> CreatePosixFile(const std::string& path) {
