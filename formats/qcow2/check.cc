@@ -2,47 +2,62 @@
 // qcow2 metadata check, in the spirit of `qemu-img check`: every table
 // entry must lie inside the file and be aligned; the references counted by
 // walking the header, L1/L2 tables (active and snapshots), refcount
-// structures and the snapshot table must match the stored refcounts.
-// Stored < counted is an error (a cluster used twice, e.g. overlapping
-// metadata); stored > counted is a leak (a warning).
+// structures, the snapshot table and the persistent bitmaps must match the
+// stored refcounts. Stored < counted is an error (a cluster used twice,
+// e.g. overlapping metadata); stored > counted is a leak (a warning).
+//
+// Counting takes one 32-bit counter per host cluster. Files with more
+// clusters than a window holds are counted window by window: the metadata
+// is walked once per window and only references into the window are
+// counted, so memory stays bounded whatever the file size.
 #include <algorithm>
 #include <map>
 #include <set>
 
 #include "core/util/checked.h"
+#include "core/util/endian.h"
 #include "core/util/hex.h"
+#include "formats/qcow2/bitmaps.h"
 #include "formats/qcow2/device.h"
 
 namespace imgfs::qcow2 {
 namespace {
 
-// The reference counts live in memory, one 32-bit counter per host cluster;
-// past 2^25 clusters (128 MiB of counters) refcounts are not compared.
-constexpr uint64_t kMaxCheckClusters = uint64_t{1} << 25;
 // Errors listed one by one before they are summarised.
 constexpr size_t kMaxListedFindings = 100;
 // Distinct snapshot L1 tables read per check: a hostile table could list
 // 65536 snapshots with L1 tables of different sizes over one region, so stop
 // beyond 64 MiB of them (a 1 TiB disk with 64 KiB clusters has a 16 KiB L1).
 constexpr uint64_t kMaxSnapshotL1Bytes = uint64_t{64} << 20;
+// Bitmap tables are read in pieces of this many entries (64 KiB).
+constexpr uint64_t kBitmapTableChunkEntries = 8192;
 
 class Checker {
  public:
-  Checker(const Image& image, uint64_t file_size)
-      : image_(image), h_(image.header), g_(image.geometry), file_size_(file_size) {}
+  Checker(const Image& image, uint64_t file_size, const CheckOptions& options)
+      : image_(image),
+        h_(image.header),
+        g_(image.geometry),
+        file_size_(file_size),
+        window_clusters_(std::max<uint64_t>(options.window_clusters, 1)) {}
 
   Result<CheckReport> Run(const std::vector<uint64_t>& l1);
 
  private:
   // Findings are counted; messages are built only while they are listed,
-  // since hostile images can produce millions.
+  // since hostile images can produce millions. Findings of the metadata
+  // walk are reported on the first window only (`reporting_`).
   template <typename MakeMessage>
   void Error(const MakeMessage& make) {
-    Add(&report_.errors, &errors_, make);
+    if (reporting_) {
+      Add(&report_.errors, &errors_, make);
+    }
   }
   template <typename MakeMessage>
   void Warn(const MakeMessage& make) {
-    Add(&report_.warnings, &warnings_, make);
+    if (reporting_) {
+      Add(&report_.warnings, &warnings_, make);
+    }
   }
   template <typename MakeMessage>
   static void Add(std::vector<std::string>* list, uint64_t* count, const MakeMessage& make) {
@@ -50,13 +65,22 @@ class Checker {
       list->push_back(make());
     }
   }
+  void Checked(std::string what) {
+    if (reporting_) {
+      report_.checked.push_back(std::move(what));
+    }
+  }
   void Mark(uint64_t offset, uint64_t bytes, const char* what, uint32_t weight = 1);
+  Status Walk(const std::vector<uint64_t>& l1);
   void WalkL1(const std::vector<uint64_t>& l1, const std::string& what, uint32_t weight = 1);
   Status WalkL2(uint64_t l2_offset, uint32_t weight);
   void CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint64_t bitmap,
                   uint32_t weight);
   Status MarkSnapshots();
-  Status CompareRefcounts(RefcountReader* reader);
+  Status MarkBitmaps();
+  Status MarkBitmapTable(const BitmapEntry& e);
+  void MarkRefcountBlocks(const std::vector<uint64_t>& reftable);
+  Status CompareWindow(RefcountReader* reader);
   Status CheckCopiedFlags(const std::vector<uint64_t>& l1, RefcountReader* reader);
   Status CheckCopied(RefcountReader* reader, uint64_t host, uint64_t word, const std::string& what);
 
@@ -64,12 +88,16 @@ class Checker {
   const Header& h_;
   const Geometry& g_;
   uint64_t file_size_;
-  std::vector<uint32_t> refs_;  // per host cluster; empty when too many
+  uint64_t window_clusters_;
+  uint64_t window_first_ = 0;   // host cluster counted by refs_[0]
+  std::vector<uint32_t> refs_;  // references of the window's clusters
   // L2 table offset -> references from L1 tables. Each table is walked once
   // and its clusters counted once per reference, so the work is bounded by
   // the file size however often tables are shared.
   std::map<uint64_t, uint32_t> l2_refs_;
+  bool reporting_ = true;
   bool refcounts_readable_ = true;  // every refcount block aligned, in the file
+  bool bitmaps_counted_ = true;     // false when the bitmap walk stopped early
   CheckReport report_;
   uint64_t errors_ = 0;
   uint64_t warnings_ = 0;
@@ -90,13 +118,12 @@ void Checker::Mark(uint64_t offset, uint64_t bytes, const char* what, uint32_t w
       return;
     }
   }
-  if (refs_.empty()) {
-    return;
-  }
-  uint64_t first = offset >> g_.cluster_bits;
-  uint64_t last = (offset + bytes - 1) >> g_.cluster_bits;
-  for (uint64_t c = first; c <= last && c < refs_.size(); ++c) {
-    refs_[c] = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{refs_[c]} + weight, UINT32_MAX));
+  uint64_t first = std::max(offset >> g_.cluster_bits, window_first_);
+  uint64_t last =
+      std::min((offset + bytes - 1) >> g_.cluster_bits, window_first_ + refs_.size() - 1);
+  for (uint64_t c = first; c <= last; ++c) {
+    uint32_t& r = refs_[c - window_first_];
+    r = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{r} + weight, UINT32_MAX));
   }
 }
 
@@ -110,7 +137,15 @@ void Checker::CheckEntry(uint64_t l2_offset, uint64_t index, uint64_t word, uint
       });
       return;
     }
-    L2Table one{{word, 0}};
+    // The copied flag means "refcount exactly 1, write in place", which a
+    // compressed cluster never is; qemu-img check flags it in every table.
+    if (word & kCopied) {
+      Error([&] {
+        return std::string("qcow2: " + where() + " (" + Hex(word) +
+                           ") is compressed but has the copied flag set");
+      });
+    }
+    L2Table one{{word & ~kCopied, 0}};
     Geometry plain = g_;
     plain.extended_l2 = false;
     auto unit = DecodeUnit(plain, one, l2_offset, 0);
@@ -194,6 +229,13 @@ Status Checker::MarkSnapshots() {
   IMGFS_ASSIGN_OR_RETURN(std::vector<Snapshot> snaps,
                          ReadSnapshotTable(*image_.file, h_, &table_bytes));
   Mark(h_.snapshots_offset, table_bytes, "snapshot table");
+  if (g_.external_data && !snaps.empty()) {
+    // Snapshots would need refcounted data clusters (spec, incompatible bit 2).
+    Error([&] {
+      return "qcow2: image with an external data file has " + std::to_string(snaps.size()) +
+             " internal snapshot(s)";
+    });
+  }
   // Snapshots sharing one L1 table are walked once, counted once each.
   std::map<std::pair<uint64_t, uint32_t>, std::pair<uint32_t, const Snapshot*>> tables;
   for (const Snapshot& s : snaps) {
@@ -231,15 +273,105 @@ Status Checker::MarkSnapshots() {
       continue;
     }
     Mark(s->l1_table_offset, l1_bytes, "snapshot L1 table", weight);
+    // Bit 63 of inactive L1 and L2 entries is not meaningful (spec "Cluster
+    // mapping"; qemu leaves it set in snapshot L1 copies), so only the
+    // active tables have their copied flags checked.
     WalkL1(*l1, what, weight);
   }
-  report_.checked.push_back("qcow2: " + std::to_string(snaps.size()) + " snapshot(s)");
+  Checked("qcow2: " + std::to_string(snaps.size()) + " snapshot(s)");
   return Status::Ok();
 }
 
-Status Checker::CompareRefcounts(RefcountReader* reader) {
-  for (size_t i = 0; i < reader->reftable().size(); ++i) {
-    uint64_t block = reader->reftable()[i] & ~uint64_t{0x1ff};
+// One bitmap table, read in pieces: each entry's data cluster is counted.
+Status Checker::MarkBitmapTable(const BitmapEntry& e) {
+  uint64_t table_bytes = uint64_t{e.table_entries} * 8;  // at most 1 GiB
+  if (!RangeWithin(e.table_offset, table_bytes, file_size_)) {
+    Error([&] {
+      return "qcow2: bitmap table of bitmap '" + e.name + "' at " + Hex(e.table_offset) +
+             " extends past end of file (size " + Hex(file_size_) + ")";
+    });
+    return Status::Ok();
+  }
+  Mark(e.table_offset, table_bytes, "bitmap table");
+  std::vector<std::byte> chunk;
+  for (uint64_t first = 0; first < e.table_entries; first += kBitmapTableChunkEntries) {
+    uint64_t count = std::min<uint64_t>(kBitmapTableChunkEntries, e.table_entries - first);
+    chunk.resize(static_cast<size_t>(count * 8));
+    IMGFS_RETURN_IF_ERROR(
+        image_.file->ReadExactAt(e.table_offset + first * 8, chunk, "qcow2: bitmap table"));
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t entry = LoadBE64(chunk.data() + i * 8);
+      uint64_t host = entry & kBitmapEntryOffsetMask;
+      auto where = [&] {
+        return "qcow2: bitmap table of bitmap '" + e.name + "' at " + Hex(e.table_offset) +
+               " entry " + std::to_string(first + i) + " (" + Hex(entry) + ")";
+      };
+      if ((entry & kBitmapEntryReservedMask) != 0 ||
+          (host != 0 && (entry & kBitmapEntryAllOnes) != 0)) {
+        Error([&] { return where() + " has reserved bits set"; });
+      } else if (host % g_.cluster_size() != 0) {
+        Error([&] { return where() + " is not cluster aligned"; });
+      } else if (host != 0) {
+        Mark(host, g_.cluster_size(), "bitmap data cluster");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Checker::MarkBitmaps() {
+  if (!h_.has_bitmaps) {
+    return Status::Ok();
+  }
+  if (!h_.bitmaps_consistent()) {
+    // Like qemu: stale bitmaps are ignored, so their clusters show as leaks.
+    Checked("qcow2: bitmaps extension marked inconsistent (autoclear bit 0 clear); not counted");
+    return Status::Ok();
+  }
+  auto dir = ReadBitmapDirectory(*image_.file, h_);
+  if (!dir.ok()) {
+    if (dir.status().code() != StatusCode::kCorrupt) {
+      return dir.status();
+    }
+    Error([&] { return std::string(dir.status().message()); });
+    bitmaps_counted_ = false;
+    return Status::Ok();
+  }
+  Mark(h_.bitmaps->directory_offset, h_.bitmaps->directory_bytes, "bitmap directory");
+  std::set<std::string> names;
+  // Distinct tables cannot add up to more than the file; past that they
+  // overlap, which is an error already, and reading on could take
+  // 65535 times the file size.
+  uint64_t table_budget = file_size_;
+  for (const BitmapEntry& e : *dir) {
+    std::string problem = BitmapEntryProblem(h_, e);
+    if (problem.empty() && !names.insert(e.name).second) {
+      problem = "qcow2: bitmap name '" + e.name + "' is used twice";
+    }
+    if (!problem.empty()) {
+      Error([&] { return problem; });
+      bitmaps_counted_ = false;
+      continue;
+    }
+    uint64_t table_bytes = uint64_t{e.table_entries} * 8;
+    if (table_bytes > table_budget) {
+      Error([&] {
+        return "qcow2: bitmap tables add up to more than the file size; stopped at bitmap '" +
+               e.name + "'";
+      });
+      bitmaps_counted_ = false;
+      break;
+    }
+    table_budget -= table_bytes;
+    IMGFS_RETURN_IF_ERROR(MarkBitmapTable(e));
+  }
+  Checked("qcow2: " + std::to_string(dir->size()) + " persistent bitmap(s)");
+  return Status::Ok();
+}
+
+void Checker::MarkRefcountBlocks(const std::vector<uint64_t>& reftable) {
+  for (size_t i = 0; i < reftable.size(); ++i) {
+    uint64_t block = reftable[i] & ~uint64_t{0x1ff};
     if (block == 0) {
       continue;
     }
@@ -249,31 +381,48 @@ Status Checker::CompareRefcounts(RefcountReader* reader) {
                            std::to_string(i) + ") is unaligned or past end of file");
       });
       refcounts_readable_ = false;
-      return Status::Ok();
+      return;
     }
     Mark(block, g_.cluster_size(), "refcount block");
   }
-  if (refs_.empty()) {
-    report_.checked.push_back("qcow2: refcounts not compared (file too large to count)");
-    return Status::Ok();
+}
+
+// Marks every reference into the current window.
+Status Checker::Walk(const std::vector<uint64_t>& l1) {
+  l2_refs_.clear();
+  Mark(0, g_.cluster_size(), "header");
+  Mark(h_.l1_table_offset, uint64_t{h_.l1_size} * 8, "L1 table");
+  Mark(h_.refcount_table_offset, uint64_t{h_.refcount_table_clusters} << h_.cluster_bits,
+       "refcount table");
+  WalkL1(l1, "L1 table");
+  IMGFS_RETURN_IF_ERROR(MarkSnapshots());
+  IMGFS_RETURN_IF_ERROR(MarkBitmaps());
+  for (const auto& [l2_offset, weight] : l2_refs_) {
+    IMGFS_RETURN_IF_ERROR(WalkL2(l2_offset, weight));
   }
-  for (uint64_t c = 0; c < refs_.size(); ++c) {
+  Checked("qcow2: L1 table (" + std::to_string(l1.size()) + " entries) and " +
+          std::to_string(l2_refs_.size()) + " L2 tables");
+  return Status::Ok();
+}
+
+Status Checker::CompareWindow(RefcountReader* reader) {
+  for (uint64_t i = 0; i < refs_.size(); ++i) {
+    uint64_t c = window_first_ + i;
     IMGFS_ASSIGN_OR_RETURN(uint64_t stored, reader->Get(c));
-    if (stored < refs_[c]) {
+    if (stored < refs_[i]) {
       Error([&] {
         return std::string("qcow2: cluster " + std::to_string(c) + " at " +
                            Hex(c << g_.cluster_bits) + " refcount=" + std::to_string(stored) +
-                           " reference=" + std::to_string(refs_[c]));
+                           " reference=" + std::to_string(refs_[i]));
       });
-    } else if (stored > refs_[c] && !h_.has_bitmaps) {
+    } else if (stored > refs_[i] && bitmaps_counted_) {
       Warn([&] {
         return std::string("qcow2: leaked cluster " + std::to_string(c) + " at " +
                            Hex(c << g_.cluster_bits) + " refcount=" + std::to_string(stored) +
-                           " reference=" + std::to_string(refs_[c]));
+                           " reference=" + std::to_string(refs_[i]));
       });
     }
   }
-  report_.checked.push_back("qcow2: refcounts of " + std::to_string(refs_.size()) + " clusters");
   return Status::Ok();
 }
 
@@ -322,28 +471,29 @@ Status Checker::CheckCopiedFlags(const std::vector<uint64_t>& l1, RefcountReader
 }
 
 Result<CheckReport> Checker::Run(const std::vector<uint64_t>& l1) {
-  uint64_t clusters = DivRoundUp(file_size_, g_.cluster_size());
-  if (clusters <= kMaxCheckClusters) {
-    refs_.assign(static_cast<size_t>(clusters), 0);
-  }
-  Mark(0, g_.cluster_size(), "header");
-  Mark(h_.l1_table_offset, uint64_t{h_.l1_size} * 8, "L1 table");
-  Mark(h_.refcount_table_offset, uint64_t{h_.refcount_table_clusters} << h_.cluster_bits,
-       "refcount table");
-  WalkL1(l1, "L1 table");
-  IMGFS_RETURN_IF_ERROR(MarkSnapshots());
-  for (const auto& [l2_offset, weight] : l2_refs_) {
-    IMGFS_RETURN_IF_ERROR(WalkL2(l2_offset, weight));
-  }
-  report_.checked.push_back("qcow2: L1 table (" + std::to_string(l1.size()) + " entries) and " +
-                            std::to_string(l2_refs_.size()) + " L2 tables");
   IMGFS_ASSIGN_OR_RETURN(RefcountReader reader, RefcountReader::Load(*image_.file, h_));
-  IMGFS_RETURN_IF_ERROR(CompareRefcounts(&reader));
+  uint64_t clusters = DivRoundUp(file_size_, g_.cluster_size());
+  uint64_t windows = 0;
+  for (window_first_ = 0; window_first_ < clusters; window_first_ += window_clusters_) {
+    reporting_ = windows == 0;
+    refs_.assign(static_cast<size_t>(std::min(window_clusters_, clusters - window_first_)), 0);
+    IMGFS_RETURN_IF_ERROR(Walk(l1));
+    MarkRefcountBlocks(reader.reftable());
+    reporting_ = true;
+    if (!refcounts_readable_) {
+      break;
+    }
+    IMGFS_RETURN_IF_ERROR(CompareWindow(&reader));
+    ++windows;
+  }
+  refs_ = {};
   if (refcounts_readable_) {
+    report_.checked.push_back("qcow2: refcounts of " + std::to_string(clusters) + " clusters" +
+                              (windows > 1 ? " in " + std::to_string(windows) + " windows" : ""));
     IMGFS_RETURN_IF_ERROR(CheckCopiedFlags(l1, &reader));
   }
-  if (h_.has_bitmaps) {
-    report_.checked.push_back("qcow2: bitmap clusters not counted; leaks not reported");
+  if (!bitmaps_counted_) {
+    report_.checked.push_back("qcow2: bitmaps not fully counted; leaks not reported");
   }
   if (errors_ > kMaxListedFindings) {
     report_.errors.push_back("qcow2: " + std::to_string(errors_ - kMaxListedFindings) +
@@ -358,9 +508,10 @@ Result<CheckReport> Checker::Run(const std::vector<uint64_t>& l1) {
 
 }  // namespace
 
-Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1) {
+Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1,
+                               const CheckOptions& options) {
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, image.file->Size());
-  Checker checker(image, file_size);
+  Checker checker(image, file_size, options);
   return checker.Run(l1);
 }
 

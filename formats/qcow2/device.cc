@@ -11,6 +11,7 @@
 
 #include "core/util/checked.h"
 #include "core/util/hex.h"
+#include "formats/qcow2/bitmaps.h"
 #include "formats/qcow2/decompress.h"
 
 namespace imgfs::qcow2 {
@@ -431,7 +432,44 @@ nlohmann::json FormatSpecific(const Header& h) {
     data["corrupt"] = h.corrupt();
     data["extended-l2"] = h.extended_l2();
   }
+  // Not in qemu-img, which ignores such bits silently: named from the
+  // image's feature name table so a newer writer's features are visible.
+  if (auto names = UnknownFeatureNames(h, 1); !names.empty()) {
+    data["unknown-compatible-features"] = names;
+  }
+  if (auto names = UnknownFeatureNames(h, 2); !names.empty()) {
+    data["unknown-autoclear-features"] = names;
+  }
   return nlohmann::json{{"type", "qcow2"}, {"data", data}};
+}
+
+// The persistent bitmaps as `qemu-img info` lists them (only while the
+// extension is marked consistent, as qemu does).
+void AddBitmaps(const File& file, const Header& h, ImageInfo* info) {
+  if (!h.bitmaps_consistent()) {
+    return;
+  }
+  auto dir = ReadBitmapDirectory(file, h);
+  if (!dir.ok()) {
+    info->notes.push_back("cannot read bitmaps: " + dir.status().message());
+    return;
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const BitmapEntry& e : *dir) {
+    nlohmann::json flags = nlohmann::json::array();
+    if (e.flags & kBitmapInUse) {
+      flags.push_back("in-use");
+    }
+    if (e.flags & kBitmapAuto) {
+      flags.push_back("auto");
+    }
+    nlohmann::json one{{"name", e.name}, {"flags", flags}};
+    if (e.granularity_bits < 64) {
+      one["granularity"] = uint64_t{1} << e.granularity_bits;
+    }
+    list.push_back(std::move(one));
+  }
+  info->format_specific["data"]["bitmaps"] = std::move(list);
 }
 
 ImageInfo Device::Describe() const {
@@ -452,6 +490,7 @@ ImageInfo Device::Describe() const {
     info.snapshots.push_back(ToSnapshotInfo(s, h.size_bytes));
   }
   info.format_specific = FormatSpecific(h);
+  AddBitmaps(*image_->file, h, &info);
   if (snapshot_) {
     info.notes.push_back("internal snapshot " + image_->snapshots[*snapshot_].id + " (" +
                          image_->snapshots[*snapshot_].name + "), read-only");

@@ -43,7 +43,16 @@ struct Image {
 std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image, std::vector<uint64_t> l1,
                                        uint64_t size_bytes, std::optional<size_t> snapshot);
 
+struct CheckOptions {
+  // Host clusters whose references are counted at once (4 bytes each, so
+  // 64 MiB by default). Larger files are counted window by window, walking
+  // the metadata once per window.
+  uint64_t window_clusters = uint64_t{1} << 24;
+};
+
 // Checks the metadata of `image` whose active L1 table is `l1` (check.cc).
-Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1);
+// Returns the findings; an error status only when the image cannot be read.
+Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1,
+                               const CheckOptions& options = {});
 
 }  // namespace imgfs::qcow2

@@ -20,6 +20,12 @@ constexpr size_t kFeatureNameBytes = 46;
 constexpr uint32_t kMaxExtensionStringBytes = 4096;
 // Full disk encryption header extension payload: offset and length.
 constexpr uint32_t kCryptoExtBytes = 16;
+// Bitmaps extension payload (spec "Bitmaps extension").
+constexpr uint32_t kBitmapsExtBytes = 24;
+constexpr size_t kBitmapsNbOffset = 0;
+constexpr size_t kBitmapsReservedOffset = 4;
+constexpr size_t kBitmapsDirectoryBytesOffset = 8;
+constexpr size_t kBitmapsDirectoryOffsetOffset = 16;
 
 Status Corrupt(const std::string& what) { return CorruptError("qcow2: " + what); }
 
@@ -212,9 +218,20 @@ Status DecodeOneExtension(uint32_t type, uint64_t at, std::span<const std::byte>
       return Status::Ok();
     case kExtFeatureNames:
       return DecodeFeatureNames(data, h);
-    case kExtBitmaps:
-      h->has_bitmaps = true;  // read-only access ignores bitmaps
+    case kExtBitmaps: {
+      // Reading ignores bitmaps; a short extension is left to Check().
+      h->has_bitmaps = true;
+      BitmapsExtension ext;
+      ext.data_bytes = static_cast<uint32_t>(data.size());
+      if (data.size() >= kBitmapsExtBytes) {
+        ext.nb_bitmaps = LoadBE32(data.data() + kBitmapsNbOffset);
+        ext.reserved = LoadBE32(data.data() + kBitmapsReservedOffset);
+        ext.directory_bytes = LoadBE64(data.data() + kBitmapsDirectoryBytesOffset);
+        ext.directory_offset = LoadBE64(data.data() + kBitmapsDirectoryOffsetOffset);
+      }
+      h->bitmaps = ext;
       return Status::Ok();
+    }
     case kExtCrypto:
       if (data.size() != kCryptoExtBytes) {
         return Corrupt("encryption header extension at " + Hex(at) + " has length " +
@@ -270,6 +287,36 @@ std::string IncompatibleFeatureName(const Header& h, unsigned bit) {
     return std::string(kNames[bit]) + " (bit " + std::to_string(bit) + ")";
   }
   return "unknown (bit " + std::to_string(bit) + ")";
+}
+
+std::vector<std::string> UnknownFeatureNames(const Header& h, uint8_t type) {
+  uint64_t bits = 0;
+  switch (type) {
+    case 0:
+      bits = h.incompatible_features & ~kIncompatKnown;
+      break;
+    case 1:
+      bits = h.compatible_features & ~kCompatKnown;
+      break;
+    default:
+      bits = h.autoclear_features & ~kAutoclearKnown;
+      break;
+  }
+  std::vector<std::string> names;
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    if (((bits >> bit) & 1) == 0) {
+      continue;
+    }
+    std::string name = "unknown";
+    for (const FeatureName& f : h.feature_names) {
+      if (f.type == type && f.bit == bit && !f.name.empty()) {
+        name = f.name;
+        break;
+      }
+    }
+    names.push_back(name + " (bit " + std::to_string(bit) + ")");
+  }
+  return names;
 }
 
 Result<Header> DecodeHeader(std::span<const std::byte> b, uint64_t file_size) {

@@ -57,6 +57,8 @@ inline constexpr uint64_t kIncompatKnown = (1u << 5) - 1;
 inline constexpr uint64_t kCompatLazyRefcounts = 1u << 0;
 inline constexpr uint64_t kAutoclearBitmaps = 1u << 0;
 inline constexpr uint64_t kAutoclearDataFileRaw = 1u << 1;
+inline constexpr uint64_t kCompatKnown = kCompatLazyRefcounts;
+inline constexpr uint64_t kAutoclearKnown = kAutoclearBitmaps | kAutoclearDataFileRaw;
 
 // Header extension types (spec "Header extensions").
 inline constexpr uint32_t kExtEnd = 0x00000000;
@@ -80,6 +82,16 @@ inline constexpr uint64_t kMaxRefcountTableBytes = 8ull << 20;
 inline constexpr uint32_t kMaxSnapshots = 65536;
 
 enum class CompressionType : uint8_t { kZlib = 0, kZstd = 1 };
+
+// The bitmaps header extension (spec "Bitmaps extension"): where the
+// bitmap directory lives. Decoded as stored; the checker validates it.
+struct BitmapsExtension {
+  uint32_t data_bytes = 0;  // extension length as stored (24 when valid)
+  uint32_t nb_bitmaps = 0;
+  uint32_t reserved = 0;  // must be zero
+  uint64_t directory_bytes = 0;
+  uint64_t directory_offset = 0;
+};
 
 struct FeatureName {
   uint8_t type = 0;  // 0 incompatible, 1 compatible, 2 autoclear
@@ -113,6 +125,7 @@ struct Header {
   std::string data_file;
   std::vector<FeatureName> feature_names;
   bool has_bitmaps = false;
+  std::optional<BitmapsExtension> bitmaps;  // set when has_bitmaps
   std::optional<uint64_t> crypto_header_offset;
 
   uint64_t cluster_size() const { return uint64_t{1} << cluster_bits; }
@@ -121,6 +134,12 @@ struct Header {
   bool data_file_raw() const { return (autoclear_features & kAutoclearDataFileRaw) != 0; }
   bool dirty() const { return (incompatible_features & kIncompatDirty) != 0; }
   bool corrupt() const { return (incompatible_features & kIncompatCorrupt) != 0; }
+  // The bitmaps extension counts only with autoclear bit 0 set; otherwise
+  // a program without bitmap support wrote the image and the bitmaps are
+  // stale (spec "autoclear_features").
+  bool bitmaps_consistent() const {
+    return has_bitmaps && (autoclear_features & kAutoclearBitmaps) != 0;
+  }
   // Bytes per L2 entry: 8, or 16 with extended L2 entries.
   uint32_t l2_entry_bits() const { return extended_l2() ? 4 : 3; }
   // log2 of the L2 entries per table.
@@ -137,5 +156,10 @@ Result<Header> DecodeHeader(std::span<const std::byte> first_cluster, uint64_t f
 // The name of an incompatible feature bit, from the image's feature name
 // table when it has one, else the spec's name, else "bit N".
 std::string IncompatibleFeatureName(const Header& h, unsigned bit);
+
+// Feature bits of type `type` (0 incompatible, 1 compatible, 2 autoclear)
+// set in the header that this spec version does not define, named from the
+// image's feature name table ("name (bit N)") or as "unknown (bit N)".
+std::vector<std::string> UnknownFeatureNames(const Header& h, uint8_t type);
 
 }  // namespace imgfs::qcow2

@@ -138,8 +138,12 @@ void DumpSpecific(const nlohmann::json& value, int level) {
     }
   } else if (value.is_array()) {
     for (size_t i = 0; i < value.size(); ++i) {
-      std::printf("%s[%zu]:\n", indent().c_str(), i);
-      DumpSpecific(value[i], level + 1);
+      if (value[i].is_structured()) {
+        std::printf("%s[%zu]:\n", indent().c_str(), i);
+        DumpSpecific(value[i], level + 1);
+      } else {  // qemu-img prints scalar elements on the index line
+        std::printf("%s[%zu]: %s\n", indent().c_str(), i, scalar(value[i]).c_str());
+      }
     }
   } else {
     std::printf("%s%s\n", indent().c_str(), scalar(value).c_str());
