@@ -515,4 +515,20 @@ Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& 
   return checker.Run(l1);
 }
 
+Result<CheckReport> CheckImageFile(std::shared_ptr<const File> file, const CheckOptions& options) {
+  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file->Size());
+  IMGFS_ASSIGN_OR_RETURN(std::vector<std::byte> head, ReadHeaderCluster(*file, file_size));
+  Image image;
+  IMGFS_ASSIGN_OR_RETURN(image.header, DecodeHeader(head, file_size));
+  image.geometry = GeometryOf(image.header);
+  image.file = std::move(file);
+  image.data_file = image.file;
+  const Header& h = image.header;
+  IMGFS_ASSIGN_OR_RETURN(
+      std::vector<uint64_t> l1,
+      LoadL1(*image.file, image.geometry, h.l1_table_offset, h.l1_size, "L1 table"));
+  Checker checker(image, file_size, options);
+  return checker.Run(l1);
+}
+
 }  // namespace imgfs::qcow2

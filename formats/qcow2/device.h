@@ -55,4 +55,10 @@ struct CheckOptions {
 Result<CheckReport> CheckImage(const Image& image, const std::vector<uint64_t>& l1,
                                const CheckOptions& options = {});
 
+// Reads the header and active L1 table of the qcow2 image in `file` and
+// checks it like CheckImage. Opens no data file or backing file (the check
+// needs neither). An error status when the header or L1 table cannot be read.
+Result<CheckReport> CheckImageFile(std::shared_ptr<const File> file,
+                                   const CheckOptions& options = {});
+
 }  // namespace imgfs::qcow2

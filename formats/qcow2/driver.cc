@@ -22,25 +22,6 @@ int Probe(const ProbeInput& in) {
   return version >= 2 ? 100 : 0;
 }
 
-// Reads the first cluster (or the whole file when shorter): the header,
-// its extensions and the backing file name all live there.
-Result<std::vector<std::byte>> ReadHeaderCluster(const File& file, uint64_t file_size) {
-  std::vector<std::byte> head(static_cast<size_t>(std::min<uint64_t>(file_size, kV2HeaderBytes)));
-  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(0, head, "qcow2: header"));
-  if (head.size() < kV2HeaderBytes) {
-    return CorruptError("qcow2: header at 0x0 is truncated (" + std::to_string(head.size()) +
-                        " bytes, need " + std::to_string(kV2HeaderBytes) + ")");
-  }
-  uint32_t cluster_bits = LoadBE32(head.data() + kClusterBitsOffset);
-  if (cluster_bits < kMinClusterBits || cluster_bits > kMaxClusterBits) {
-    return CorruptError("qcow2: header at 0x0 has cluster_bits " + std::to_string(cluster_bits) +
-                        " outside 9..21 (512 B to 2 MiB clusters)");
-  }
-  head.resize(static_cast<size_t>(std::min<uint64_t>(file_size, uint64_t{1} << cluster_bits)));
-  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(0, head, "qcow2: header cluster"));
-  return head;
-}
-
 Status OpenDataFile(const OpenContext& ctx, Image* image) {
   const Header& h = image->header;
   if (!h.has_data_file()) {

@@ -319,6 +319,23 @@ std::vector<std::string> UnknownFeatureNames(const Header& h, uint8_t type) {
   return names;
 }
 
+Result<std::vector<std::byte>> ReadHeaderCluster(const File& file, uint64_t file_size) {
+  std::vector<std::byte> head(static_cast<size_t>(std::min<uint64_t>(file_size, kV2HeaderBytes)));
+  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(0, head, "qcow2: header"));
+  if (head.size() < kV2HeaderBytes) {
+    return CorruptError("qcow2: header at 0x0 is truncated (" + std::to_string(head.size()) +
+                        " bytes, need " + std::to_string(kV2HeaderBytes) + ")");
+  }
+  uint32_t cluster_bits = LoadBE32(head.data() + kClusterBitsOffset);
+  if (cluster_bits < kMinClusterBits || cluster_bits > kMaxClusterBits) {
+    return CorruptError("qcow2: header at 0x0 has cluster_bits " + std::to_string(cluster_bits) +
+                        " outside 9..21 (512 B to 2 MiB clusters)");
+  }
+  head.resize(static_cast<size_t>(std::min<uint64_t>(file_size, uint64_t{1} << cluster_bits)));
+  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(0, head, "qcow2: header cluster"));
+  return head;
+}
+
 Result<Header> DecodeHeader(std::span<const std::byte> b, uint64_t file_size) {
   if (b.size() < kV2HeaderBytes) {
     return Corrupt("header at 0x0 is truncated (" + std::to_string(b.size()) + " bytes, need " +

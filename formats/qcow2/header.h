@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/io/file.h"
 #include "core/result.h"
 
 namespace imgfs::qcow2 {
@@ -152,6 +153,11 @@ struct Header {
 // headers and kUnsupported for valid features imgfs does not read
 // (encryption, unknown incompatible bits, the corrupt bit).
 Result<Header> DecodeHeader(std::span<const std::byte> first_cluster, uint64_t file_size);
+
+// Reads the first cluster (or the whole file when shorter): the header,
+// its extensions and the backing file name all live there. kCorrupt when
+// the file is shorter than a v2 header or cluster_bits is out of range.
+Result<std::vector<std::byte>> ReadHeaderCluster(const File& file, uint64_t file_size);
 
 // The name of an incompatible feature bit, from the image's feature name
 // table when it has one, else the spec's name, else "bit N".

@@ -59,20 +59,9 @@ struct BitmapImage : MiniImage {
 };
 
 Result<CheckReport> CheckBytes(const std::string& bytes, uint64_t window_clusters = 1u << 24) {
-  Image image;
-  image.file = std::shared_ptr<const File>(NewMemoryFile("t.qcow2", bytes));
-  IMGFS_ASSIGN_OR_RETURN(uint64_t size, image.file->Size());
-  std::vector<std::byte> head(static_cast<size_t>(std::min<uint64_t>(size, 512)));
-  IMGFS_RETURN_IF_ERROR(image.file->ReadExactAt(0, head, "header"));
-  IMGFS_ASSIGN_OR_RETURN(image.header, DecodeHeader(head, size));
-  image.geometry = GeometryOf(image.header);
-  image.data_file = image.file;
-  IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> l1,
-                         LoadL1(*image.file, image.geometry, image.header.l1_table_offset,
-                                image.header.l1_size, "L1 table"));
   CheckOptions options;
   options.window_clusters = window_clusters;
-  return CheckImage(image, l1, options);
+  return CheckImageFile(NewMemoryFile("t.qcow2", bytes), options);
 }
 
 std::string First(const CheckReport& r) {
