@@ -77,13 +77,13 @@ bool Skip(const UdifChecksum& c, const std::string& what, CheckReport* report) {
 void CheckRanges(const UdifImage& image, const std::vector<MappedChunk>& chunks,
                  CheckReport* report) {
   const Koly& k = image.koly;
+  const uint64_t fork_end = image.data_fork_offset + image.data_fork_length;  // LoadUdif checked
   std::vector<const MappedChunk*> stored;
   for (const MappedChunk& c : chunks) {
     if (c.type == ChunkType::kZeroFill || c.type == ChunkType::kIgnore) {
       continue;
     }
-    if (c.file_offset < k.data_fork_offset ||
-        c.file_offset + c.length > k.data_fork_offset + k.data_fork_length) {
+    if (c.file_offset < image.data_fork_offset || c.file_offset + c.length > fork_end) {
       report->errors.push_back("chunk at sector " + std::to_string(c.first_sector) + " stores " +
                                std::to_string(c.length) + " bytes at " + Hex(c.file_offset) +
                                ", outside the data fork");
@@ -124,10 +124,21 @@ Result<CheckReport> CheckUdif(const UdifImage& image, const std::vector<MappedCh
   CheckReport report;
   const Koly& k = image.koly;
   CheckRanges(image, chunks, &report);
-  if (!Skip(k.data_checksum, "data fork", &report)) {
-    IMGFS_ASSIGN_OR_RETURN(uint32_t crc,
-                           CrcOfFile(*image.file, k.data_fork_offset, k.data_fork_length));
-    Verify(k.data_checksum, crc, "data fork", &report);
+  if (image.segments.empty()) {
+    if (!Skip(k.data_checksum, "data fork", &report)) {
+      IMGFS_ASSIGN_OR_RETURN(uint32_t crc,
+                             CrcOfFile(*image.file, k.data_fork_offset, k.data_fork_length));
+      Verify(k.data_checksum, crc, "data fork", &report);
+    }
+  }
+  // Each segment's koly checksums that segment's own data fork.
+  for (const SegmentFile& s : image.segments) {
+    const std::string what = "segment " + std::to_string(s.koly.segment_number) + " data fork";
+    if (!Skip(s.koly.data_checksum, what, &report)) {
+      IMGFS_ASSIGN_OR_RETURN(uint32_t crc,
+                             CrcOfFile(*s.file, s.koly.data_fork_offset, s.koly.data_fork_length));
+      Verify(s.koly.data_checksum, crc, what, &report);
+    }
   }
   std::vector<std::byte> master;
   for (size_t i = 0; i < image.entries.size(); ++i) {

@@ -45,12 +45,14 @@ Status MapTable(const UdifImage& image, uint32_t index, std::vector<MappedChunk>
     m.sector_count = c.sector_count;
     m.length = c.compressed_length;
     if (!IsZero(c.type)) {
-      auto off = CheckedAdd(image.koly.data_fork_offset, t.data_offset);
+      auto off = CheckedAdd(image.data_fork_offset, t.data_offset);
       off = off ? CheckedAdd(*off, c.compressed_offset) : off;
       if (!off || !RangeWithin(*off, c.compressed_length, image.file_size)) {
         return CorruptError(where + " chunk " + std::to_string(i) + " data at " +
                             Hex(c.compressed_offset) + " (" + std::to_string(c.compressed_length) +
-                            " bytes) leaves the file (size " + Hex(image.file_size) + ")");
+                            " bytes) leaves the " +
+                            (image.segments.empty() ? "file" : "segments' data forks") + " (size " +
+                            Hex(image.file_size) + ")");
       }
       m.file_offset = *off;
     }
@@ -226,7 +228,10 @@ Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* ou
     if (IsZero(c.type)) {
       e.kind = ExtentKind::kZero;
     } else if (c.type == ChunkType::kRaw) {
-      e.host_offset = c.file_offset + (pos - c.first_sector * kSectorBytes);
+      // A segmented image's offsets are in no one host file: no host_offset.
+      if (image_->segments.empty()) {
+        e.host_offset = c.file_offset + (pos - c.first_sector * kSectorBytes);
+      }
     } else {
       e.compressed = true;
     }
@@ -287,6 +292,13 @@ nlohmann::json FormatSpecific(const UdifImage& image) {
   data["resource"] = image.from_resource_fork ? "resource fork" : "xml plist";
   data["data-checksum"] = ChecksumText(k.data_checksum);
   data["master-checksum"] = ChecksumText(k.master_checksum);
+  if (!image.segments.empty()) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const SegmentFile& s : image.segments) {
+      files.push_back(Utf8Safe(s.name));
+    }
+    data["segments"] = nlohmann::json{{"count", image.segments.size()}, {"files", files}};
+  }
   nlohmann::json blkx = nlohmann::json::array();
   for (const BlkxEntry& e : image.entries) {
     std::set<std::string> kinds;

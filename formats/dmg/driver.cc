@@ -27,7 +27,7 @@ int Probe(const ProbeInput& in) {
 
 Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const OpenContext& ctx) {
   IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const UdifImage> image,
-                         LoadUdif(std::shared_ptr<const File>(std::move(file))));
+                         LoadUdif(std::shared_ptr<const File>(std::move(file)), &ctx));
   ThreadPool* pool = ctx.options != nullptr ? ctx.options->pool : nullptr;
   return NewUdifDevice(std::move(image), ctx.cache, pool);
 }

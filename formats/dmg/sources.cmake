@@ -8,6 +8,7 @@ target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/plist.cc
   ${CMAKE_CURRENT_LIST_DIR}/rsrc_fork.cc
   ${CMAKE_CURRENT_LIST_DIR}/image.cc
+  ${CMAKE_CURRENT_LIST_DIR}/segments.cc
   ${CMAKE_CURRENT_LIST_DIR}/device.cc
   ${CMAKE_CURRENT_LIST_DIR}/check.cc
   ${CMAKE_CURRENT_LIST_DIR}/sparseimage.cc

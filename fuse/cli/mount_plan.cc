@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/io/file.h"
+#include "formats/dmg/segments.h"
 #include "formats/dmg/sparsebundle.h"
 #include "formats/open.h"
 #include "formats/registry.h"
@@ -28,6 +29,9 @@ bool HasRawImageExtension(const fs::path& p) {
 // error only when the file cannot be read at all.
 Result<bool> ProbesAsImage(const std::string& path) {
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenPosixFile(path, false));
+  if (dmg::IsLaterSegment(*file)) {
+    return false;  // a .dmgpart is read through the first segment's .dmg
+  }
   IMGFS_ASSIGN_OR_RETURN(ProbeBuffers buffers, ReadProbeBuffers(*file));
   auto probed = ProbeFormat(buffers.input(), path);
   if (!probed.ok()) {
