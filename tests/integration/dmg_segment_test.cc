@@ -9,6 +9,7 @@
 // a missing segment, and a directory given to mount.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,10 +19,10 @@
 #include "formats/dmg/segments.h"
 #include "formats/open.h"
 #include "fuse/cli/mount_plan.h"
-#include "tests/formats/dmg/oracle_tools.h"
 #include "tests/formats/dmg/test_data.h"
 #include "tests/formats/dmg/test_dmg_builder.h"
 #include "tests/formats/dmg/test_segments.h"
+#include "tests/testing/oracles.h"
 #include "tests/testing/qemu_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -35,11 +36,15 @@ using imgfs::testing::TempDir;
 using imgfs::testing::WriteWholeFile;
 using testing::BuildTestDmgPartitions;
 using testing::CompressIntoChunks;
-using testing::ImgfsBinary;
 using testing::MixedData;
 using testing::SplitIntoSegments;
 using testing::TestChunk;
 using testing::TestPartition;
+
+std::string ImgfsBinary() {
+  const char* env = std::getenv("IMGFS_BINARY");
+  return env != nullptr ? env : "imgfs";
+}
 
 std::string Str(const std::vector<std::byte>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
@@ -114,25 +119,21 @@ TEST_F(DmgSegmentTest, ReadsLikeTheOneFileImage) {
 
 TEST_F(DmgSegmentTest, MatchesDmg2img) {
   IMGFS_REQUIRE_TOOL("dmg2img");
+  std::string ref;
+  ASSERT_TRUE(imgfs::testing::Dmg2imgRaw(dir_.Join("one/t.dmg"), &ref));
   std::string log;
-  ASSERT_TRUE(Sh(dir_.path(), "dmg2img -i one/t.dmg -o ref.img", &log)) << log;
   ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " convert -O raw seg/t.dmg ours.img", &log)) << log;
-  EXPECT_TRUE(ReadWholeFile(dir_.Join("ref.img")) == ReadWholeFile(dir_.Join("ours.img")));
-  EXPECT_TRUE(ReadWholeFile(dir_.Join("ours.img")) == disk_);
+  EXPECT_TRUE(ReadWholeFile(dir_.Join("ours.img")) == ref);
+  EXPECT_TRUE(ref == disk_);
 }
 
 TEST_F(DmgSegmentTest, MatchesSevenZip) {
   IMGFS_REQUIRE_TOOL("7zz");
-  std::string log;
-  ASSERT_TRUE(Sh(dir_.path(), "7zz x -tdmg -y -oout one/t.dmg", &log)) << log;
-  EXPECT_EQ(log.find("ERROR"), std::string::npos) << log;
+  std::vector<imgfs::testing::ExtractedFile> files;
+  ASSERT_TRUE(imgfs::testing::SevenZipExtractDmg(dir_.Join("one/t.dmg"), &files));
   // One blkx table: 7-Zip writes one file, the whole disk.
-  std::vector<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir_.Join("out"))) {
-    files.push_back(e.path().string());
-  }
   ASSERT_EQ(files.size(), 1u);
-  EXPECT_TRUE(ReadWholeFile(files[0]) == ReadImage(dir_.Join("seg/t.dmg")));
+  EXPECT_TRUE(files[0].bytes == ReadImage(dir_.Join("seg/t.dmg")));
 }
 
 // A DMG written by imgfs's own writer (convert -O dmg), split in two.
@@ -147,10 +148,11 @@ TEST_F(DmgSegmentTest, ReadsASplitImgfsWrittenDmg) {
   const uint64_t fork = ForkLength(whole);
   ASSERT_GT(fork, 4096u);
   WriteSet(dir_, "c", whole, {fork / 2 + 3});
-  ASSERT_TRUE(Sh(dir_.path(), "dmg2img -i one/c.dmg -o ref.img", &log)) << log;
+  std::string ref;
+  ASSERT_TRUE(imgfs::testing::Dmg2imgRaw(dir_.Join("one/c.dmg"), &ref));
   ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " convert -O raw seg/c.dmg ours.img", &log)) << log;
   EXPECT_TRUE(ReadWholeFile(dir_.Join("ours.img")) == raw);
-  EXPECT_TRUE(ReadWholeFile(dir_.Join("ref.img")) == raw);
+  EXPECT_TRUE(ref == raw);
   std::string out;
   EXPECT_EQ(RunIn(dir_.path(), ImgfsBinary() + " check seg/c.dmg", &out), 0) << out;
 }
