@@ -15,6 +15,7 @@
 #   dmg2img      `dmg2img -i X.dmg -o tmpfs/out.raw`
 #   qemu-img     `qemu-img convert -f dmg -O raw X.dmg tmpfs/out.raw`
 #   7zz          `7zz x -tdmg` to tmpfs (an archiver; for reference)
+#   base-fuse, base-conv  imgfs-fuse and imgfs-conv with IMGFS_BASE (A/B)
 # Convert measurements: `imgfs convert -O dmg -o format=UDZO -m N` for
 # N = 1, 2 from the raw file (page cache warm; output to tmpfs).
 # Each is the median of BENCH_ROUNDS rounds; tools interleave every round.
@@ -22,7 +23,9 @@
 #
 # Usage: sudo scripts/bench-dmg.sh
 # Environment: BENCH_WORKDIR (default /var/tmp/imgfs-bench-dmg),
-#   BENCH_SIZE_MIB (default 1024), BENCH_ROUNDS (default 3), IMGFS (binary)
+#   BENCH_SIZE_MIB (default 1024), BENCH_ROUNDS (default 3), IMGFS (binary),
+#   IMGFS_BASE (a second imgfs binary, measured as base-fuse and base-conv in
+#   the same rounds), BENCH_TOOLS (subset of the tools above, in order)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,12 +33,14 @@ workdir=${BENCH_WORKDIR:-/var/tmp/imgfs-bench-dmg}
 size_mib=${BENCH_SIZE_MIB:-1024}
 rounds=${BENCH_ROUNDS:-3}
 imgfs=${IMGFS:-}
+base=${IMGFS_BASE:-}
 if [[ -z $imgfs ]]; then
   for c in "$here/build-bench/fuse/imgfs" "$here/build/fuse/imgfs" "$(command -v imgfs || true)"; do
     if [[ -n $c && -x $c ]]; then imgfs=$c; break; fi
   done
 fi
 [[ -x $imgfs ]] || { echo "bench-dmg: no imgfs binary (set IMGFS)" >&2; exit 1; }
+[[ -z $base || -x $base ]] || { echo "bench-dmg: IMGFS_BASE $base is not executable" >&2; exit 1; }
 for t in dmg2img qemu-img 7zz python3; do
   command -v "$t" >/dev/null || { echo "bench-dmg: cannot find $t" >&2; exit 1; }
 done
@@ -70,18 +75,19 @@ drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 
 run_tool() {  # tool -> seconds on stdout
-  local t0 t1
+  local t0 t1 bin=$imgfs
+  [[ $1 == base-* ]] && bin=$base
   drop
   case $1 in
-    imgfs-fuse)
-      "$imgfs" mount -f "$dmg" "$mnt" & server=$!
+    imgfs-fuse | base-fuse)
+      "$bin" mount -f "$dmg" "$mnt" & server=$!
       for _ in $(seq 100); do [[ -e $mnt/$(basename "${dmg%.dmg}").raw ]] && break; sleep 0.05; done
       t0=$(now)
       dd if="$mnt/$(basename "${dmg%.dmg}").raw" of=/dev/null bs=1M status=none
       t1=$(now)
       fusermount3 -u "$mnt"; wait "$server" || true; server= ;;
-    imgfs-conv)
-      t0=$(now); "$imgfs" convert -O raw "$dmg" "$shm/out.raw"; t1=$(now) ;;
+    imgfs-conv | base-conv)
+      t0=$(now); "$bin" convert -O raw "$dmg" "$shm/out.raw"; t1=$(now) ;;
     dmg2img)
       t0=$(now); dmg2img -s -i "$dmg" -o "$shm/out.raw" >/dev/null; t1=$(now) ;;
     qemu-img)
@@ -96,7 +102,12 @@ run_tool() {  # tool -> seconds on stdout
   python3 -c "print(f'{$t1 - $t0:.3f}')"
 }
 
-tools=(imgfs-fuse imgfs-conv dmg2img qemu-img 7zz conv-dmg-m1 conv-dmg-m2)
+if [[ -n ${BENCH_TOOLS:-} ]]; then
+  read -r -a tools <<<"$BENCH_TOOLS"
+else
+  tools=(imgfs-fuse imgfs-conv dmg2img qemu-img 7zz conv-dmg-m1 conv-dmg-m2)
+  [[ -n $base ]] && tools+=(base-fuse base-conv)
+fi
 declare -A secs=()
 for ((r = 0; r < rounds; r++)); do
   for ((i = 0; i < ${#tools[@]}; i++)); do
@@ -114,12 +125,16 @@ secs = {$(for t in "${tools[@]}"; do printf '"%s": [%s], ' "$t" "$(echo ${secs[$
 med = {t: statistics.median(v) for t, v in secs.items()}
 mbs = {t: size / med[t] / 1e6 for t in tools}
 print(f"DMG: {size >> 20} MiB virtual, UDZO {dmg_size >> 20} MiB, {len(secs[tools[0]])} rounds (median)\n")
-print("| reader | MB/s | seconds |")
-print("|---|---:|---:|")
+print("| reader | MB/s | seconds (median) | all rounds, s |")
+print("|---|---:|---:|---|")
 for t in tools:
-    print(f"| {t} | {mbs[t]:.0f} | {med[t]:.2f} |")
-best = max(mbs["dmg2img"], mbs["qemu-img"])
-print(f"\nimgfs-fuse / faster of dmg2img, qemu-img: {mbs['imgfs-fuse'] / best:.2f}x")
-print(f"imgfs-conv / faster of dmg2img, qemu-img: {mbs['imgfs-conv'] / best:.2f}x")
-print(f"convert -O dmg UDZO scaling, 2 threads / 1 thread: {med['conv-dmg-m1'] / med['conv-dmg-m2']:.2f}x")
+    print(f"| {t} | {mbs[t]:.0f} | {med[t]:.2f} | {' '.join(f'{x:.2f}' for x in secs[t])} |")
+anchors = [mbs[t] for t in ("dmg2img", "qemu-img") if t in mbs]
+if anchors:
+    best = max(anchors)
+    for t in ("imgfs-fuse", "imgfs-conv", "base-fuse", "base-conv"):
+        if t in mbs:
+            print(f"{t} / faster of dmg2img, qemu-img: {mbs[t] / best:.2f}x")
+if "conv-dmg-m1" in med and "conv-dmg-m2" in med:
+    print(f"convert -O dmg UDZO scaling, 2 threads / 1 thread: {med['conv-dmg-m1'] / med['conv-dmg-m2']:.2f}x")
 PYEOF

@@ -155,14 +155,16 @@ stage_asan() {
 
 stage_tsan() {
   # Only the multithreaded parts (STYLE.md §9): the shared cache, the thread
-  # pool, host read-ahead and the parallel qcow2 reads on it, and the FUSE tests, which read
-  # through a multithreaded mount. -O1 -g1, as TSan's documentation advises:
+  # pool, host read-ahead and the parallel qcow2 reads on it, the DMG
+  # read-ahead (pool tasks vs device lifetime), and the FUSE tests, which
+  # read through a multithreaded mount. -O1 -g1, as TSan's documentation advises:
   # half the compile time of -O2 -g, same instrumentation, line-table stacks.
   cmake -S . -B "$build_tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DIMGFS_SANITIZE=thread -DIMGFS_BUILD_TESTS=ON -DIMGFS_BUILD_BENCHMARKS=OFF || return 1
-  local targets=(cache_test thread_pool_test readahead_file_test qcow2_parallel_read_test)
+  local targets=(cache_test thread_pool_test readahead_file_test qcow2_parallel_read_test
+    dmg_readahead_test)
   [[ -f tests/fuse/CMakeLists.txt ]] && targets+=(tests/fuse/all)
   cmake --build "$build_tsan" -j"$JOBS" --target "${targets[@]}" || return 1
   # Test binaries not built here are registered as <target>_NOT_BUILT; skip them.

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
-// The UDIF read path (see device.h). No lock: the image and the chunk map
-// are immutable, decompressed chunks live in the shared Cache, and File
-// reads are positional.
+// The UDIF read path (see device.h). The image and the chunk map are
+// immutable, decompressed chunks live in the shared Cache, and File reads
+// are positional; the one lock, ReadAhead::mu, guards the chunks being
+// inflated and the stream slots.
 #include "formats/dmg/device.h"
 
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "core/util/checked.h"
 #include "core/util/hex.h"
@@ -28,6 +33,68 @@ struct Decompressed {
 
 // Extents reported per call, to bound memory (callers loop).
 constexpr size_t kMaxExtentChunks = 4096;
+
+// Sequential read-ahead. FUSE sends a buffered stream as <= 1 MiB requests,
+// each inside one or two 1 MiB chunks, so without help every chunk would be
+// inflated by the one thread that asked. A read of at least
+// kReadAheadMinBytes that starts within kStreamSlackBytes of where an
+// earlier read ended (FUSE workers may answer a stream slightly out of
+// order) continues that stream. From its kStreamConfirmReads-th
+// continuation on (large random reads rarely land next to each other
+// twice), the stream's next compressed chunks, up to kReadAheadBytes past
+// its end, are inflated on the pool into the Cache. Smaller reads (random
+// 4 KiB) neither look at the streams nor start work.
+constexpr uint64_t kReadAheadMinBytes = uint64_t{64} << 10;
+constexpr uint64_t kReadAheadBytes = uint64_t{8} << 20;
+constexpr uint64_t kStreamSlackBytes = uint64_t{2} << 20;
+constexpr uint32_t kStreamConfirmReads = 2;
+// Streams followed at once per device (a few readers of one mount).
+constexpr size_t kStreamSlots = 4;
+// Read-ahead chunks queued or running per device. Readers that would wait
+// for a chunk take queued ones themselves, so a deeper queue than the pool
+// is useful; per pool thread (and the reader) four at most.
+constexpr size_t kMaxAheadChunks = 8;
+constexpr size_t kAheadChunksPerThread = 4;
+// Read-ahead output waits in the Cache for its reader: use at most this
+// fraction of the Cache so that it is rarely evicted before being read.
+constexpr uint64_t kAheadCacheFraction = 4;
+// Compressed input up to this size is read into a buffer kept per thread;
+// larger (rare, other writers' huge chunks) is allocated per chunk.
+constexpr size_t kReusedInputBytes = size_t{4} << 20;
+
+// One chunk being inflated, by a pool task or by a reader. Every field is
+// guarded by ReadAhead::mu.
+struct Inflation {
+  enum class State { kQueued, kRunning, kDone };
+  State state = State::kQueued;
+  bool ahead = false;  // submitted by read-ahead (counted in ReadAhead::pending)
+  // Once kDone: the chunk, or null when inflating failed (the reader that
+  // needs the chunk inflates it again and gets the error itself) or went
+  // straight into one reader's buffer.
+  std::shared_ptr<const Decompressed> data;
+};
+
+// A sequential reader being followed.
+struct Stream {
+  bool used = false;
+  uint64_t end_bytes = 0;  // furthest end of a read in the stream
+  size_t next_chunk = 0;   // chunks before this were considered for read-ahead
+  uint32_t continued = 0;  // reads that continued it
+  uint64_t last_use = 0;   // ReadAhead::tick when last continued; LRU reuse
+};
+
+// Shared by a device and its pool tasks, so that a task queued when the
+// device closes finds `closed` instead of a freed device.
+struct ReadAhead {
+  std::mutex mu;
+  std::condition_variable cv;  // an inflation is done, or running_tasks fell
+  std::unordered_map<size_t, std::shared_ptr<Inflation>> inflight;  // by chunk; guarded by mu
+  size_t pending = 0;                        // ahead inflations not yet done; guarded by mu
+  size_t running_tasks = 0;                  // pool tasks using the device; guarded by mu
+  bool closed = false;                       // the device is closing; guarded by mu
+  std::array<Stream, kStreamSlots> streams;  // guarded by mu
+  uint64_t tick = 0;                         // guarded by mu
+};
 
 Status MapTable(const UdifImage& image, uint32_t index, std::vector<MappedChunk>* out) {
   const BlkxEntry& e = image.entries[index];
@@ -88,10 +155,19 @@ class Device final : public BlockDevice {
         size_(sector_count * kSectorBytes),
         cache_(cache),
         pool_(pool),
-        cache_id_(cache->NewId()) {}
+        cache_id_(cache->NewId()),
+        ahead_limit_(AheadLimit(chunks_, cache, pool)) {}
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
-  ~Device() override { cache_->EraseDevice(cache_id_); }
+  // Waits for the pool tasks that are inflating; queued ones find `closed`.
+  ~Device() override {
+    {
+      std::unique_lock lock(ahead_->mu);
+      ahead_->closed = true;
+      ahead_->cv.wait(lock, [&] { return ahead_->running_tasks == 0; });
+    }
+    cache_->EraseDevice(cache_id_);
+  }
 
   uint64_t Size() const override { return size_; }
   Status Read(uint64_t offset, std::span<std::byte> dst) const override;
@@ -107,9 +183,18 @@ class Device final : public BlockDevice {
     std::span<std::byte> dst;
   };
 
+  static size_t AheadLimit(const std::vector<MappedChunk>& chunks, const Cache* cache,
+                           const ThreadPool* pool);
   size_t FindChunk(uint64_t sector) const;
   Status ReadPiece(const Piece& p) const;
   Status ReadCompressed(const Piece& p) const;
+  Status InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job) const;
+  Result<std::shared_ptr<const Decompressed>> InflateToCache(size_t chunk) const;
+  bool HelpOne(std::unique_lock<std::mutex>& lock, size_t wanted) const;
+  void Finish(size_t chunk, const std::shared_ptr<Inflation>& job,
+              std::shared_ptr<const Decompressed> data) const;
+  void StartReadAhead(uint64_t offset, uint64_t length) const;
+  void RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) const;
   Status Decompress(const MappedChunk& c, std::span<std::byte> out) const;
 
   std::shared_ptr<const UdifImage> image_;
@@ -118,7 +203,31 @@ class Device final : public BlockDevice {
   Cache* const cache_;
   ThreadPool* const pool_;
   const uint64_t cache_id_;
+  const size_t ahead_limit_;  // 0: no read-ahead
+  const std::shared_ptr<ReadAhead> ahead_ = std::make_shared<ReadAhead>();
 };
+
+// How many read-ahead inflations may be pending: none without a pool; at
+// most kAheadChunksPerThread per pool thread and the reader, and as many
+// of the largest chunk as fit in 1/kAheadCacheFraction of the Cache.
+size_t Device::AheadLimit(const std::vector<MappedChunk>& chunks, const Cache* cache,
+                          const ThreadPool* pool) {
+  if (pool == nullptr) {
+    return 0;
+  }
+  uint64_t largest = 0;
+  for (const MappedChunk& c : chunks) {
+    if (IsCompressed(c.type)) {
+      largest = std::max(largest, c.sector_count * kSectorBytes);
+    }
+  }
+  if (largest == 0) {
+    return 0;
+  }
+  const uint64_t by_cache = cache->capacity_bytes() / kAheadCacheFraction / largest;
+  const uint64_t by_pool = kAheadChunksPerThread * (uint64_t{pool->size()} + 1);
+  return static_cast<size_t>(std::min({by_cache, by_pool, uint64_t{kMaxAheadChunks}}));
+}
 
 // The chunk holding `sector`. REQUIRES: sector < size_ / 512.
 size_t Device::FindChunk(uint64_t sector) const {
@@ -128,9 +237,24 @@ size_t Device::FindChunk(uint64_t sector) const {
 }
 
 Status Device::Decompress(const MappedChunk& c, std::span<std::byte> out) const {
+  // The compressed input goes to a buffer kept per thread: a stream would
+  // otherwise allocate and fault in a fresh one for every chunk.
+  thread_local std::unique_ptr<std::byte[]> reused;
+  thread_local size_t reused_bytes = 0;
   const auto in_bytes = static_cast<size_t>(c.length);
-  auto in = std::make_unique_for_overwrite<std::byte[]>(in_bytes);
-  std::span<std::byte> in_span(in.get(), in_bytes);
+  std::unique_ptr<std::byte[]> own;
+  std::byte* in = nullptr;
+  if (in_bytes <= kReusedInputBytes) {
+    if (reused_bytes < in_bytes) {
+      reused_bytes = std::min(kReusedInputBytes, std::max(in_bytes, 2 * reused_bytes));
+      reused = std::make_unique_for_overwrite<std::byte[]>(reused_bytes);
+    }
+    in = reused.get();
+  } else {
+    own = std::make_unique_for_overwrite<std::byte[]>(in_bytes);
+    in = own.get();
+  }
+  std::span<std::byte> in_span(in, in_bytes);
   IMGFS_RETURN_IF_ERROR(image_->file->ReadExactAt(c.file_offset, in_span, "dmg: chunk"));
   Status s = DecompressChunk(c.type, in_span, out);
   if (!s.ok()) {
@@ -140,25 +264,187 @@ Status Device::Decompress(const MappedChunk& c, std::span<std::byte> out) const 
   return Status::Ok();
 }
 
-Status Device::ReadCompressed(const Piece& p) const {
-  const MappedChunk& c = chunks_[p.chunk];
+// Inflates a chunk into a new buffer and offers it to the Cache.
+Result<std::shared_ptr<const Decompressed>> Device::InflateToCache(size_t chunk) const {
+  const MappedChunk& c = chunks_[chunk];
   const auto chunk_bytes = static_cast<size_t>(c.sector_count * kSectorBytes);
-  CacheKey key{cache_id_, CacheKind::kDecompressed, p.chunk};
-  std::shared_ptr<const Decompressed> hit = cache_->Get<Decompressed>(key);
-  if (!hit) {
-    if (p.in_chunk == 0 && p.dst.size() == chunk_bytes) {
-      // The whole chunk is wanted (sequential streaming): decompress into
-      // the caller's buffer; a streaming reader does not come back.
-      return Decompress(c, p.dst);
-    }
-    auto fresh = std::make_shared<Decompressed>();
-    fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
-    IMGFS_RETURN_IF_ERROR(Decompress(c, std::span(fresh->bytes.get(), chunk_bytes)));
-    hit = fresh;
-    cache_->Insert(key, hit, chunk_bytes);
+  auto fresh = std::make_shared<Decompressed>();
+  fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
+  IMGFS_RETURN_IF_ERROR(Decompress(c, std::span(fresh->bytes.get(), chunk_bytes)));
+  std::shared_ptr<const Decompressed> done = std::move(fresh);
+  cache_->Insert(CacheKey{cache_id_, CacheKind::kDecompressed, chunk}, done, chunk_bytes);
+  return done;
+}
+
+// Marks `job` done with `data` (may be null) and wakes its waiters.
+void Device::Finish(size_t chunk, const std::shared_ptr<Inflation>& job,
+                    std::shared_ptr<const Decompressed> data) const {
+  std::lock_guard lock(ahead_->mu);
+  job->state = Inflation::State::kDone;
+  job->data = std::move(data);
+  if (job->ahead) {
+    --ahead_->pending;
   }
-  std::memcpy(p.dst.data(), hit->bytes.get() + p.in_chunk, p.dst.size());
+  auto it = ahead_->inflight.find(chunk);
+  if (it != ahead_->inflight.end() && it->second == job) {
+    ahead_->inflight.erase(it);
+  }
+  ahead_->cv.notify_all();
+}
+
+// Inflates a chunk this reader registered (or took from the queue) in
+// `job`: a whole-chunk read straight into the caller's buffer (a streaming
+// reader does not come back, so nothing is cached), else through the Cache.
+Status Device::InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job) const {
+  const MappedChunk& c = chunks_[p.chunk];
+  if (p.in_chunk == 0 && p.dst.size() == c.sector_count * kSectorBytes) {
+    Status s = Decompress(c, p.dst);
+    Finish(p.chunk, job, nullptr);
+    return s;
+  }
+  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(p.chunk);
+  Finish(p.chunk, job, data.ok() ? *data : nullptr);
+  IMGFS_RETURN_IF_ERROR(data.status());
+  std::memcpy(p.dst.data(), (*data)->bytes.get() + p.in_chunk, p.dst.size());
   return Status::Ok();
+}
+
+// While a reader waits for a chunk being inflated elsewhere, it inflates
+// the earliest queued read-ahead chunk instead of sleeping, so that a
+// stream keeps the reader's core busy too. Returns false when none is
+// queued. REQUIRES: `lock` holds ahead_->mu; it is released meanwhile.
+bool Device::HelpOne(std::unique_lock<std::mutex>& lock, size_t wanted) const {
+  size_t chunk = 0;
+  std::shared_ptr<Inflation> job;
+  for (const auto& [index, candidate] : ahead_->inflight) {
+    if (index != wanted && candidate->state == Inflation::State::kQueued &&
+        (!job || index < chunk)) {
+      chunk = index;
+      job = candidate;
+    }
+  }
+  if (!job) {
+    return false;
+  }
+  job->state = Inflation::State::kRunning;
+  lock.unlock();
+  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk);
+  Finish(chunk, job, data.ok() ? *data : nullptr);
+  lock.lock();
+  return true;
+}
+
+Status Device::ReadCompressed(const Piece& p) const {
+  const CacheKey key{cache_id_, CacheKind::kDecompressed, p.chunk};
+  for (;;) {
+    std::shared_ptr<const Decompressed> hit = cache_->Get<Decompressed>(key);
+    if (!hit) {
+      std::shared_ptr<Inflation> mine;
+      {
+        std::unique_lock lock(ahead_->mu);
+        auto it = ahead_->inflight.find(p.chunk);
+        if (it == ahead_->inflight.end()) {
+          mine = std::make_shared<Inflation>();
+          mine->state = Inflation::State::kRunning;
+          ahead_->inflight.emplace(p.chunk, mine);
+        } else if (it->second->state == Inflation::State::kQueued) {
+          mine = it->second;  // read-ahead not started yet: do it now
+          mine->state = Inflation::State::kRunning;
+        } else {
+          const std::shared_ptr<Inflation> other = it->second;
+          while (other->state != Inflation::State::kDone) {
+            if (!HelpOne(lock, p.chunk)) {
+              ahead_->cv.wait(lock);
+            }
+          }
+          hit = other->data;
+        }
+      }
+      if (mine) {
+        return InflateFor(p, mine);
+      }
+      if (!hit) {
+        continue;  // it failed or went to another reader's buffer: again
+      }
+    }
+    std::memcpy(p.dst.data(), hit->bytes.get() + p.in_chunk, p.dst.size());
+    return Status::Ok();
+  }
+}
+
+// Follows streams (see kReadAheadMinBytes) and queues the next chunks of
+// the one this read continues on the pool.
+void Device::StartReadAhead(uint64_t offset, uint64_t length) const {
+  std::vector<std::pair<size_t, std::shared_ptr<Inflation>>> queued;
+  {
+    std::lock_guard lock(ahead_->mu);
+    ReadAhead& ra = *ahead_;
+    ++ra.tick;
+    Stream* stream = nullptr;
+    Stream* victim = &ra.streams[0];
+    for (Stream& s : ra.streams) {
+      if (s.used && offset + kStreamSlackBytes >= s.end_bytes &&
+          offset <= s.end_bytes + kStreamSlackBytes) {
+        stream = &s;
+        break;
+      }
+      if (victim->used && (!s.used || s.last_use < victim->last_use)) {
+        victim = &s;
+      }
+    }
+    if (stream == nullptr) {
+      // Maybe a stream's first read.
+      *victim = Stream{.used = true, .end_bytes = offset + length, .last_use = ra.tick};
+      return;
+    }
+    stream->end_bytes = std::max(stream->end_bytes, offset + length);
+    stream->last_use = ra.tick;
+    if (stream->continued < kStreamConfirmReads && ++stream->continued < kStreamConfirmReads) {
+      return;
+    }
+    const uint64_t window_end = std::min(size_, stream->end_bytes + kReadAheadBytes);
+    size_t next =
+        std::max(stream->next_chunk, FindChunk((stream->end_bytes - 1) / kSectorBytes) + 1);
+    for (; next < chunks_.size() && ra.pending < ahead_limit_; ++next) {
+      const MappedChunk& c = chunks_[next];
+      if (c.first_sector * kSectorBytes >= window_end) {
+        break;
+      }
+      if (!IsCompressed(c.type) || ra.inflight.contains(next) ||
+          cache_->Lookup(CacheKey{cache_id_, CacheKind::kDecompressed, next})) {
+        continue;
+      }
+      auto job = std::make_shared<Inflation>();
+      job->ahead = true;
+      ra.inflight.emplace(next, job);
+      ++ra.pending;
+      queued.emplace_back(next, std::move(job));
+    }
+    stream->next_chunk = next;
+  }
+  for (auto& [chunk, job] : queued) {
+    pool_->Submit([this, ahead = ahead_, chunk = chunk, job = std::move(job)] {
+      {
+        std::lock_guard lock(ahead->mu);
+        if (ahead->closed || job->state != Inflation::State::kQueued) {
+          return;  // the device is gone or closing, or a reader took the chunk
+        }
+        job->state = Inflation::State::kRunning;
+        ++ahead->running_tasks;
+      }
+      RunAheadTask(chunk, job);
+      std::lock_guard lock(ahead->mu);
+      --ahead->running_tasks;
+      ahead->cv.notify_all();
+    });
+  }
+}
+
+// A pool task's work. An error is dropped: a reader that needs the chunk
+// inflates it again and gets the error itself.
+void Device::RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) const {
+  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk);
+  Finish(chunk, job, data.ok() ? *data : nullptr);
 }
 
 Status Device::ReadPiece(const Piece& p) const {
@@ -177,6 +463,9 @@ Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
   IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), size_));
   if (dst.empty()) {
     return Status::Ok();
+  }
+  if (ahead_limit_ != 0 && dst.size() >= kReadAheadMinBytes) {
+    StartReadAhead(offset, dst.size());
   }
   std::vector<Piece> compressed;
   size_t done = 0;

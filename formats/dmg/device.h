@@ -5,7 +5,13 @@
 // compressed chunks through the shared Cache (CacheKind::kDecompressed,
 // index = chunk number), so a 4 KiB read decompresses only the chunks it
 // touches. A read spanning several compressed chunks decompresses them in
-// parallel on OpenOptions::pool.
+// parallel on OpenOptions::pool. With a pool, sequential streams (FUSE's
+// <= 1 MiB requests) are followed and their next chunks inflated ahead on
+// the pool into the Cache; a chunk is never inflated twice at once (a
+// reader that needs one being inflated waits for it, or meanwhile inflates
+// another queued one). Read-ahead is bounded: at most 8 chunks pending per
+// device and at most a quarter of the Cache; reads under 64 KiB never start
+// it. A read-ahead error is dropped; the reader of that chunk gets it.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +51,9 @@ struct MappedChunk {
 // its sectors, or a compressed chunk exceeds the caps above.
 Result<std::vector<MappedChunk>> ComposeChunks(const UdifImage& image);
 
-// REQUIRES: cache outlives the device; pool (may be null) too.
+// REQUIRES: cache outlives the device; pool (may be null) too. Destroying
+// the device waits for the read-ahead inflations running on the pool (one
+// chunk each); queued ones then do nothing.
 Result<std::unique_ptr<BlockDevice>> NewUdifDevice(std::shared_ptr<const UdifImage> image,
                                                    Cache* cache, ThreadPool* pool);
 
