@@ -38,6 +38,15 @@ struct Cache::Shard {
   std::list<Entry> lru;                                                     // guarded by mu
   std::unordered_map<CacheKey, std::list<Entry>::iterator, KeyHash> index;  // guarded by mu
 
+  void Remove(const CacheKey& key) {  // REQUIRES: mu held
+    auto it = index.find(key);
+    if (it != index.end()) {
+      usage -= it->second->charge;
+      lru.erase(it->second);
+      index.erase(it);
+    }
+  }
+
   void EvictTo(uint64_t target) {  // REQUIRES: mu held
     while (usage > target && !lru.empty()) {
       Entry& e = lru.back();
@@ -85,12 +94,7 @@ std::shared_ptr<const void> Cache::Lookup(const CacheKey& key) {
 void Cache::Insert(const CacheKey& key, std::shared_ptr<const void> value, size_t charge_bytes) {
   Shard& s = ShardFor(key);
   std::lock_guard lock(s.mu);
-  auto it = s.index.find(key);
-  if (it != s.index.end()) {
-    s.usage -= it->second->charge;
-    s.lru.erase(it->second);
-    s.index.erase(it);
-  }
+  s.Remove(key);
   if (charge_bytes > s.capacity) {
     return;
   }
@@ -98,6 +102,12 @@ void Cache::Insert(const CacheKey& key, std::shared_ptr<const void> value, size_
   s.lru.push_front(Shard::Entry{key, std::move(value), charge_bytes});
   s.index.emplace(key, s.lru.begin());
   s.usage += charge_bytes;
+}
+
+void Cache::Erase(const CacheKey& key) {
+  Shard& s = ShardFor(key);
+  std::lock_guard lock(s.mu);
+  s.Remove(key);
 }
 
 void Cache::EraseDevice(uint64_t device_id) {

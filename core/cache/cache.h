@@ -54,6 +54,9 @@ class Cache {
   // not kept. Evicts least recently used entries to stay within budget.
   void Insert(const CacheKey& key, std::shared_ptr<const void> value, size_t charge_bytes);
 
+  // Drops one entry, if present (a value held elsewhere stays alive).
+  void Erase(const CacheKey& key);
+
   // Drops every entry of one device (when it closes).
   void EraseDevice(uint64_t device_id);
 

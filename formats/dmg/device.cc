@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -29,6 +31,13 @@ bool IsZero(ChunkType t) { return t == ChunkType::kZeroFill || t == ChunkType::k
 // A decompressed chunk as the Cache holds it; never value-initialised.
 struct Decompressed {
   std::unique_ptr<std::byte[]> bytes;
+  // Stream data (read ahead, or inflated for a read of at least
+  // kReadAheadMinBytes): it leaves the Cache once reads have copied out as
+  // many bytes as it holds. A stream does not come back, and keeping up to
+  // the whole Cache of it would cost fresh pages (page faults) per chunk
+  // and evict other devices' tables.
+  bool transient = false;
+  mutable std::atomic<uint64_t> consumed_bytes{0};  // counted when transient
 };
 
 // Extents reported per call, to bound memory (callers loop).
@@ -61,6 +70,18 @@ constexpr uint64_t kAheadCacheFraction = 4;
 // Compressed input up to this size is read into a buffer kept per thread;
 // larger (rare, other writers' huge chunks) is allocated per chunk.
 constexpr size_t kReusedInputBytes = size_t{4} << 20;
+
+// Counts a running read while it lives.
+class Counted {
+ public:
+  explicit Counted(std::atomic<unsigned>& n) : n_(n) { n_.fetch_add(1); }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  ~Counted() { n_.fetch_sub(1); }
+
+ private:
+  std::atomic<unsigned>& n_;
+};
 
 // One chunk being inflated, by a pool task or by a reader. Every field is
 // guarded by ReadAhead::mu.
@@ -181,6 +202,7 @@ class Device final : public BlockDevice {
     size_t chunk = 0;
     uint64_t in_chunk = 0;  // byte offset inside the chunk's output
     std::span<std::byte> dst;
+    bool streaming = false;  // part of a read of at least kReadAheadMinBytes
   };
 
   static size_t AheadLimit(const std::vector<MappedChunk>& chunks, const Cache* cache,
@@ -189,11 +211,12 @@ class Device final : public BlockDevice {
   Status ReadPiece(const Piece& p) const;
   Status ReadCompressed(const Piece& p) const;
   Status InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job) const;
-  Result<std::shared_ptr<const Decompressed>> InflateToCache(size_t chunk) const;
+  Result<std::shared_ptr<const Decompressed>> InflateToCache(size_t chunk, bool transient) const;
+  void CopyOut(const Piece& p, const Decompressed& data) const;
   bool HelpOne(std::unique_lock<std::mutex>& lock, size_t wanted) const;
   void Finish(size_t chunk, const std::shared_ptr<Inflation>& job,
               std::shared_ptr<const Decompressed> data) const;
-  void StartReadAhead(uint64_t offset, uint64_t length) const;
+  void StartReadAhead(uint64_t offset, uint64_t length, bool submit) const;
   void RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) const;
   Status Decompress(const MappedChunk& c, std::span<std::byte> out) const;
 
@@ -205,6 +228,7 @@ class Device final : public BlockDevice {
   const uint64_t cache_id_;
   const size_t ahead_limit_;  // 0: no read-ahead
   const std::shared_ptr<ReadAhead> ahead_ = std::make_shared<ReadAhead>();
+  mutable std::atomic<unsigned> large_reads_{0};  // reads >= kReadAheadMinBytes running
 };
 
 // How many read-ahead inflations may be pending: none without a pool; at
@@ -265,11 +289,13 @@ Status Device::Decompress(const MappedChunk& c, std::span<std::byte> out) const 
 }
 
 // Inflates a chunk into a new buffer and offers it to the Cache.
-Result<std::shared_ptr<const Decompressed>> Device::InflateToCache(size_t chunk) const {
+Result<std::shared_ptr<const Decompressed>> Device::InflateToCache(size_t chunk,
+                                                                   bool transient) const {
   const MappedChunk& c = chunks_[chunk];
   const auto chunk_bytes = static_cast<size_t>(c.sector_count * kSectorBytes);
   auto fresh = std::make_shared<Decompressed>();
   fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
+  fresh->transient = transient;
   IMGFS_RETURN_IF_ERROR(Decompress(c, std::span(fresh->bytes.get(), chunk_bytes)));
   std::shared_ptr<const Decompressed> done = std::move(fresh);
   cache_->Insert(CacheKey{cache_id_, CacheKind::kDecompressed, chunk}, done, chunk_bytes);
@@ -302,11 +328,25 @@ Status Device::InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job)
     Finish(p.chunk, job, nullptr);
     return s;
   }
-  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(p.chunk);
+  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(p.chunk, p.streaming);
   Finish(p.chunk, job, data.ok() ? *data : nullptr);
   IMGFS_RETURN_IF_ERROR(data.status());
-  std::memcpy(p.dst.data(), (*data)->bytes.get() + p.in_chunk, p.dst.size());
+  CopyOut(p, **data);
   return Status::Ok();
+}
+
+// Copies the piece out of a decompressed chunk; stream data leaves the
+// Cache once as many bytes as it holds have been copied out (in any order:
+// FUSE workers answer a stream slightly out of order).
+void Device::CopyOut(const Piece& p, const Decompressed& data) const {
+  std::memcpy(p.dst.data(), data.bytes.get() + p.in_chunk, p.dst.size());
+  if (data.transient) {
+    const uint64_t chunk_bytes = chunks_[p.chunk].sector_count * kSectorBytes;
+    const uint64_t before = data.consumed_bytes.fetch_add(p.dst.size());
+    if (before < chunk_bytes && before + p.dst.size() >= chunk_bytes) {
+      cache_->Erase(CacheKey{cache_id_, CacheKind::kDecompressed, p.chunk});
+    }
+  }
 }
 
 // While a reader waits for a chunk being inflated elsewhere, it inflates
@@ -328,7 +368,7 @@ bool Device::HelpOne(std::unique_lock<std::mutex>& lock, size_t wanted) const {
   }
   job->state = Inflation::State::kRunning;
   lock.unlock();
-  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk);
+  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk, true);
   Finish(chunk, job, data.ok() ? *data : nullptr);
   lock.lock();
   return true;
@@ -367,14 +407,14 @@ Status Device::ReadCompressed(const Piece& p) const {
         continue;  // it failed or went to another reader's buffer: again
       }
     }
-    std::memcpy(p.dst.data(), hit->bytes.get() + p.in_chunk, p.dst.size());
+    CopyOut(p, *hit);
     return Status::Ok();
   }
 }
 
-// Follows streams (see kReadAheadMinBytes) and queues the next chunks of
-// the one this read continues on the pool.
-void Device::StartReadAhead(uint64_t offset, uint64_t length) const {
+// Follows streams (see kReadAheadMinBytes) and, when `submit`, queues the
+// next chunks of the one this read continues on the pool.
+void Device::StartReadAhead(uint64_t offset, uint64_t length, bool submit) const {
   std::vector<std::pair<size_t, std::shared_ptr<Inflation>>> queued;
   {
     std::lock_guard lock(ahead_->mu);
@@ -399,7 +439,8 @@ void Device::StartReadAhead(uint64_t offset, uint64_t length) const {
     }
     stream->end_bytes = std::max(stream->end_bytes, offset + length);
     stream->last_use = ra.tick;
-    if (stream->continued < kStreamConfirmReads && ++stream->continued < kStreamConfirmReads) {
+    if ((stream->continued < kStreamConfirmReads && ++stream->continued < kStreamConfirmReads) ||
+        !submit) {
       return;
     }
     const uint64_t window_end = std::min(size_, stream->end_bytes + kReadAheadBytes);
@@ -443,7 +484,7 @@ void Device::StartReadAhead(uint64_t offset, uint64_t length) const {
 // A pool task's work. An error is dropped: a reader that needs the chunk
 // inflates it again and gets the error itself.
 void Device::RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) const {
-  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk);
+  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk, true);
   Finish(chunk, job, data.ok() ? *data : nullptr);
 }
 
@@ -464,8 +505,14 @@ Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
   if (dst.empty()) {
     return Status::Ok();
   }
+  std::optional<Counted> counted;
   if (ahead_limit_ != 0 && dst.size() >= kReadAheadMinBytes) {
-    StartReadAhead(offset, dst.size());
+    // Read-ahead uses idle cores only: when as many large reads as pool
+    // threads are already running (FUSE answering the kernel's own
+    // read-ahead on several workers), inflating ahead would only add
+    // copies out of the Cache.
+    counted.emplace(large_reads_);
+    StartReadAhead(offset, dst.size(), large_reads_.load() <= pool_->size());
   }
   std::vector<Piece> compressed;
   size_t done = 0;
@@ -476,7 +523,8 @@ Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
     const uint64_t in_chunk = pos - c.first_sector * kSectorBytes;
     const uint64_t n =
         std::min<uint64_t>(c.sector_count * kSectorBytes - in_chunk, dst.size() - done);
-    Piece p{index, in_chunk, dst.subspan(done, static_cast<size_t>(n))};
+    Piece p{index, in_chunk, dst.subspan(done, static_cast<size_t>(n)),
+            dst.size() >= kReadAheadMinBytes};
     if (IsCompressed(c.type)) {
       compressed.push_back(p);
     } else {

@@ -65,6 +65,19 @@ TEST(CacheTest, HeldValueSurvivesEviction) {
   EXPECT_EQ(*held, "keep");
 }
 
+TEST(CacheTest, EraseOneEntry) {
+  Cache c(1 << 20);
+  c.Insert(Key(1, 1), std::make_shared<const int>(1), 10);
+  c.Insert(Key(1, 2), std::make_shared<const int>(2), 20);
+  auto held = c.Get<int>(Key(1, 2));
+  c.Erase(Key(1, 2));
+  c.Erase(Key(1, 3));  // absent: nothing happens
+  EXPECT_EQ(c.Get<int>(Key(1, 2)), nullptr);
+  EXPECT_NE(c.Get<int>(Key(1, 1)), nullptr);
+  EXPECT_EQ(*held, 2);
+  EXPECT_EQ(c.TotalCharge(), 10u);
+}
+
 TEST(CacheTest, EraseDevice) {
   Cache c(1 << 20);
   c.Insert(Key(1, 1), std::make_shared<const int>(1), 10);
