@@ -10,6 +10,7 @@ target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/image.cc
   ${CMAKE_CURRENT_LIST_DIR}/segments.cc
   ${CMAKE_CURRENT_LIST_DIR}/device.cc
+  ${CMAKE_CURRENT_LIST_DIR}/describe.cc
   ${CMAKE_CURRENT_LIST_DIR}/check.cc
   ${CMAKE_CURRENT_LIST_DIR}/sparseimage.cc
   ${CMAKE_CURRENT_LIST_DIR}/sparsebundle.cc
