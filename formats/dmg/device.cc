@@ -209,7 +209,7 @@ class Device final : public BlockDevice {
   static size_t AheadLimit(const std::vector<MappedChunk>& chunks, const Cache* cache,
                            const ThreadPool* pool);
   size_t FindChunk(uint64_t sector) const;
-  Status ReadPiece(const Piece& p) const;
+  Status ReadStored(const Piece& p) const;
   Status ReadCompressed(const Piece& p) const;
   Status InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job) const;
   Result<std::shared_ptr<const Decompressed>> InflateToCache(size_t chunk, bool transient) const;
@@ -440,8 +440,8 @@ void Device::StartReadAhead(uint64_t offset, uint64_t length, bool submit) const
     }
     stream->end_bytes = std::max(stream->end_bytes, offset + length);
     stream->last_use = ra.tick;
-    if ((stream->continued < kStreamConfirmReads && ++stream->continued < kStreamConfirmReads) ||
-        !submit) {
+    stream->continued = std::min(stream->continued + 1, kStreamConfirmReads);
+    if (stream->continued < kStreamConfirmReads || !submit) {
       return;
     }
     const uint64_t window_end = std::min(size_, stream->end_bytes + kReadAheadBytes);
@@ -489,16 +489,14 @@ void Device::RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) c
   Finish(chunk, job, data.ok() ? *data : nullptr);
 }
 
-Status Device::ReadPiece(const Piece& p) const {
+// A piece of a zero-fill or raw chunk (compressed ones go to ReadCompressed).
+Status Device::ReadStored(const Piece& p) const {
   const MappedChunk& c = chunks_[p.chunk];
   if (IsZero(c.type)) {
     std::memset(p.dst.data(), 0, p.dst.size());
     return Status::Ok();
   }
-  if (c.type == ChunkType::kRaw) {
-    return image_->file->ReadExactAt(c.file_offset + p.in_chunk, p.dst, "dmg: raw chunk");
-  }
-  return ReadCompressed(p);
+  return image_->file->ReadExactAt(c.file_offset + p.in_chunk, p.dst, "dmg: raw chunk");
 }
 
 Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
@@ -529,7 +527,7 @@ Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
     if (IsCompressed(c.type)) {
       compressed.push_back(p);
     } else {
-      IMGFS_RETURN_IF_ERROR(ReadPiece(p));
+      IMGFS_RETURN_IF_ERROR(ReadStored(p));
     }
     done += static_cast<size_t>(n);
     ++index;

@@ -20,9 +20,6 @@ constexpr size_t kEntryGranularityBits = 17;
 constexpr size_t kEntryNameSize = 18;
 constexpr size_t kEntryExtraDataSize = 20;
 constexpr size_t kEntryFixedBytes = 24;
-// The bitmaps extension payload is 24 bytes (nb_bitmaps, reserved,
-// directory size, directory offset).
-constexpr uint32_t kExtensionBytes = 24;
 // Extra data per entry: the spec defines none yet; bound it like QEMU's
 // snapshot extra data so one entry cannot claim gigabytes.
 constexpr uint32_t kMaxBitmapExtraDataBytes = 1024;
@@ -126,9 +123,9 @@ Result<std::vector<BitmapEntry>> ReadBitmapDirectory(const File& file, const Hea
     return Corrupt("bitmaps extension is missing");
   }
   const BitmapsExtension& ext = *h.bitmaps;
-  if (ext.data_bytes < kExtensionBytes) {
+  if (ext.data_bytes < kBitmapsExtensionBytes) {
     return Corrupt("bitmaps extension has " + std::to_string(ext.data_bytes) + " bytes, need " +
-                   std::to_string(kExtensionBytes));
+                   std::to_string(kBitmapsExtensionBytes));
   }
   if (ext.nb_bitmaps == 0 || ext.nb_bitmaps > kMaxBitmaps) {
     return Corrupt("bitmaps extension lists " + std::to_string(ext.nb_bitmaps) + " bitmaps (1.." +

@@ -66,7 +66,7 @@ std::string BitmapEntryProblem(const Header& h, const BitmapEntry& e);
 
 // Validates h.bitmaps (the extension), reads the directory it points to
 // and decodes it. Entries are not validated (see BitmapEntryProblem).
-// REQUIRES: h.has_bitmaps. kCorrupt for a malformed extension or directory.
+// REQUIRES: h.bitmaps. kCorrupt for a malformed extension or directory.
 Result<std::vector<BitmapEntry>> ReadBitmapDirectory(const File& file, const Header& h);
 
 // Bitmap table entries a bitmap of 2^granularity_bits bytes per bit needs

@@ -320,7 +320,7 @@ Status Checker::MarkBitmapTable(const BitmapEntry& e) {
 }
 
 Status Checker::MarkBitmaps() {
-  if (!h_.has_bitmaps) {
+  if (!h_.bitmaps) {
     return Status::Ok();
   }
   if (!h_.bitmaps_consistent()) {

@@ -20,8 +20,7 @@ constexpr size_t kFeatureNameBytes = 46;
 constexpr uint32_t kMaxExtensionStringBytes = 4096;
 // Full disk encryption header extension payload: offset and length.
 constexpr uint32_t kCryptoExtBytes = 16;
-// Bitmaps extension payload (spec "Bitmaps extension").
-constexpr uint32_t kBitmapsExtBytes = 24;
+// Bitmaps extension payload fields (spec "Bitmaps extension").
 constexpr size_t kBitmapsNbOffset = 0;
 constexpr size_t kBitmapsReservedOffset = 4;
 constexpr size_t kBitmapsDirectoryBytesOffset = 8;
@@ -220,10 +219,9 @@ Status DecodeOneExtension(uint32_t type, uint64_t at, std::span<const std::byte>
       return DecodeFeatureNames(data, h);
     case kExtBitmaps: {
       // Reading ignores bitmaps; a short extension is left to Check().
-      h->has_bitmaps = true;
       BitmapsExtension ext;
       ext.data_bytes = static_cast<uint32_t>(data.size());
-      if (data.size() >= kBitmapsExtBytes) {
+      if (data.size() >= kBitmapsExtensionBytes) {
         ext.nb_bitmaps = LoadBE32(data.data() + kBitmapsNbOffset);
         ext.reserved = LoadBE32(data.data() + kBitmapsReservedOffset);
         ext.directory_bytes = LoadBE64(data.data() + kBitmapsDirectoryBytesOffset);
@@ -273,13 +271,21 @@ Status DecodeExtensions(std::span<const std::byte> b, Header* h) {
   }
 }
 
+// The name the image's feature name table gives a bit, or "".
+std::string TableFeatureName(const Header& h, uint8_t type, unsigned bit) {
+  for (const FeatureName& f : h.feature_names) {
+    if (f.type == type && f.bit == bit && !f.name.empty()) {
+      return f.name;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string IncompatibleFeatureName(const Header& h, unsigned bit) {
-  for (const FeatureName& f : h.feature_names) {
-    if (f.type == 0 && f.bit == bit && !f.name.empty()) {
-      return f.name + " (bit " + std::to_string(bit) + ")";
-    }
+  if (std::string name = TableFeatureName(h, 0, bit); !name.empty()) {
+    return name + " (bit " + std::to_string(bit) + ")";
   }
   static const char* const kNames[] = {"dirty bit", "corrupt bit", "external data file",
                                        "compression type", "extended L2 entries"};
@@ -307,14 +313,8 @@ std::vector<std::string> UnknownFeatureNames(const Header& h, uint8_t type) {
     if (((bits >> bit) & 1) == 0) {
       continue;
     }
-    std::string name = "unknown";
-    for (const FeatureName& f : h.feature_names) {
-      if (f.type == type && f.bit == bit && !f.name.empty()) {
-        name = f.name;
-        break;
-      }
-    }
-    names.push_back(name + " (bit " + std::to_string(bit) + ")");
+    std::string name = TableFeatureName(h, type, bit);
+    names.push_back((name.empty() ? "unknown" : name) + " (bit " + std::to_string(bit) + ")");
   }
   return names;
 }

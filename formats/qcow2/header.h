@@ -86,6 +86,7 @@ enum class CompressionType : uint8_t { kZlib = 0, kZstd = 1 };
 
 // The bitmaps header extension (spec "Bitmaps extension"): where the
 // bitmap directory lives. Decoded as stored; the checker validates it.
+inline constexpr uint32_t kBitmapsExtensionBytes = 24;  // its payload when valid
 struct BitmapsExtension {
   uint32_t data_bytes = 0;  // extension length as stored (24 when valid)
   uint32_t nb_bitmaps = 0;
@@ -125,8 +126,7 @@ struct Header {
   std::string backing_format;
   std::string data_file;
   std::vector<FeatureName> feature_names;
-  bool has_bitmaps = false;
-  std::optional<BitmapsExtension> bitmaps;  // set when has_bitmaps
+  std::optional<BitmapsExtension> bitmaps;  // the image has a bitmaps extension
   std::optional<uint64_t> crypto_header_offset;
 
   uint64_t cluster_size() const { return uint64_t{1} << cluster_bits; }
@@ -139,7 +139,7 @@ struct Header {
   // a program without bitmap support wrote the image and the bitmaps are
   // stale (spec "autoclear_features").
   bool bitmaps_consistent() const {
-    return has_bitmaps && (autoclear_features & kAutoclearBitmaps) != 0;
+    return bitmaps.has_value() && (autoclear_features & kAutoclearBitmaps) != 0;
   }
   // Bytes per L2 entry: 8, or 16 with extended L2 entries.
   uint32_t l2_entry_bits() const { return extended_l2() ? 4 : 3; }

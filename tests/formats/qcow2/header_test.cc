@@ -182,7 +182,7 @@ TEST(Qcow2HeaderTest, ExtensionsAreDecodedAndUnknownOnesSkipped) {
   ASSERT_OK(h);
   EXPECT_EQ(h->backing_format, "raw");
   EXPECT_EQ(h->data_file, "disk.data");
-  EXPECT_TRUE(h->has_bitmaps);
+  EXPECT_TRUE(h->bitmaps.has_value());
   EXPECT_TRUE(h->crypto_header_offset.has_value());
   EXPECT_EQ(h->backing_file, "base.img");
 }
