@@ -43,7 +43,9 @@ class FuzzDisk final : public imgfs::BlockDevice {
   imgfs::Status Read(uint64_t offset, std::span<std::byte> dst) const override {
     IMGFS_RETURN_IF_ERROR(imgfs::CheckRange(offset, dst.size(), size_));
     std::fill(dst.begin(), dst.end(), std::byte{0});
-    if (offset < bytes_.size()) {
+    // An empty read is valid (dst.data() may then be null, which memcpy
+    // must not see).
+    if (offset < bytes_.size() && !dst.empty()) {
       const size_t n = std::min<size_t>(dst.size(), bytes_.size() - offset);
       std::memcpy(dst.data(), bytes_.data() + offset, n);
     }
