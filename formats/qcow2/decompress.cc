@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
-// qcow2 cluster decompression with libdeflate (raw deflate) and libzstd.
+// qcow2 cluster decompression with libdeflate (raw deflate), zlib (prefixes
+// of raw deflate streams) and libzstd.
 // Contexts are thread-local so that concurrent readers neither share nor
 // reallocate decompressor state per call.
 #include "formats/qcow2/decompress.h"
 
 #include <libdeflate.h>
+#include <zlib.h>
 #include <zstd.h>
 
+#include <limits>
 #include <memory>
 
 namespace imgfs::qcow2 {
@@ -14,6 +17,19 @@ namespace {
 
 struct DeflateFree {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+struct ZlibStream {
+  z_stream z{};
+  bool ready = false;
+  ZlibStream() {
+    // -15: raw deflate with any window; QEMU writes 4 KiB windows (-12).
+    ready = inflateInit2(&z, -15) == Z_OK;
+  }
+  ~ZlibStream() {
+    if (ready) {
+      inflateEnd(&z);
+    }
+  }
 };
 struct ZstdFree {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
@@ -72,6 +88,35 @@ Status Unzstd(std::span<const std::byte> in, std::span<std::byte> out) {
 }
 
 }  // namespace
+
+Status InflatePrefix(std::span<const std::byte> in, std::span<std::byte> out) {
+  thread_local ZlibStream stream;
+  if (!stream.ready || inflateReset(&stream.z) != Z_OK) {
+    return InternalError("qcow2: cannot set up a zlib inflater");
+  }
+  constexpr size_t kMax = std::numeric_limits<uInt>::max();
+  if (in.size() > kMax || out.size() > kMax) {
+    return InternalError("qcow2: compressed cluster too large for zlib");
+  }
+  z_stream& z = stream.z;
+  // zlib's API is not const-correct; it never writes through next_in.
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  // All input is given at once, so one call either fills `out`, ends the
+  // stream early, or fails.
+  int r = inflate(&z, Z_NO_FLUSH);
+  if (z.avail_out == 0 && (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR)) {
+    return Status::Ok();
+  }
+  if (r == Z_STREAM_END || r == Z_OK || r == Z_BUF_ERROR) {
+    return CorruptError("qcow2: deflate stream holds " + std::to_string(out.size() - z.avail_out) +
+                        " bytes, fewer than the " + std::to_string(out.size()) + " read");
+  }
+  return CorruptError(std::string("qcow2: deflate stream is invalid (zlib: ") +
+                      (z.msg != nullptr ? z.msg : "error " + std::to_string(r)) + ")");
+}
 
 Status DecompressCluster(CompressionType type, std::span<const std::byte> in,
                          std::span<std::byte> out) {

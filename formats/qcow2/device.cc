@@ -6,6 +6,7 @@
 #include "formats/qcow2/device.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 
@@ -88,10 +89,21 @@ void AddHostRange(std::vector<HostRange>* ranges, const File* file, uint64_t off
   ranges->push_back(HostRange{file, offset, length});
 }
 
-// A decompressed cluster as the Cache holds it; never value-initialised.
+// A decompressed cluster as the Cache holds it: the whole cluster, or only
+// its first `valid` bytes after a prefix inflate. Never value-initialised.
 struct DecompressedCluster {
   std::unique_ptr<std::byte[]> bytes;
+  size_t valid = 0;
 };
+
+// Small reads of zlib clusters inflate only the prefix they need when that
+// is at most this fraction of the cluster (1/kPrefixInflateDivisor): zlib
+// stops early but runs at half libdeflate's speed, so half a cluster is the
+// break-even (docs/BENCHMARKS.md, "Prefix inflate"). Reads that continue
+// where a recent one ended are streams and inflate whole clusters at once,
+// so that a small-block sequential reader never inflates a cluster twice.
+constexpr size_t kPrefixInflateDivisor = 2;
+constexpr size_t kRecentEnds = 4;
 
 // Reads host bytes; bytes past the end of the file read as zeros, as in
 // QEMU (external data files may end inside the last cluster).
@@ -135,6 +147,7 @@ class Device final : public BlockDevice {
                         Run run) const;
   Status ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const;
   Status DecompressInto(const Run& run, std::span<std::byte> out) const;
+  bool ContinuesRecentRead(uint64_t offset, uint64_t end) const;
   Status BackingExtents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const;
   Status ReadSerial(uint64_t offset, std::span<std::byte> dst) const;
   Status ReadParallel(uint64_t offset, std::span<std::byte> dst) const;
@@ -150,6 +163,10 @@ class Device final : public BlockDevice {
   // harmless, so plain atomics suffice.
   mutable std::atomic<uint64_t> seq_end_{0};      // end of the last large read
   mutable std::atomic<uint64_t> ahead_until_{0};  // prefetch issued up to here
+  // Where the last few compressed-cluster reads ended (see
+  // kPrefixInflateDivisor); racy by design, it only picks a strategy.
+  mutable std::array<std::atomic<uint64_t>, kRecentEnds> recent_ends_{};
+  mutable std::atomic<size_t> recent_next_{0};
 };
 
 Result<Run> Device::Lookup(uint64_t offset, uint64_t max_length) const {
@@ -199,8 +216,8 @@ Result<Run> Device::ExtendRun(const L2Table& l2, uint64_t l2_offset, uint64_t of
   return run;
 }
 
-// Reads the compressed stream of `run` and inflates it into `out`, which
-// must be exactly one cluster.
+// Reads the compressed stream of `run` and inflates it into `out`: the
+// whole cluster, or (zlib only) a prefix of it.
 Status Device::DecompressInto(const Run& run, std::span<std::byte> out) const {
   const File& file = *image_->file;
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
@@ -214,30 +231,52 @@ Status Device::DecompressInto(const Run& run, std::span<std::byte> out) const {
   auto in = std::make_unique_for_overwrite<std::byte[]>(in_bytes);
   std::span<std::byte> in_span(in.get(), in_bytes);
   IMGFS_RETURN_IF_ERROR(ReadHost(file, run.host_offset, in_span));
-  Status s = DecompressCluster(image_->header.compression_type, in_span, out);
+  const bool whole = out.size() == image_->geometry.cluster_size();
+  Status s = whole ? DecompressCluster(image_->header.compression_type, in_span, out)
+                   : InflatePrefix(in_span, out);
   if (!s.ok()) {
     return s.Annotate("qcow2: compressed cluster at " + Hex(run.host_offset));
   }
   return Status::Ok();
 }
 
+// Records that a read ended at `end` and says whether the read starting at
+// `offset` continues one of the last kRecentEnds reads.
+bool Device::ContinuesRecentRead(uint64_t offset, uint64_t end) const {
+  bool continues = false;
+  for (const std::atomic<uint64_t>& e : recent_ends_) {
+    continues = continues || (offset != 0 && e.load(std::memory_order_relaxed) == offset);
+  }
+  size_t slot = recent_next_.fetch_add(1, std::memory_order_relaxed) % kRecentEnds;
+  recent_ends_[slot].store(end, std::memory_order_relaxed);
+  return continues;
+}
+
 Status Device::ReadCompressed(const Run& run, uint64_t offset, std::span<std::byte> dst) const {
   CacheKey key{cache_id_, CacheKind::kDecompressed, run.host_offset};
   const auto cluster_bytes = static_cast<size_t>(image_->geometry.cluster_size());
   const auto in_cluster = static_cast<size_t>(offset & (cluster_bytes - 1));
+  const size_t need = in_cluster + dst.size();
+  const bool stream = ContinuesRecentRead(offset, offset + dst.size());
   std::shared_ptr<const DecompressedCluster> cluster = image_->cache->Get<DecompressedCluster>(key);
-  if (!cluster) {
-    if (in_cluster == 0 && dst.size() == cluster_bytes) {
+  if (!cluster || cluster->valid < need) {
+    if (!cluster && in_cluster == 0 && dst.size() == cluster_bytes) {
       // A whole-cluster read (sequential streaming): inflate straight into
       // the caller's buffer. Nothing is cached, as a streaming reader does
       // not come back, and no cluster buffer is allocated, zeroed and copied.
       return DecompressInto(run, dst);
     }
+    // A cached prefix that is too short is replaced by the whole cluster.
+    const bool prefix = !cluster && !stream &&
+                        image_->header.compression_type == CompressionType::kZlib &&
+                        need <= cluster_bytes / kPrefixInflateDivisor;
+    const size_t make = prefix ? need : cluster_bytes;
     auto fresh = std::make_shared<DecompressedCluster>();
-    fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(cluster_bytes);
-    IMGFS_RETURN_IF_ERROR(DecompressInto(run, std::span(fresh->bytes.get(), cluster_bytes)));
+    fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(make);
+    fresh->valid = make;
+    IMGFS_RETURN_IF_ERROR(DecompressInto(run, std::span(fresh->bytes.get(), make)));
     cluster = fresh;
-    image_->cache->Insert(key, cluster, cluster_bytes);
+    image_->cache->Insert(key, cluster, make);
   }
   std::memcpy(dst.data(), cluster->bytes.get() + in_cluster, dst.size());
   return Status::Ok();

@@ -91,5 +91,34 @@ TEST(Qcow2DecompressTest, StreamsOfTheWrongLengthAreCorrupt) {
   EXPECT_CODE(DecompressCluster(CompressionType::kZstd, B(cut), out), kCorrupt);
 }
 
+TEST(Qcow2DecompressTest, PrefixesOfADeflateStream) {
+  std::string want = Pattern(65536);
+  std::string packed = Deflate(want);
+  for (size_t n :
+       {size_t{1}, size_t{512}, size_t{4096}, size_t{12345}, size_t{32768}, size_t{65536}}) {
+    SCOPED_TRACE(n);
+    std::vector<std::byte> out(n);
+    ASSERT_OK(InflatePrefix(B(packed), out));
+    EXPECT_EQ(std::memcmp(out.data(), want.data(), n), 0);
+  }
+  // The thread's inflater is reset between calls: a second stream after a
+  // stopped first one starts clean.
+  std::string other = Pattern(4096);
+  std::vector<std::byte> out(4096);
+  ASSERT_OK(InflatePrefix(B(Deflate(other)), out));
+  EXPECT_EQ(std::memcmp(out.data(), other.data(), out.size()), 0);
+}
+
+TEST(Qcow2DecompressTest, BadPrefixesAreCorrupt) {
+  std::vector<std::byte> out(4096);
+  // The stream ends before the prefix does.
+  EXPECT_CODE(InflatePrefix(B(Deflate(Pattern(1000))), out), kCorrupt);
+  // Truncated input, garbage, and an empty input.
+  std::string packed = Deflate(Pattern(65536));
+  EXPECT_CODE(InflatePrefix(B(packed.substr(0, 40)), out), kCorrupt);
+  EXPECT_CODE(InflatePrefix(B(std::string(1024, '\xff')), out), kCorrupt);
+  EXPECT_CODE(InflatePrefix(B(std::string()), out), kCorrupt);
+}
+
 }  // namespace
 }  // namespace imgfs::qcow2
