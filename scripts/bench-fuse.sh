@@ -5,6 +5,11 @@
 #   imgfs      `imgfs mount -f IMAGE DIR`          -> DIR/<stem>.raw
 #   qsd        qemu-storage-daemon --export type=fuse (mountpoint is a file)
 #   qcowmount  libqcow-utils (fuse2; cannot read zstd-compressed images)
+# and, when BENCH_TOOLS names it, the ceiling no FUSE server can pass:
+#   disk       fio on the image file itself with O_DIRECT: random 4 KiB reads
+#              at the same depth as the FUSE readers, sequential reads as
+#              2 MiB requests 4 deep (a server that reads ahead at no cost).
+#              It is not an anchor; it shows when every server is disk-bound.
 # for an uncompressed (64 KiB clusters), a zlib- and a zstd-compressed
 # qcow2 made by `qemu-img convert` from the same disk-like data (per 4 KiB
 # block: 25% random, 10% zeros, 30% text-like, 35% repeated records; about
@@ -39,7 +44,7 @@
 #   BENCH_ROUNDS    rounds (default 3; 0 only prepares the images)
 #   BENCH_RUNTIME   seconds per random-read run (default 10)
 #   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw" (default "qcow2 zlib zstd")
-#   BENCH_TOOLS     subset of "imgfs qsd qcowmount" (default all three)
+#   BENCH_TOOLS     subset of "imgfs qsd qcowmount disk base" (default: the first three)
 #   BENCH_METRICS   subset of "seqd seqb rand1 rand2" (default all four)
 #   IMGFS           the imgfs binary (default: build-bench/fuse/imgfs, build/fuse/imgfs, PATH)
 #   IMGFS_MOUNT_ARGS extra `imgfs mount` arguments, e.g. "--cache-size 256M"
@@ -188,6 +193,10 @@ start_server() {
       srv_pid=$!
       srv_file="$mnt/qcow1"
       ;;
+    disk)
+      srv_file=$img
+      return 0
+      ;;
     *) die "unknown tool $tool" ;;
   esac
   server_mnt[$srv_pid]=$mnt
@@ -248,32 +257,41 @@ measure() {  # round variant tool metric image
   bytes=$(stat -c %s "$srv_file")
   drop_caches
   load=$(load1)
-  c0=$(cpu_ticks "$srv_pid")
-  d0=$(disk_bytes "$srv_pid")
+  local seq_args=(--bs=1M) pid=$srv_pid
+  # The disk ceiling: no server, so nothing to count but fio's own figures.
+  [[ $tool == disk ]] && seq_args=(--bs=2M --ioengine=libaio --iodepth=4) pid=$$
+  c0=$(cpu_ticks "$pid")
+  d0=$(disk_bytes "$pid")
   case $metric in
-    seqd) out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=1) ;;
-    seqb) out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=0 --invalidate=1) ;;
+    seqd) out=$(fio_json "$srv_file" "$bytes" --rw=read "${seq_args[@]}" --direct=1) ;;
+    seqb)
+      if [[ $tool == disk ]]; then
+        out=$(fio_json "$srv_file" "$bytes" --rw=read "${seq_args[@]}" --direct=1)
+      else
+        out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=0 --invalidate=1)
+      fi
+      ;;
     rand1 | rand2)
       out=$(fio_json "$srv_file" "$bytes" --rw=randread --bs=4k --direct=1 \
         --numjobs="${metric#rand}" --time_based --runtime="$runtime")
       ;;
   esac
-  c1=$(cpu_ticks "$srv_pid")
-  d1=$(disk_bytes "$srv_pid")
-  hwm=$(hwm_kib "$srv_pid")
-  stop_server "$srv_pid"
+  c1=$(cpu_ticks "$pid")
+  d1=$(disk_bytes "$pid")
+  hwm=$(hwm_kib "$pid")
+  [[ $tool == disk ]] || stop_server "$srv_pid"
   read -r bw iops ios <<<"$out"
   local cpu_s
   cpu_s=$(python3 -c "print(($c1 - $c0) / $clk_tck)")
   case $metric in
     seq*) record "$round" "$v" "$tool" "$metric" "$(python3 -c "print($bw / 1e6)")"
-      [[ $metric == seqd ]] && record "$round" "$v" "$tool" cpu_seq "$cpu_s" ;;
+      [[ $metric == seqd && $tool != disk ]] && record "$round" "$v" "$tool" cpu_seq "$cpu_s" ;;
     rand*) record "$round" "$v" "$tool" "$metric" "$iops"
-      [[ $metric == rand1 ]] &&
+      [[ $metric == rand1 && $tool != disk ]] &&
         record "$round" "$v" "$tool" cpu_rand "$(python3 -c "print($cpu_s * 1e6 / max($ios, 1))")" &&
         record "$round" "$v" "$tool" disk_rand "$(python3 -c "print(($d1 - $d0) / 1024 / max($ios, 1))")" ;;
   esac
-  record "$round" "$v" "$tool" rss "$(python3 -c "print($hwm / 1024)")"
+  [[ $tool == disk ]] || record "$round" "$v" "$tool" rss "$(python3 -c "print($hwm / 1024)")"
   record "$round" "$v" "$tool" load "$load"
   log "round $round $v $tool $metric: bw=$((bw / 1000000))MB/s iops=${iops%.*} cpu=${cpu_s}s disk=$(((d1 - d0) >> 20))MiB hwm=$((hwm / 1024))MiB load=$load"
 }
@@ -322,7 +340,7 @@ metrics = [  # key, label, higher is better, format
     ("disk_rand", "disk KiB fetched per rand read", False, "{:.1f}"),
     ("rss", "server peak RSS, MiB", False, "{:.0f}"),
 ]
-anchors = [t for t in tools if t not in ("imgfs", "base")]
+anchors = [t for t in tools if t not in ("imgfs", "base", "disk")]
 print("| image | metric | " + " | ".join(tools) + " | imgfs vs best anchor |")
 print("|---|---|" + "---:|" * len(tools) + "---:|")
 for v in variants:
