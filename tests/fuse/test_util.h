@@ -22,12 +22,9 @@
 #include <thread>
 #include <vector>
 
-namespace imgfs::testing {
+#include "tests/testing/test_env.h"
 
-inline bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
+namespace imgfs::testing {
 
 // Skips (or, under CI=true, fails) when `what` is missing.
 #define IMGFS_REQUIRE(cond, what)                                   \
@@ -106,11 +103,6 @@ inline RunResult RunCommand(const std::vector<std::string>& argv) {
   r.out = ReadFile(out_path);
   r.err = ReadFile(err_path);
   return r;
-}
-
-inline std::string ImgfsBinary() {
-  const char* env = std::getenv("IMGFS_BINARY");
-  return env != nullptr ? env : "imgfs";
 }
 
 inline bool HaveTool(const std::string& tool) {

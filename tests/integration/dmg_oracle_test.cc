@@ -25,6 +25,7 @@ namespace imgfs::dmg {
 namespace {
 
 using imgfs::testing::ExtractedFile;
+using imgfs::testing::ImgfsBinary;
 using imgfs::testing::ReadWholeFile;
 using imgfs::testing::RunIn;
 using imgfs::testing::Sh;
@@ -39,11 +40,6 @@ using testing::TestPartition;
 
 std::string Str(const std::vector<std::byte>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());
-}
-
-std::string Imgfs() {
-  const char* env = std::getenv("IMGFS_BINARY");
-  return env != nullptr ? env : "imgfs";
 }
 
 struct Case {
@@ -86,7 +82,7 @@ class DmgOracleReadTest : public ::testing::TestWithParam<Case> {
   // What `imgfs convert -O raw` makes of the image.
   std::string ImgfsConvertToRaw() {
     std::string log;
-    EXPECT_TRUE(Sh(dir_.path(), Imgfs() + " convert -O raw t.dmg ours.img", &log)) << log;
+    EXPECT_TRUE(Sh(dir_.path(), ImgfsBinary() + " convert -O raw t.dmg ours.img", &log)) << log;
     return ReadWholeFile(dir_.Join("ours.img"));
   }
 
@@ -150,14 +146,14 @@ TEST_P(QemuImgDmgReadTest, MatchesQemuImg) {
 
 TEST_P(DmgOracleReadTest, InfoListsTheTables) {
   std::string out;
-  ASSERT_TRUE(Sh(dir_.path(), Imgfs() + " info --json t.dmg", &out)) << out;
+  ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " info --json t.dmg", &out)) << out;
   EXPECT_NE(out.find("\"format\": \"dmg\""), std::string::npos) << out;
   EXPECT_NE(out.find("part 0 (Apple_HFS : 0)"), std::string::npos) << out;
   EXPECT_NE(out.find("\"sector-count\""), std::string::npos) << out;
-  ASSERT_TRUE(Sh(dir_.path(), Imgfs() + " info t.dmg", &out)) << out;
+  ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " info t.dmg", &out)) << out;
   EXPECT_NE(out.find("file format: dmg"), std::string::npos) << out;
   EXPECT_NE(out.find("compression"), std::string::npos) << out;
-  ASSERT_TRUE(Sh(dir_.path(), Imgfs() + " check t.dmg", &out)) << out;
+  ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " check t.dmg", &out)) << out;
   EXPECT_NE(out.find("No errors were found"), std::string::npos) << out;
 }
 
@@ -204,7 +200,7 @@ class DmgBadInputTest : public ::testing::Test {
     }
     for (const std::string& cmd : cmds) {
       std::string out;
-      int status = RunIn(dir_.path(), Imgfs() + cmd + " 2>&1 >/dev/null", &out);
+      int status = RunIn(dir_.path(), ImgfsBinary() + cmd + " 2>&1 >/dev/null", &out);
       EXPECT_NE(status, 0) << what << cmd;
       EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << what << cmd << ": " << out;
     }
@@ -271,17 +267,17 @@ TEST_F(DmgBadInputTest, CheckExitCodes) {
   auto img = good_;
   WriteWholeFile(dir_.Join("good.dmg"), Str(img));
   std::string out;
-  EXPECT_EQ(RunIn(dir_.path(), Imgfs() + " check good.dmg", &out), 0) << out;
+  EXPECT_EQ(RunIn(dir_.path(), ImgfsBinary() + " check good.dmg", &out), 0) << out;
   // A flipped CRC in the koly: the image still reads, check reports it.
   img[img.size() - 512 + 88] ^= std::byte{1};
   WriteWholeFile(dir_.Join("crc.dmg"), Str(img));
-  int status = RunIn(dir_.path(), Imgfs() + " check crc.dmg", &out);
+  int status = RunIn(dir_.path(), ImgfsBinary() + " check crc.dmg", &out);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("data fork checksum mismatch"), std::string::npos) << out;
   img = good_;
   PatchBE64(&img, img.size() - 512 + 216, uint64_t{1} << 40);
   WriteWholeFile(dir_.Join("bad.dmg"), Str(img));
-  status = RunIn(dir_.path(), Imgfs() + " check bad.dmg", &out);
+  status = RunIn(dir_.path(), ImgfsBinary() + " check bad.dmg", &out);
   EXPECT_EQ(status, 2) << out;
 }
 

@@ -29,6 +29,7 @@
 namespace imgfs::dmg {
 namespace {
 
+using imgfs::testing::ImgfsBinary;
 using imgfs::testing::ReadWholeFile;
 using imgfs::testing::RunIn;
 using imgfs::testing::Sh;
@@ -40,11 +41,6 @@ using testing::MixedData;
 using testing::SplitIntoSegments;
 using testing::TestChunk;
 using testing::TestPartition;
-
-std::string ImgfsBinary() {
-  const char* env = std::getenv("IMGFS_BINARY");
-  return env != nullptr ? env : "imgfs";
-}
 
 std::string Str(const std::vector<std::byte>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size());

@@ -21,6 +21,7 @@
 namespace imgfs {
 namespace {
 
+using testing::ImgfsBinary;
 using testing::ReadWholeFile;
 using testing::RunIn;
 using testing::Sh;
@@ -169,11 +170,6 @@ uint64_t BitmapsExtension(const std::string& img) {
   return 0;
 }
 
-std::string Imgfs() {
-  const char* env = std::getenv("IMGFS_BINARY");
-  return env != nullptr ? env : "imgfs";
-}
-
 constexpr const char* kMakeBitmapImage =
     "qemu-img create -q -f qcow2 -o cluster_size=4096 a.qcow2 64M && "
     "qemu-img bitmap --add a.qcow2 b0 && "
@@ -191,7 +187,7 @@ TEST(Qcow2Check, BitmapImagesAreCleanForBothAndInfoMatches) {
     ExpectSameVerdict(dir, name, 0);
     std::string ours;
     std::string qemu;
-    ASSERT_TRUE(Sh(dir.path(), Imgfs() + " info --json " + name, &ours));
+    ASSERT_TRUE(Sh(dir.path(), ImgfsBinary() + " info --json " + name, &ours));
     ASSERT_TRUE(Sh(dir.path(), std::string("qemu-img info --output=json ") + name, &qemu));
     EXPECT_EQ(nlohmann::json::parse(ours), nlohmann::json::parse(qemu)) << ours << qemu;
   }
@@ -383,7 +379,7 @@ TEST(Qcow2Check, ExitCodes) {
   uint64_t l2 = Get64(img, Get64(img, 40)) & kOffsetMask;
   Set64(&img, l2, 0);
   WriteWholeFile(dir.Join("leak.qcow2"), img);
-  const std::string imgfs = Imgfs() + " check ";
+  const std::string imgfs = ImgfsBinary() + " check ";
   std::string out;
   EXPECT_EQ(RunIn(dir.path(), imgfs + "a.qcow2", &out), 0) << out;
   EXPECT_EQ(RunIn(dir.path(), imgfs + "leak.qcow2", &out), 1) << out;

@@ -14,11 +14,6 @@
 
 namespace imgfs::testing {
 
-bool InCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
 bool HaveQemuTools() {
   static const bool have = RunIn(".", "command -v qemu-img && command -v qemu-io") == 0;
   return have;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/block_device.h"
+#include "tests/testing/test_env.h"
 
 namespace imgfs::testing {
 
@@ -28,8 +29,6 @@ bool HaveQemuTools();
       GTEST_SKIP() << "qemu-img/qemu-io not installed";   \
     }                                                     \
   } while (false)
-
-bool InCi();
 
 // A fresh directory under $TMPDIR, removed with its contents.
 class TempDir {
