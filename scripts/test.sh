@@ -172,34 +172,59 @@ stage_tsan() {
     run_ctest "$build_tsan" tsan -E '_NOT_BUILT$'
 }
 
+# One fuzz target over its seeds; its report goes to $logs/fuzz-NAME.out.
+fuzz_one() {
+  local fuzzer=$1 name=${1%_fuzzer} seeds work out
+  seeds=$root/tests/fuzz/corpus/$name
+  out=$logs/fuzz-$name.out
+  if [[ ! -d $seeds ]]; then
+    echo "$fuzzer: no seed corpus $seeds" >"$out"
+    return 1
+  fi
+  # New inputs go to a scratch dir, never into the committed seeds.
+  work=$logs/corpus-$name
+  mkdir -p "$work"
+  echo "$fuzzer: ${FUZZ_SECONDS}s over $(find "$seeds" -type f | wc -l) seeds" >"$out"
+  if "$build_fuzz/tests/fuzz/$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=25 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build_fuzz/artifacts/$name-" \
+    "$work" "$seeds" >"$logs/fuzz-$name.log" 2>&1; then
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$logs/fuzz-$name.log" >>"$out" || true
+  else
+    { echo "$fuzzer FAILED; the crashing input is in $build_fuzz/artifacts/ (add it as a" \
+        "regression seed). Last lines:"
+      tail -n 60 "$logs/fuzz-$name.log"; } >>"$out"
+    return 1
+  fi
+}
+
+# Each target is single-threaded, so JOBS of them run at once.
 stage_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B "$build_fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DIMGFS_BUILD_FUZZERS=ON -DIMGFS_BUILD_TESTS=OFF -DIMGFS_BUILD_BENCHMARKS=OFF &&
     cmake --build "$build_fuzz" -j"$JOBS" --target imgfs_fuzzers || return 1
-  local list=$build_fuzz/tests/fuzz/fuzzers.txt fuzzer name seeds work rc=0 n=0
+  local list=$build_fuzz/tests/fuzz/fuzzers.txt fuzzer rc=0 n=0 running=0
   [[ -s $list ]] || { echo "no fuzz targets listed in $list" >&2; return 1; }
   mkdir -p "$build_fuzz/artifacts"
+  local -a targets=()
   while read -r fuzzer; do
-    [[ -n $fuzzer ]] || continue
-    name=${fuzzer%_fuzzer}
-    seeds=$root/tests/fuzz/corpus/$name
-    [[ -d $seeds ]] || { echo "$fuzzer: no seed corpus $seeds" >&2; rc=1; continue; }
-    # New inputs go to a scratch dir, never into the committed seeds.
-    work=$logs/corpus-$name
-    mkdir -p "$work"
-    echo "$fuzzer: ${FUZZ_SECONDS}s over $(find "$seeds" -type f | wc -l) seeds"
-    if "$build_fuzz/tests/fuzz/$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=25 \
-      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build_fuzz/artifacts/$name-" \
-      "$work" "$seeds" >"$logs/fuzz-$name.log" 2>&1; then
-      grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$logs/fuzz-$name.log"
-    else
-      echo "$fuzzer FAILED; the crashing input is in $build_fuzz/artifacts/ (add it as a" \
-        "regression seed). Last lines:" >&2
-      tail -n 60 "$logs/fuzz-$name.log" >&2
-      rc=1
-    fi
-    n=$((n + 1))
+    [[ -n $fuzzer ]] && targets+=("$fuzzer")
   done <"$list"
+  for fuzzer in "${targets[@]}"; do
+    if ((running >= JOBS)); then
+      wait -n || rc=1
+      running=$((running - 1))
+    fi
+    fuzz_one "$fuzzer" &
+    running=$((running + 1))
+    n=$((n + 1))
+  done
+  while ((running > 0)); do
+    wait -n || rc=1
+    running=$((running - 1))
+  done
+  for fuzzer in "${targets[@]}"; do
+    cat "$logs/fuzz-${fuzzer%_fuzzer}.out"
+  done
   echo "$n fuzz targets run"
   return "$rc"
 }

@@ -41,9 +41,24 @@ inline void ReadRange(const BlockDevice& dev, uint64_t offset, uint64_t length) 
   }
 }
 
+// A few small reads that do not continue one another, made before anything
+// is cached: formats may serve them apart from streams (qcow2 inflates only
+// the prefix of a zlib cluster that such a read needs).
+inline void SmallReads(const BlockDevice& dev) {
+  const uint64_t size = dev.Size();
+  std::byte buf[1000];
+  for (uint64_t offset : {size / 3 + 100, uint64_t{300}, size / 2 + 40000, size / 7}) {
+    if (offset < size) {
+      (void)dev.Read(offset, std::span<std::byte>(buf, static_cast<size_t>(std::min<uint64_t>(
+                                                           sizeof buf, size - offset))));
+    }
+  }
+}
+
 // Reads the whole device when small, else its ends and samples in between.
 inline void ReadDevice(const BlockDevice& dev) {
   const uint64_t size = dev.Size();
+  SmallReads(dev);
   if (size <= kFullReadLimitBytes) {
     ReadRange(dev, 0, size);
     return;
