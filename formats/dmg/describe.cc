@@ -82,11 +82,16 @@ nlohmann::json DescribeUdif(const UdifImage& image) {
   data["data-checksum"] = ChecksumText(k.data_checksum);
   data["master-checksum"] = ChecksumText(k.master_checksum);
   if (!image.segments.empty()) {
+    // data-checksum above is segment 1's; each segment's koly checks its
+    // own data fork.
     nlohmann::json files = nlohmann::json::array();
+    nlohmann::json checksums = nlohmann::json::array();
     for (const SegmentFile& s : image.segments) {
       files.push_back(Utf8Safe(s.name));
+      checksums.push_back(ChecksumText(s.koly.data_checksum));
     }
-    data["segments"] = nlohmann::json{{"count", image.segments.size()}, {"files", files}};
+    data["segments"] = nlohmann::json{
+        {"count", image.segments.size()}, {"files", files}, {"data-checksums", checksums}};
   }
   nlohmann::json blkx = nlohmann::json::array();
   for (const BlkxEntry& e : image.entries) {

@@ -166,6 +166,11 @@ TEST_F(DmgSegmentTest, InfoNamesTheSegments) {
   EXPECT_EQ(segs["count"], 3);
   ASSERT_EQ(segs["files"].size(), 3u);
   EXPECT_EQ(segs["files"][1], "seg/t.002.dmgpart");
+  ASSERT_EQ(segs["data-checksums"].size(), 3u);
+  // Each segment's own CRC-32: three different forks, three different sums.
+  EXPECT_NE(segs["data-checksums"][0], segs["data-checksums"][1]);
+  EXPECT_NE(segs["data-checksums"][1], segs["data-checksums"][2]);
+  EXPECT_EQ(segs["data-checksums"][0], j["format-specific"]["data"]["data-checksum"]);
   EXPECT_EQ(j["virtual-size"], disk_.size());
 }
 
