@@ -257,20 +257,17 @@ measure() {  # round variant tool metric image
   bytes=$(stat -c %s "$srv_file")
   drop_caches
   load=$(load1)
-  local seq_args=(--bs=1M) pid=$srv_pid
-  # The disk ceiling: no server, so nothing to count but fio's own figures.
-  [[ $tool == disk ]] && seq_args=(--bs=2M --ioengine=libaio --iodepth=4) pid=$$
+  local seqd_args=(--bs=1M --direct=1) seqb_args=(--bs=1M --direct=0 --invalidate=1) pid=$srv_pid
+  # The disk ceiling: no server, so nothing to count but fio's own figures,
+  # and no page cache of a FUSE file: both sequential runs read direct.
+  if [[ $tool == disk ]]; then
+    seqd_args=(--bs=2M --ioengine=libaio --iodepth=4 --direct=1) seqb_args=("${seqd_args[@]}") pid=$$
+  fi
   c0=$(cpu_ticks "$pid")
   d0=$(disk_bytes "$pid")
   case $metric in
-    seqd) out=$(fio_json "$srv_file" "$bytes" --rw=read "${seq_args[@]}" --direct=1) ;;
-    seqb)
-      if [[ $tool == disk ]]; then
-        out=$(fio_json "$srv_file" "$bytes" --rw=read "${seq_args[@]}" --direct=1)
-      else
-        out=$(fio_json "$srv_file" "$bytes" --rw=read --bs=1M --direct=0 --invalidate=1)
-      fi
-      ;;
+    seqd) out=$(fio_json "$srv_file" "$bytes" --rw=read "${seqd_args[@]}") ;;
+    seqb) out=$(fio_json "$srv_file" "$bytes" --rw=read "${seqb_args[@]}") ;;
     rand1 | rand2)
       out=$(fio_json "$srv_file" "$bytes" --rw=randread --bs=4k --direct=1 \
         --numjobs="${metric#rand}" --time_based --runtime="$runtime")

@@ -106,11 +106,12 @@ Status InflatePrefix(std::span<const std::byte> in, std::span<std::byte> out) {
   z.avail_out = static_cast<uInt>(out.size());
   // All input is given at once, so one call either fills `out`, ends the
   // stream early, or fails.
-  int r = inflate(&z, Z_NO_FLUSH);
-  if (z.avail_out == 0 && (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR)) {
+  const int r = inflate(&z, Z_NO_FLUSH);
+  const bool well_formed = r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR;
+  if (well_formed && z.avail_out == 0) {
     return Status::Ok();
   }
-  if (r == Z_STREAM_END || r == Z_OK || r == Z_BUF_ERROR) {
+  if (well_formed) {
     return CorruptError("qcow2: deflate stream holds " + std::to_string(out.size() - z.avail_out) +
                         " bytes, fewer than the " + std::to_string(out.size()) + " read");
   }

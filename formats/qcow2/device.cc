@@ -163,7 +163,7 @@ class Device final : public BlockDevice {
   // harmless, so plain atomics suffice.
   mutable std::atomic<uint64_t> seq_end_{0};      // end of the last large read
   mutable std::atomic<uint64_t> ahead_until_{0};  // prefetch issued up to here
-  // Where the last few compressed-cluster reads ended (see
+  // Where the last few partial-cluster compressed reads ended (see
   // kPrefixInflateDivisor); racy by design, it only picks a strategy.
   mutable std::array<std::atomic<uint64_t>, kRecentEnds> recent_ends_{};
   mutable std::atomic<size_t> recent_next_{0};
@@ -240,8 +240,8 @@ Status Device::DecompressInto(const Run& run, std::span<std::byte> out) const {
   return Status::Ok();
 }
 
-// Records that a read ended at `end` and says whether the read starting at
-// `offset` continues one of the last kRecentEnds reads.
+// Records that a partial-cluster read ended at `end` and says whether the
+// read starting at `offset` continues one of the last kRecentEnds of them.
 bool Device::ContinuesRecentRead(uint64_t offset, uint64_t end) const {
   bool continues = false;
   for (const std::atomic<uint64_t>& e : recent_ends_) {
@@ -257,10 +257,13 @@ Status Device::ReadCompressed(const Run& run, uint64_t offset, std::span<std::by
   const auto cluster_bytes = static_cast<size_t>(image_->geometry.cluster_size());
   const auto in_cluster = static_cast<size_t>(offset & (cluster_bytes - 1));
   const size_t need = in_cluster + dst.size();
-  const bool stream = ContinuesRecentRead(offset, offset + dst.size());
+  const bool whole_read = in_cluster == 0 && dst.size() == cluster_bytes;
+  // Only partial-cluster reads can inflate a prefix, so only they pay for
+  // the stream check (whole-cluster pieces are the streaming hot path).
+  const bool stream = !whole_read && ContinuesRecentRead(offset, offset + dst.size());
   std::shared_ptr<const DecompressedCluster> cluster = image_->cache->Get<DecompressedCluster>(key);
   if (!cluster || cluster->valid < need) {
-    if (!cluster && in_cluster == 0 && dst.size() == cluster_bytes) {
+    if (!cluster && whole_read) {
       // A whole-cluster read (sequential streaming): inflate straight into
       // the caller's buffer. Nothing is cached, as a streaming reader does
       // not come back, and no cluster buffer is allocated, zeroed and copied.
