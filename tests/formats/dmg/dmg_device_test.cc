@@ -351,6 +351,21 @@ TEST(DmgDeviceTest, DISABLED_WritesFuzzSeeds) {
   const std::vector<std::byte> band = MixedData(3000, 9);
   sparse.insert(sparse.end(), band.begin(), band.end());
   write("udsp.sparseimage", sparse);
+  // Two bands after the header and two more after one index node.
+  SparseHeader chained;
+  chained.sectors_per_band = 1;
+  chained.sector_count = 8;
+  chained.band_numbers = {3, 1};
+  chained.next_node = 4096 + 2 * 512;
+  SparseIndexNode node;
+  node.band_numbers = {8, 5};
+  sparse = EncodeSparseHeader(chained);
+  const std::vector<std::byte> bands = MixedData(1024, 10);
+  sparse.insert(sparse.end(), bands.begin(), bands.end());
+  const std::vector<std::byte> node_bytes = EncodeSparseIndexNode(node);
+  sparse.insert(sparse.end(), node_bytes.begin(), node_bytes.end());
+  sparse.insert(sparse.end(), bands.begin(), bands.end());
+  write("udsp-chained.sparseimage", sparse);
 }
 
 }  // namespace

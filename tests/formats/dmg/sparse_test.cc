@@ -79,10 +79,124 @@ TEST(SparseImageTest, HeaderMutations) {
   EXPECT_CODE(mutate(8, 1u << 30), kCorrupt);  // absurd band size
   EXPECT_CODE(mutate(64, 11), kCorrupt);       // band past the disk
   EXPECT_CODE(mutate(68, 7), kCorrupt);        // band stored twice
+  auto wide = good;
+  StoreBE64(wide.data() + 28, (uint64_t{1} << 32) + 41);  // low half disagrees with 0x10
+  EXPECT_CODE(DecodeSparseHeader(wide), kCorrupt);
+  StoreBE64(wide.data() + 28, uint64_t{1} << 60);  // absurd
+  StoreBE32(wide.data() + 16, 0);
+  EXPECT_CODE(DecodeSparseHeader(wide), kCorrupt);
   Cache cache(1 << 20);
   auto b = good;
-  b.resize(4096 + 2000 * 2048);  // more bands than the header maps
-  EXPECT_CODE(OpenSparseImage(NewMemoryFile("t", Str(b)), &cache), kUnsupported);
+  StoreBE32(b.data() + 64, 9);  // slot 0 stores band 9 ...
+  b.resize(4096);               // ... but the file ends before it
+  EXPECT_CODE(OpenSparseImage(NewMemoryFile("t", Str(b)), &cache), kCorrupt);
+}
+
+// More bands than the header's 1008 slots: 512-byte bands on a 2600-band
+// disk, stored in shuffled order through the header and two index nodes
+// (1008 + 1010 + 300 bands; the rest of the disk is never written).
+struct ChainedSample {
+  std::vector<std::byte> file;
+  std::vector<std::byte> disk;
+  size_t node1 = 0;  // file offsets of the index nodes
+  size_t node2 = 0;
+  size_t stored = 0;  // bands stored (some slots are left empty)
+};
+
+ChainedSample MakeChained() {
+  constexpr size_t kBand = 512;
+  constexpr uint32_t kDiskBands = 2600;
+  std::vector<uint32_t> order(kDiskBands);
+  for (uint32_t i = 0; i < kDiskBands; ++i) {
+    order[i] = i + 1;
+  }
+  uint32_t x = 12345;  // deterministic shuffle
+  for (size_t i = order.size() - 1; i > 0; --i) {
+    x = x * 1103515245u + 12345u;
+    std::swap(order[i], order[x % (i + 1)]);
+  }
+  const size_t counts[3] = {1008, 1010, 300};
+  ChainedSample s;
+  s.disk.resize(kDiskBands * kBand);
+  SparseHeader h;
+  h.sectors_per_band = 1;
+  h.sector_count = kDiskBands;
+  SparseIndexNode n1;
+  SparseIndexNode n2;
+  n2.number = 1;
+  size_t next = 0;
+  std::vector<uint32_t>* slots[3] = {&h.band_numbers, &n1.band_numbers, &n2.band_numbers};
+  for (int node = 0; node < 3; ++node) {
+    for (size_t i = 0; i < counts[node]; ++i) {
+      const bool empty = i % 97 == 5;  // a few empty slots
+      slots[node]->push_back(empty ? 0 : order[next++]);
+      s.stored += !empty;
+    }
+  }
+  s.node1 = 4096 + 1008 * kBand;
+  s.node2 = s.node1 + 4096 + 1010 * kBand;
+  h.next_node = s.node1;
+  n1.next_node = s.node2;
+  auto append_node = [&](std::vector<std::byte> node, const std::vector<uint32_t>& bands,
+                         size_t slot_count) {
+    s.file.insert(s.file.end(), node.begin(), node.end());
+    for (size_t i = 0; i < slot_count; ++i) {
+      const uint32_t b = i < bands.size() ? bands[i] : 0;
+      std::vector<std::byte> data = MixedData(kBand, b);
+      if (b != 0) {
+        std::memcpy(s.disk.data() + (b - 1) * kBand, data.data(), kBand);
+      }
+      s.file.insert(s.file.end(), data.begin(), data.end());
+    }
+  };
+  append_node(EncodeSparseHeader(h), h.band_numbers, 1008);
+  append_node(EncodeSparseIndexNode(n1), n1.band_numbers, 1010);
+  append_node(EncodeSparseIndexNode(n2), n2.band_numbers, 300);
+  return s;
+}
+
+TEST(SparseImageTest, ReadsBandsThroughIndexNodes) {
+  ChainedSample s = MakeChained();
+  Cache cache(1 << 20);
+  auto dev = OpenImageFile(NewMemoryFile("t.sparseimage", Str(s.file)), OpenOptions{}, &cache);
+  ASSERT_OK(dev);
+  EXPECT_TRUE(imgfs::testing::DeviceMatches(**dev, Str(s.disk)));
+  const nlohmann::json data = (*dev)->Describe().format_specific["data"];
+  EXPECT_EQ(data["index-nodes"], 2);
+  EXPECT_EQ(data["bands-stored"], s.stored);
+  std::vector<Extent> ext;
+  ASSERT_OK(CollectExtents(**dev, 0, (*dev)->Size(), &ext));
+  uint64_t data_bytes = 0;
+  for (const Extent& e : ext) {
+    data_bytes += e.kind == ExtentKind::kData ? e.length : 0;
+  }
+  EXPECT_EQ(data_bytes, s.stored * 512u);
+}
+
+TEST(SparseImageTest, IndexNodeMutations) {
+  const ChainedSample s = MakeChained();
+  Cache cache(1 << 20);
+  auto open = [&](const std::vector<std::byte>& f) {
+    return OpenSparseImage(NewMemoryFile("t", Str(f)), &cache);
+  };
+  ASSERT_OK(open(s.file));
+  auto with = [&](size_t at, uint64_t v, bool wide) {
+    auto f = s.file;
+    wide ? StoreBE64(f.data() + at, v) : StoreBE32(f.data() + at, static_cast<uint32_t>(v));
+    return f;
+  };
+  EXPECT_CODE(open(with(20, s.file.size(), true)), kCorrupt);      // node past the end
+  EXPECT_CODE(open(with(20, s.node1 - 512, true)), kCorrupt);      // node over a header band
+  EXPECT_CODE(open(with(s.node1 + 12, s.node1, true)), kCorrupt);  // node points at itself
+  EXPECT_CODE(open(with(s.node2 + 12, s.node1, true)), kCorrupt);  // chain goes back
+  EXPECT_CODE(open(with(s.node1 + 56, 2601, false)), kCorrupt);    // band past the disk
+  EXPECT_CODE(open(with(s.node2 + 56, LoadBE32(s.file.data() + 64), false)),
+              kCorrupt);                                                // stored twice
+  EXPECT_CODE(open(with(s.node2 + 56 + 4 * 400, 1, false)), kCorrupt);  // slot past the end
+  auto cut = s.file;
+  cut.resize(s.node2 + 100);  // the last node is truncated
+  EXPECT_CODE(open(cut), kCorrupt);
+  EXPECT_OK(open(with(s.node2 + 12, 0, true)));  // a shorter chain is still an image
 }
 
 constexpr const char* kInfo = R"(<?xml version="1.0" encoding="UTF-8"?>
