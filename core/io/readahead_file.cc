@@ -173,6 +173,11 @@ void ReadAheadFile::Prefetch(uint64_t offset, uint64_t length) const {
   if (length == 0) {
     return;
   }
+  if (length < limits_.block_bytes) {
+    // Not a stream (read-around of one cluster): the page cache reads it.
+    base_->Prefetch(offset, length);
+    return;
+  }
   std::unique_lock lock(mu_);
   if (!StartLocked()) {
     lock.unlock();

@@ -21,7 +21,8 @@ struct ReadAheadLimits {
 };
 
 // Wraps `base`, a read-only file, and takes ownership of `direct_fd`, the
-// same file opened with O_DIRECT. Nothing is allocated and no thread starts
+// same file opened with O_DIRECT. Prefetches shorter than one block are not
+// streams and go to base->Prefetch() (the page cache). Nothing is allocated and no thread starts
 // until the first Prefetch(). If an O_DIRECT read fails, Prefetch falls back
 // to base->Prefetch() and reads go to `base`: results never depend on the
 // read-ahead, only speed does.

@@ -380,6 +380,9 @@ Status Device::ReadSerial(uint64_t offset, std::span<std::byte> dst) const {
     std::span<std::byte> chunk = dst.subspan(done, static_cast<size_t>(run.length));
     switch (run.kind) {
       case UnitKind::kData:
+        if (image_->read_around != nullptr) {
+          image_->read_around->BeforeRead(*image_->data_file, run.host_offset, chunk.size());
+        }
         IMGFS_RETURN_IF_ERROR(ReadHost(*image_->data_file, run.host_offset, chunk));
         break;
       case UnitKind::kZero:

@@ -13,6 +13,7 @@
 #include "core/cache/cache.h"
 #include "core/exec/thread_pool.h"
 #include "core/io/file.h"
+#include "core/io/read_around.h"
 #include "formats/qcow2/header.h"
 #include "formats/qcow2/snapshots.h"
 #include "formats/qcow2/tables.h"
@@ -34,6 +35,8 @@ struct Image {
   // Workers for large reads (parallel inflate and host reads), or null:
   // everything on the calling thread. Not owned; outlives every view.
   ThreadPool* pool = nullptr;
+  // Whole-cluster read-around of `data_file` for small reads, or null.
+  std::unique_ptr<const ReadAround> read_around;
   std::string full_backing_filename;
 };
 
