@@ -140,7 +140,14 @@ Result<Koly> DecodeKoly(std::span<const std::byte> bytes) {
   k.rsrc_fork_length = LoadBE64(p + kKolyRsrcForkLength);
   k.segment_number = LoadBE32(p + kKolySegmentNumber);
   k.segment_count = LoadBE32(p + kKolySegmentCount);
-  if (k.segment_count == 0 || k.segment_number == 0 || k.segment_number > k.segment_count) {
+  // hdiutil on macOS 15 writes 0 of 0 (and no segment UUID) for an image
+  // that is not segmented, where older versions wrote 1 of 1; both mean one
+  // segment. qemu, 7-Zip and dmg2img ignore these fields altogether.
+  if (k.segment_count == 0 && k.segment_number <= 1) {
+    k.segment_number = 1;
+    k.segment_count = 1;
+  }
+  if (k.segment_number == 0 || k.segment_number > k.segment_count) {
     return CorruptError("dmg: koly trailer has segment " + std::to_string(k.segment_number) +
                         " of " + std::to_string(k.segment_count));
   }

@@ -231,6 +231,24 @@ void PatchKoly64(std::vector<std::byte>* img, size_t field, uint64_t v) {
   StoreBE64(img->data() + img->size() - 512 + field, v);
 }
 
+// hdiutil on macOS 15 writes segment 0 of 0, no segment UUID and no
+// data-fork checksum into the koly of an unsegmented image.
+TEST(DmgDeviceTest, OpensAnUnsegmentedTrailerWithoutDataChecksum) {
+  std::vector<std::byte> data = MixedData(32 * 512, 12);
+  auto chunks = CompressIntoChunks(ChunkType::kZlib, data, 16);
+  ASSERT_OK(chunks);
+  std::vector<std::byte> img = BuildTestDmg(*chunks);
+  std::byte* koly = img.data() + img.size() - 512;
+  std::memset(koly + 56, 0, 8 + 16 + 136);  // segment number, count, UUID, data checksum
+  Cache cache(1 << 20);
+  auto dev = OpenBytes(img, &cache);
+  ASSERT_OK(dev);
+  EXPECT_EQ(ReadAll(**dev), data);
+  auto check = (*dev)->Check();
+  ASSERT_OK(check);
+  EXPECT_TRUE(check->clean());
+}
+
 TEST(DmgDeviceTest, HostileImagesFailWithOneLine) {
   std::vector<std::byte> data = MixedData(32 * 512, 11);
   auto chunks = CompressIntoChunks(ChunkType::kZlib, data, 16);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 
 #include "core/util/endian.h"
@@ -60,12 +61,44 @@ TEST(KolyTest, Mutations) {
   EXPECT_CODE(mutate(8, 256), kCorrupt);           // header size
   EXPECT_CODE(mutate(56, 0), kCorrupt);            // segment number 0
   EXPECT_CODE(mutate(56, 2), kCorrupt);            // segment 2 of 1
-  EXPECT_CODE(mutate(60, 0), kCorrupt);            // segment count 0
+  EXPECT_OK(mutate(60, 2));                        // segment 1 of 2
+  EXPECT_OK(mutate(60, 0));                        // 1 of 0: unsegmented
   EXPECT_CODE(mutate(84, 1025), kCorrupt);         // data checksum bits
   EXPECT_CODE(mutate(356, 2000), kCorrupt);        // master checksum bits
   EXPECT_CODE(mutate(492, 0x01000000), kCorrupt);  // sector count high word: absurd
   auto b = good;
   StoreBE64(b.data() + 216, ~uint64_t{0});  // xml offset + length overflows
+  EXPECT_CODE(DecodeKoly(b), kCorrupt);
+}
+
+// The field values of the koly trailer of a UDZO image that hdiutil on
+// macOS 15 made (`hdiutil create -srcfolder ... -fs "MS-DOS FAT32" -format
+// UDZO`, 74814 bytes, 67647 sectors), as published base64-encoded in a public
+// test suite: it says segment 0 of 0 with no segment UUID and no data-fork
+// checksum, where older hdiutil versions wrote 1 of 1, a UUID and a CRC32.
+TEST(KolyTest, DecodesAMacOs15HdiutilTrailer) {
+  std::array<std::byte, kKolyBytes> b{};
+  std::memcpy(b.data(), "koly", 4);
+  StoreBE32(b.data() + 4, 4);
+  StoreBE32(b.data() + 8, 512);
+  StoreBE32(b.data() + 12, 1);            // flags: flattened
+  StoreBE64(b.data() + 32, 0x1142e);      // data fork length
+  StoreBE64(b.data() + 216, 0x1142e);     // XML offset
+  StoreBE64(b.data() + 224, 0xe10);       // XML length
+  StoreBE32(b.data() + 352, 2);           // master checksum: CRC32
+  StoreBE32(b.data() + 356, 32);
+  StoreBE32(b.data() + 360, 0xbde7889c);
+  StoreBE32(b.data() + 488, 1);           // image variant: device
+  StoreBE64(b.data() + 492, 0x1083f);     // sectors
+  auto k = DecodeKoly(b);
+  ASSERT_OK(k);
+  EXPECT_EQ(k->segment_number, 1u);
+  EXPECT_EQ(k->segment_count, 1u);
+  EXPECT_EQ(k->data_checksum.type, kChecksumNone);
+  EXPECT_EQ(k->master_checksum.data[0], 0xbde7889cu);
+  EXPECT_EQ(k->sector_count, 67647u);
+  EXPECT_EQ(k->xml_length, 3600u);
+  StoreBE32(b.data() + 56, 2);  // segment 2 of 0
   EXPECT_CODE(DecodeKoly(b), kCorrupt);
 }
 
