@@ -81,15 +81,15 @@ TEST(KolyTest, DecodesAMacOs15HdiutilTrailer) {
   std::memcpy(b.data(), "koly", 4);
   StoreBE32(b.data() + 4, 4);
   StoreBE32(b.data() + 8, 512);
-  StoreBE32(b.data() + 12, 1);            // flags: flattened
-  StoreBE64(b.data() + 32, 0x1142e);      // data fork length
-  StoreBE64(b.data() + 216, 0x1142e);     // XML offset
-  StoreBE64(b.data() + 224, 0xe10);       // XML length
-  StoreBE32(b.data() + 352, 2);           // master checksum: CRC32
+  StoreBE32(b.data() + 12, 1);         // flags: flattened
+  StoreBE64(b.data() + 32, 0x1142e);   // data fork length
+  StoreBE64(b.data() + 216, 0x1142e);  // XML offset
+  StoreBE64(b.data() + 224, 0xe10);    // XML length
+  StoreBE32(b.data() + 352, 2);        // master checksum: CRC32
   StoreBE32(b.data() + 356, 32);
   StoreBE32(b.data() + 360, 0xbde7889c);
-  StoreBE32(b.data() + 488, 1);           // image variant: device
-  StoreBE64(b.data() + 492, 0x1083f);     // sectors
+  StoreBE32(b.data() + 488, 1);        // image variant: device
+  StoreBE64(b.data() + 492, 0x1083f);  // sectors
   auto k = DecodeKoly(b);
   ASSERT_OK(k);
   EXPECT_EQ(k->segment_number, 1u);
