@@ -17,6 +17,7 @@
 #include "fuse/allocation.h"
 #include "fuse/errno_map.h"
 #include "fuse/mount_context.h"
+#include "fuse/uring.h"
 
 namespace imgfs::fusefs {
 namespace {
@@ -170,7 +171,12 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
 // A per-thread buffer of at least `bytes` for read replies: no allocation
 // per request. It grows to the largest request the thread served (the
 // kernel sends at most max_read, 1 MiB) and lives as long as the thread.
+// On an io_uring thread the reply is built in the ring's own payload buffer
+// instead, so it is not copied there afterwards (fuse/uring.h).
 std::span<std::byte> ReplyBuffer(size_t bytes) {
+  if (std::span<std::byte> ring = UringTransport::ReplySpace(bytes); !ring.empty()) {
+    return ring;
+  }
   thread_local std::unique_ptr<std::byte[]> buffer;
   thread_local size_t capacity = 0;
   if (capacity < bytes) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fuse/ops.h"
+#include "fuse/uring.h"
 
 namespace imgfs::fusefs {
 namespace {
@@ -159,6 +160,11 @@ Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& o)
     return IOError("cannot mount (see the fuse message above)", EIO);
   }
   MountGuard mounted(se.get());
+  // Destroyed before `mounted`: the ring threads stop, then we unmount.
+  std::unique_ptr<UringTransport> uring = UringTransport::Install(se.get(), o.uring);
+  if (uring == nullptr) {
+    return InternalError("cannot set up the fuse transport");
+  }
   if (std::string dev = MountDeviceNumber(o.mountpoint); !dev.empty()) {
     ctx->read_ahead_path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
   }
@@ -175,6 +181,7 @@ Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& o)
     ctx->pool.emplace(pool_threads);
   }
   int rc = RunLoop(se.get(), o);
+  uring->Stop();
   if (rc < 0 && rc != -EINTR) {
     std::fprintf(stderr, "imgfs: %s: fuse loop ended: %s\n", o.mountpoint.c_str(),
                  std::strerror(-rc));

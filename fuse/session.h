@@ -24,6 +24,7 @@ struct SessionOptions {
   std::vector<std::string> fuse_options;  // each a -o argument
   LoopKind loop = LoopKind::kMulti;
   unsigned threads = 2;  // for kMulti: pool size, all kept alive
+  bool uring = true;     // FUSE over io_uring when the kernel offers it
 };
 
 // Mounts ctx at options.mountpoint read-only with default_permissions,

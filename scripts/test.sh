@@ -40,7 +40,7 @@ export CI=${CI:-true}
 # InsertBraces, which clang-format 14 (Debian's default) rejects.
 APT_PACKAGES=(
   cmake ninja-build g++ pkg-config
-  libfuse3-dev fuse3
+  libfuse3-dev fuse3 liburing-dev
   zlib1g-dev libzstd-dev libdeflate-dev nettle-dev nlohmann-json3-dev
   libbz2-dev liblzma-dev bzip2 xz-utils 7zip dmg2img python3
   libgtest-dev libgmock-dev googletest libbenchmark-dev

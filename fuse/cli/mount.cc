@@ -213,6 +213,10 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
 // IMGFS_FUSE_LOOP=single|multi[:N] overrides the request loop; it exists
 // for the measurements in fuse/LOOP.md.
 void ApplyLoopOverride(fusefs::SessionOptions* o) {
+  // IMGFS_FUSE_URING=0 keeps every request on /dev/fuse (fuse/uring.h).
+  if (const char* u = std::getenv("IMGFS_FUSE_URING"); u != nullptr && std::string(u) == "0") {
+    o->uring = false;
+  }
   const char* env = std::getenv("IMGFS_FUSE_LOOP");
   if (env == nullptr) {
     return;
