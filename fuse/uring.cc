@@ -37,7 +37,7 @@ constexpr size_t kInitOutPrefix = offsetof(fuse_init_out, flags2) + sizeof(uint3
 
 struct RingEntInOut {
   uint64_t flags;
-  uint64_t commit_id;  // what the commit must name
+  uint64_t commit_id;   // what the commit must name
   uint32_t payload_sz;  // bytes in the payload buffer, either direction
   uint32_t padding;
   uint64_t reserved;
