@@ -117,11 +117,11 @@ unsigned PossibleCpus() {
   return highest + 1;
 }
 
+// One line per process: a ring that fails tends to fail for every request.
 void LogOnce(const char* what, int err) {
   static std::once_flag once;
   std::call_once(once, [&] {
-    std::fprintf(stderr, "imgfs: fuse io_uring: %s: %s; serving through /dev/fuse\n", what,
-                 std::strerror(err));
+    std::fprintf(stderr, "imgfs: fuse io_uring: %s: %s\n", what, std::strerror(err));
   });
 }
 
@@ -130,7 +130,6 @@ void LogOnce(const char* what, int err) {
 struct UringTransport::State {
   fuse_session* se = nullptr;
   int fd = -1;
-  bool want = false;
   std::atomic<uint64_t> init_unique{0};  // INIT that offered io_uring
   std::once_flag start_once;
   std::mutex mu;  // guards queues while they are created and stopped
@@ -167,7 +166,7 @@ void PinToCpu(unsigned cpu) {
 ssize_t ReadHook(int fd, void* buf, size_t len, void* /*userdata*/) {
   ssize_t n = ::read(fd, buf, len);
   UringTransport::State* st = g_state;
-  if (st != nullptr && st->want &&
+  if (st != nullptr &&
       n >= static_cast<ssize_t>(sizeof(fuse_in_header) + offsetof(fuse_init_in, unused))) {
     fuse_in_header ih{};
     std::memcpy(&ih, buf, sizeof(ih));
@@ -224,7 +223,7 @@ ssize_t WritevHook(int fd, iovec* iov, int count, void* /*userdata*/) {
 void UringTransport::State::Start() {
   const unsigned n = PossibleCpus();
   if (n == 0 || n > 1024) {
-    LogOnce("cannot read the possible CPUs", EINVAL);
+    LogOnce("cannot read the possible CPUs, requests stay on /dev/fuse", EINVAL);
     return;
   }
   std::lock_guard lock(mu);
@@ -338,7 +337,7 @@ void UringTransport::State::Serve(Queue* q) {
   p.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
   int rc = io_uring_queue_init_params(kEntriesPerQueue * 2 + 2, &q->ring, &p);
   if (rc < 0) {
-    LogOnce("cannot set up a ring", -rc);
+    LogOnce("cannot set up a ring, requests stay on /dev/fuse", -rc);
     return;
   }
   q->ring_ok = true;
@@ -355,9 +354,10 @@ void UringTransport::State::Serve(Queue* q) {
     Prep(q, e.get(), kCmdRegister);
     q->entries.push_back(std::move(e));
   }
-  io_uring_sqe* poll = io_uring_get_sqe(&q->ring);
-  io_uring_prep_poll_add(poll, stop_fd, POLLIN);
-  io_uring_sqe_set_data64(poll, 0);
+  if (io_uring_sqe* poll = io_uring_get_sqe(&q->ring); poll != nullptr) {
+    io_uring_prep_poll_add(poll, stop_fd, POLLIN);
+    io_uring_sqe_set_data64(poll, 0);
+  }
   bool done = false;
   while (!done) {
     rc = io_uring_submit_and_wait(&q->ring, 1);
@@ -377,11 +377,16 @@ void UringTransport::State::Serve(Queue* q) {
       }
       if (cqe->res < 0) {
         // ENOTCONN/ENODEV: unmounted; ECANCELED: the ring is going away.
+        // Anything else costs this entry only: the queue keeps serving
+        // with the others, as the kernel keeps sending this CPU's
+        // requests here (a failed registration keeps the rings from ever
+        // being used, so everything stays on /dev/fuse).
         int err = -cqe->res;
-        if (err != ENOTCONN && err != ENODEV && err != ECANCELED) {
-          LogOnce("request", err);
+        if (err == ENOTCONN || err == ENODEV || err == ECANCELED) {
+          done = true;
+        } else {
+          LogOnce("an entry failed", err);
         }
-        done = true;
         continue;
       }
       if (done) {
@@ -407,10 +412,11 @@ std::unique_ptr<UringTransport> UringTransport::Install(fuse_session* se, bool w
   auto st = std::make_unique<State>();
   st->se = se;
   st->fd = fuse_session_fd(se);
-  st->want = want;
-  st->stop_fd = eventfd(0, EFD_CLOEXEC);
+  st->stop_fd = want ? eventfd(0, EFD_CLOEXEC) : -1;
   if (st->stop_fd < 0) {
-    st->want = false;
+    // Not wanted (or no eventfd to stop rings with): libfuse keeps its own
+    // I/O, with nothing of ours on the request path.
+    return std::unique_ptr<UringTransport>(new UringTransport(std::move(st)));
   }
   static const fuse_custom_io kIo = {WritevHook, ReadHook, nullptr, nullptr};
   g_state = st.get();
@@ -454,11 +460,6 @@ void UringTransport::Stop() {
     std::fprintf(stderr, "imgfs: fuse io_uring: %llu requests\n",
                  static_cast<unsigned long long>(state_->Served()));
   }
-}
-
-uint64_t UringTransport::ring_requests() const {
-  std::lock_guard lock(state_->mu);
-  return state_->Served();
 }
 
 std::span<std::byte> UringTransport::ReplySpace(size_t bytes) {

@@ -35,11 +35,10 @@ class UringTransport {
   UringTransport& operator=(const UringTransport&) = delete;
   ~UringTransport();  // stops and joins the ring threads
 
-  // Stops the ring threads. Call after the libfuse loop has ended.
+  // Stops the ring threads. Call after the libfuse loop has ended. With
+  // IMGFS_FUSE_STATS set it prints "imgfs: fuse io_uring: N requests" (the
+  // requests the rings served) to stderr.
   void Stop();
-
-  // Requests answered through the rings so far (for tests and -d).
-  uint64_t ring_requests() const;
 
   // On a ring thread that is serving a request: the payload buffer the reply
   // will be committed from, when it holds `bytes`; a reply built there is

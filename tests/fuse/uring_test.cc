@@ -178,8 +178,21 @@ class UringTest : public ::testing::Test {
     EXPECT_EQ(bad, std::vector<int>(4, 0));
   }
 
+  // Mounts in the foreground (IMGFS_FUSE_URING=uring), checks the bytes,
+  // counts the ring threads, unmounts and keeps the server's stderr.
+  void ServeAndCheck(bool uring) {
+    ForegroundMount m(image_, mnt_, dir_ / "err", uring);
+    ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
+    CheckBytes();
+    ring_threads_ = RingThreads(m.pid());
+    EXPECT_EQ(m.Stop(), 0);
+    err_ = ReadFile(dir_ / "err");
+  }
+
   TempDir dir_;
   std::string mnt_ = dir_ / "mnt";
+  int ring_threads_ = -1;
+  std::string err_;
   std::string image_;
   std::string ref_;
 };
@@ -188,43 +201,32 @@ TEST_F(UringTest, RequestsGoThroughTheRingsWhenTheKernelOffersThem) {
   EnableUring param("Y");
   if (!param.present()) {
     // A kernel without FUSE over io_uring: the fallback is what must work.
-    ForegroundMount m(image_, mnt_, dir_ / "err", true);
-    ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
-    CheckBytes();
-    EXPECT_EQ(m.Stop(), 0);
-    EXPECT_EQ(RingRequests(ReadFile(dir_ / "err")), 0) << ReadFile(dir_ / "err");
+    ServeAndCheck(true);
+    EXPECT_EQ(ring_threads_, 0);
+    EXPECT_EQ(RingRequests(err_), 0) << err_;
     return;
   }
   ASSERT_TRUE(param.on()) << "cannot set " << kParam;
-  ForegroundMount m(image_, mnt_, dir_ / "err", true);
-  ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
-  CheckBytes();
-  EXPECT_GE(RingThreads(m.pid()), 1);  // one per possible CPU
-  EXPECT_EQ(m.Stop(), 0);
-  std::string err = ReadFile(dir_ / "err");
-  // Every O_DIRECT read above is a request: at least 800 of them.
-  EXPECT_GT(RingRequests(err), 800) << err;
-  EXPECT_EQ(err.find("serving through /dev/fuse"), std::string::npos) << err;
+  ServeAndCheck(true);
+  EXPECT_GE(ring_threads_, 1);  // one per possible CPU
+  // Every O_DIRECT read is a request: at least 800 of them.
+  EXPECT_GT(RingRequests(err_), 800) << err_;
+  // No error line from the rings: the count is their only line.
+  EXPECT_EQ(err_.find("imgfs: fuse io_uring:"), err_.rfind("imgfs: fuse io_uring:")) << err_;
 }
 
 TEST_F(UringTest, DisabledRingsLeaveEverythingOnDevFuse) {
   EnableUring param("Y");
-  ForegroundMount m(image_, mnt_, dir_ / "err", false);
-  ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
-  CheckBytes();
-  EXPECT_EQ(RingThreads(m.pid()), 0);
-  EXPECT_EQ(m.Stop(), 0);
-  EXPECT_EQ(RingRequests(ReadFile(dir_ / "err")), 0) << ReadFile(dir_ / "err");
+  ServeAndCheck(false);
+  EXPECT_EQ(ring_threads_, 0);
+  EXPECT_EQ(RingRequests(err_), 0) << err_;
 }
 
 TEST_F(UringTest, AKernelThatDoesNotOfferRingsIsServedThroughDevFuse) {
   EnableUring param("N");
-  ForegroundMount m(image_, mnt_, dir_ / "err", true);
-  ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
-  CheckBytes();
-  EXPECT_EQ(RingThreads(m.pid()), 0);
-  EXPECT_EQ(m.Stop(), 0);
-  EXPECT_EQ(RingRequests(ReadFile(dir_ / "err")), 0) << ReadFile(dir_ / "err");
+  ServeAndCheck(true);
+  EXPECT_EQ(ring_threads_, 0);
+  EXPECT_EQ(RingRequests(err_), 0) << err_;
 }
 
 }  // namespace
