@@ -52,6 +52,7 @@
 #   IMGFS_BASE      a second imgfs binary, measured as tool "base" when
 #                   BENCH_TOOLS names it (A/B in one run; not an anchor)
 #   IMGFS_BASE_ENV  environment for the "base" imgfs
+#   IMGFS_BASE_ARGS `imgfs mount` arguments for "base" (default IMGFS_MOUNT_ARGS)
 # Needs root (drop_caches, /dev/fuse), fio, qemu-img, python3.
 set -euo pipefail
 
@@ -67,6 +68,7 @@ imgfs_args=${IMGFS_MOUNT_ARGS:-}
 imgfs_env=${IMGFS_ENV:-}
 base_bin=${IMGFS_BASE:-}
 base_env=${IMGFS_BASE_ENV:-}
+base_args=${IMGFS_BASE_ARGS-$imgfs_args}
 
 log() { printf '%s bench-fuse: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -157,8 +159,8 @@ start_server() {
   srv_pid='' srv_file=''
   case $tool in
     imgfs | base)
-      local bin=$imgfs_bin envs=$imgfs_env
-      [[ $tool == base ]] && bin=$base_bin envs=$base_env
+      local bin=$imgfs_bin envs=$imgfs_env args=$imgfs_args
+      [[ $tool == base ]] && bin=$base_bin envs=$base_env args=$base_args
       [[ -n $bin ]] || return 1
       mnt="$workdir/mnt-$tool"
       mkdir -p "$mnt"
@@ -166,7 +168,7 @@ start_server() {
       # env execs the binary, so $! is the server itself. The lists are
       # word lists on purpose.
       # shellcheck disable=SC2086
-      env $envs "$bin" mount -f $imgfs_args "$img" "$mnt" >"$workdir/$tool.log" 2>&1 &
+      env $envs "$bin" mount -f $args "$img" "$mnt" >"$workdir/$tool.log" 2>&1 &
       srv_pid=$!
       srv_file="$mnt/$stem.raw"
       ;;
@@ -317,7 +319,7 @@ done
 # --- report ---------------------------------------------------------------------
 {
   echo "<!-- bench-fuse.sh: $started .. $(date -u +%Y-%m-%dT%H:%M:%SZ), size ${size_mib} MiB, rounds $rounds, runtime ${runtime}s -->"
-  echo "<!-- host: $(nproc) cpus, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); imgfs: ${imgfs_env} ${imgfs_bin:-none} ${imgfs_args}; base: ${base_env} ${base_bin:-none}; $(qemu-img --version | head -1); $(fio --version) -->"
+  echo "<!-- host: $(nproc) cpus, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); imgfs: ${imgfs_env} ${imgfs_bin:-none} ${imgfs_args}; base: ${base_env} ${base_bin:-none} ${base_args}; $(qemu-img --version | head -1); $(fio --version) -->"
   python3 - "$results" "$tools" "$variants" <<'EOF'
 import statistics, sys
 from collections import defaultdict

@@ -43,8 +43,8 @@ constexpr const char* kMountHelp =
     "  -d                  debug: log every FUSE request (implies -f)\n"
     "  -o OPT[,OPT...]     FUSE mount options (allow_other, ...)\n"
     "  --format FMT        do not probe; open every IMAGE as FMT\n"
-    "  --cache-size SIZE   metadata cache shared by all images (K/M/G\n"
-    "                      suffixes; default 256M)\n"
+    "  --cache-size SIZE   cache of metadata and decompressed data shared by\n"
+    "                      all images (K/M/G suffixes; default 64M)\n"
     "  --readonly          read-only views (the default)\n"
     "  --rw                writable views (not available yet)\n"
     "  --no-backing        show only the top layer of backing chains\n"
@@ -65,7 +65,12 @@ constexpr const char* kMountHelp =
     "Unmount with 'imgfs umount MOUNTPOINT', or stop the process (SIGINT or\n"
     "SIGTERM unmounts cleanly).\n";
 
-constexpr uint64_t kDefaultCacheBytes = 256ULL << 20;
+// 64 MiB holds the L2 tables of 512 GiB of 64 KiB-cluster qcow2 and a
+// thousand decompressed clusters. A bigger default cost more than it saved
+// on cold random reads of compressed images: every byte of a new cache
+// entry is a first-touch page fault, and on a VM those cost ~11 us per
+// 4 KiB (docs/BENCHMARKS.md, "Cache size").
+constexpr uint64_t kDefaultCacheBytes = 64ULL << 20;
 
 constexpr OptionSpec kSpecs[] = {
     {"foreground", 'f', false},
