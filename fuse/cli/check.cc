@@ -59,7 +59,7 @@ int RunCheck(std::span<char* const> args) {
     UsageError("check", "expected exactly one IMAGE");
     return kExitCannotCheck;
   }
-  Cache cache(kDefaultCliCacheBytes);
+  Cache cache(kDefaultCacheBytes);
   std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
   if (dev == nullptr) {
     return kExitCannotCheck;

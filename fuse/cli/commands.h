@@ -12,8 +12,13 @@
 
 namespace imgfs::cli {
 
-// Metadata cache for the one-shot commands (info, check, map, convert).
-inline constexpr uint64_t kDefaultCliCacheBytes = 64ULL << 20;
+// The cache of metadata and decompressed data, for every command (mount's
+// --cache-size changes it). 64 MiB holds the L2 tables of 512 GiB of
+// 64 KiB-cluster qcow2 and a thousand decompressed clusters. A bigger mount
+// default cost more than it saved on cold random reads of compressed
+// images: each page of a new cache entry is a first-touch page fault, and
+// on a VM those cost ~11 us (docs/BENCHMARKS.md, "Cache size").
+inline constexpr uint64_t kDefaultCacheBytes = 64ULL << 20;
 
 int RunInfo(std::span<char* const> args);
 int RunConvert(std::span<char* const> args);

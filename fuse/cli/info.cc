@@ -256,7 +256,7 @@ int RunInfo(std::span<char* const> args) {
   if (parsed->positional.size() != 1) {
     return UsageError("info", "expected exactly one IMAGE");
   }
-  Cache cache(kDefaultCliCacheBytes);
+  Cache cache(kDefaultCacheBytes);
   std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
   if (dev == nullptr) {
     return kExitFailure;

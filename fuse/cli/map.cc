@@ -71,7 +71,7 @@ int RunMap(std::span<char* const> args) {
   if (parsed->positional.size() != 1) {
     return UsageError("map", "expected exactly one IMAGE");
   }
-  Cache cache(kDefaultCliCacheBytes);
+  Cache cache(kDefaultCacheBytes);
   std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
   if (dev == nullptr) {
     return kExitFailure;

@@ -65,13 +65,6 @@ constexpr const char* kMountHelp =
     "Unmount with 'imgfs umount MOUNTPOINT', or stop the process (SIGINT or\n"
     "SIGTERM unmounts cleanly).\n";
 
-// 64 MiB holds the L2 tables of 512 GiB of 64 KiB-cluster qcow2 and a
-// thousand decompressed clusters. A bigger default cost more than it saved
-// on cold random reads of compressed images: every byte of a new cache
-// entry is a first-touch page fault, and on a VM those cost ~11 us per
-// 4 KiB (docs/BENCHMARKS.md, "Cache size").
-constexpr uint64_t kDefaultCacheBytes = 64ULL << 20;
-
 constexpr OptionSpec kSpecs[] = {
     {"foreground", 'f', false},
     {"debug", 'd', false},

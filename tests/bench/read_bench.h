@@ -13,15 +13,16 @@
 #include <mutex>
 #include <vector>
 
+#include "fuse/cli/commands.h"
 #include "tests/bench/bench_inputs.h"
 
 namespace imgfs::bench {
 
 inline constexpr uint64_t kSeqChunkBytes = 1 << 20;
 inline constexpr uint64_t kRandBytes = 4096;
-inline constexpr uint64_t kDefaultCacheBytes = 64ULL << 20;  // `imgfs mount` default
-inline constexpr uint64_t kTinyCacheBytes = 1ULL << 20;      // holds L2 tables, few clusters
-inline constexpr uint64_t kWarmCacheBytes = 2ULL << 30;      // holds the whole image
+inline constexpr uint64_t kDefaultCacheBytes = cli::kDefaultCacheBytes;  // `imgfs mount` default
+inline constexpr uint64_t kTinyCacheBytes = 1ULL << 20;  // holds L2 tables, few clusters
+inline constexpr uint64_t kWarmCacheBytes = 2ULL << 30;  // holds the whole image
 inline constexpr size_t kColdBatchReads = 256;
 inline constexpr size_t kOffsetCount = 1 << 16;
 
