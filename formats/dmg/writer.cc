@@ -61,10 +61,6 @@ const FormatInfo& Info(DmgFormat format) {
   return kFormats[0];
 }
 
-uint32_t CrcCombine(uint32_t crc, uint32_t next, uint64_t next_length) {
-  return static_cast<uint32_t>(crc32_combine(crc, next, static_cast<z_off_t>(next_length)));
-}
-
 // The data fork, written front to back through a buffer. Skip leaves a
 // hole (UDRW's zero chunks); the CRC covers the hole as zeros.
 class ForkWriter {
@@ -453,24 +449,6 @@ Result<DmgFormat> ParseDmgFormat(std::string_view name) {
 std::string_view DmgFormatName(DmgFormat format) { return Info(format).name; }
 
 std::optional<ChunkType> FormatCodec(DmgFormat format) { return Info(format).codec; }
-
-uint32_t Crc32OfZeros(uint64_t length) {
-  // z(2n) = combine(z(n), z(n), n); z(n + 1) = combine(z(n), z(1), 1).
-  static const uint32_t kOneZero = Crc32(std::array<std::byte, 1>{});
-  uint32_t crc = 0;
-  uint64_t done = 0;
-  for (int bit = 63; bit >= 0; --bit) {
-    if (done != 0) {
-      crc = CrcCombine(crc, crc, done);
-      done *= 2;
-    }
-    if ((length >> bit) & 1) {
-      crc = CrcCombine(crc, kOneZero, 1);
-      done += 1;
-    }
-  }
-  return crc;
-}
 
 uint32_t MasterChecksum(std::span<const UdifChecksum> blkx_checksums) {
   std::vector<std::byte> be;

@@ -70,9 +70,6 @@ struct DmgWriteStats {
 // offset or the output offset that failed.
 Result<DmgWriteStats> WriteDmg(const BlockDevice& src, File& out, const DmgWriteOptions& options);
 
-// CRC-32 of `length` zero bytes, in O(log length) (zlib's crc32_combine).
-uint32_t Crc32OfZeros(uint64_t length);
-
 // The master checksum of a koly: CRC-32 over the big-endian CRC-32 values of
 // the blkx tables that carry one, in plist order (libdmg-hfsplus and 7-Zip
 // compute it the same way; hdiutil verifies it on attach).
