@@ -5,7 +5,6 @@
 
 #include <zlib.h>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -30,24 +29,21 @@ inline uint32_t CrcCombine(uint32_t crc, uint32_t next, uint64_t next_length) {
   return static_cast<uint32_t>(crc32_combine(crc, next, static_cast<z_off_t>(next_length)));
 }
 
-// CRC-32 of `length` zero bytes, in O(log length): a checksum over a huge
-// zero run costs nothing, however large a (possibly hostile) image claims it.
-inline uint32_t Crc32OfZeros(uint64_t length) {
-  // z(2n) = combine(z(n), z(n), n); z(n + 1) = combine(z(n), z(1), 1).
-  static const uint32_t kOneZero = Crc32(std::array<std::byte, 1>{});
-  uint32_t crc = 0;
-  uint64_t done = 0;
-  for (int bit = 63; bit >= 0; --bit) {
-    if (done != 0) {
-      crc = CrcCombine(crc, crc, done);
-      done *= 2;
-    }
-    if ((length >> bit) & 1) {
-      crc = CrcCombine(crc, kOneZero, 1);
-      done += 1;
-    }
+// The CRC-32 of A followed by `zeros` zero bytes, from crc(A), in
+// O(log zeros): a checksum over a huge zero run costs nothing, however large
+// a (possibly hostile) image claims it. Zero bytes multiply the CRC register
+// (crc ^ ~0) by x^(8 zeros) mod P, which is crc32_combine(register, 0, zeros).
+inline uint32_t Crc32ZeroExtend(uint32_t crc, uint64_t zeros) {
+  constexpr uint64_t kStep = uint64_t{1} << 62;  // keeps z_off_t positive
+  uLong reg = crc ^ 0xffffffffU;                 // NOLINT(google-runtime-int): zlib's type
+  while (zeros > 0) {
+    const uint64_t n = zeros < kStep ? zeros : kStep;
+    reg = crc32_combine(reg, 0, static_cast<z_off_t>(n));
+    zeros -= n;
   }
-  return crc;
+  return static_cast<uint32_t>(reg ^ 0xffffffffU);
 }
+
+inline uint32_t Crc32OfZeros(uint64_t length) { return Crc32ZeroExtend(0, length); }
 
 }  // namespace imgfs

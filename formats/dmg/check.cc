@@ -36,8 +36,8 @@ Result<uint32_t> CrcOfFile(const File& file, uint64_t offset, uint64_t length) {
   return crc;
 }
 
-// Zero extents are folded in by CrcCombine without being read, so a table
-// that claims terabytes of zero fill costs O(log n), not terabytes of memset.
+// Zero extents are folded in by Crc32ZeroExtend without being read, so a
+// table that claims terabytes of zero fill costs O(log n), not a memset.
 Result<uint32_t> CrcOfDevice(const BlockDevice& dev, uint64_t offset, uint64_t length) {
   IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, dev.Size()));
   std::vector<std::byte> buf;
@@ -52,7 +52,7 @@ Result<uint32_t> CrcOfDevice(const BlockDevice& dev, uint64_t offset, uint64_t l
         return InternalError("dmg: extent map does not cover " + Hex(offset));
       }
       if (e.kind != ExtentKind::kData) {
-        crc = CrcCombine(crc, Crc32OfZeros(e.length), e.length);
+        crc = Crc32ZeroExtend(crc, e.length);
         offset += e.length;
         continue;
       }

@@ -89,7 +89,7 @@ class ForkWriter {
     IMGFS_RETURN_IF_ERROR(Flush());
     end_ += length;
     buffer_start_ = end_;
-    crc_ = CrcCombine(crc_, Crc32OfZeros(length), length);
+    crc_ = Crc32ZeroExtend(crc_, length);
     return Status::Ok();
   }
 
@@ -286,7 +286,7 @@ class DmgWriter {
     const uint64_t rel = job->first_sector - layout_.regions[st.index].first_sector;
     const uint64_t bytes = job->sector_count * kSectorBytes;
     if (job->type == ChunkType::kZeroFill) {
-      st.crc = CrcCombine(st.crc, Crc32OfZeros(bytes), bytes);
+      st.crc = Crc32ZeroExtend(st.crc, bytes);
       stats_.zero_bytes += bytes;
       if (flat_) {
         // UDRW: a raw chunk over a hole keeps the data fork flat.
