@@ -16,8 +16,6 @@
 //         a chunk whose compressed form is not smaller is stored raw.
 #include "formats/dmg/writer.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <deque>
