@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "core/util/crc32.h"
-#include "core/util/endian.h"
 #include "core/util/hex.h"
 #include "formats/dmg/device.h"
 
@@ -160,16 +159,14 @@ Result<CheckReport> CheckUdif(const UdifImage& image, const std::vector<MappedCh
       Verify(s.koly.data_checksum, crc, what, &report);
     }
   }
-  std::vector<std::byte> master;
+  std::vector<UdifChecksum> blkx_checksums;
   for (size_t i = 0; i < image.entries.size(); ++i) {
     const BlkxEntry& e = image.entries[i];
     const std::string what = "blkx " + std::to_string(i) + " '" + e.name + "'";
     if (Skip(e.table.checksum, what, &report)) {
       continue;
     }
-    std::byte be[4];
-    StoreBE32(be, e.table.checksum.data[0]);
-    master.insert(master.end(), be, be + 4);
+    blkx_checksums.push_back(e.table.checksum);
     auto crc =
         CrcOfDevice(dev, e.table.first_sector * kSectorBytes, e.table.sector_count * kSectorBytes);
     if (!crc.ok()) {
@@ -179,7 +176,7 @@ Result<CheckReport> CheckUdif(const UdifImage& image, const std::vector<MappedCh
     Verify(e.table.checksum, *crc, what, &report);
   }
   if (!Skip(k.master_checksum, "master", &report)) {
-    Verify(k.master_checksum, Crc32(master), "master", &report);
+    Verify(k.master_checksum, MasterChecksum(blkx_checksums), "master", &report);
   }
   return report;
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/util/checked.h"
+#include "core/util/crc32.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
 
@@ -281,6 +282,18 @@ std::vector<std::byte> EncodeBlkx(const BlkxTable& t) {
     StoreBE64(c + kChunkCompressedLength, ch.compressed_length);
   }
   return out;
+}
+
+uint32_t MasterChecksum(std::span<const UdifChecksum> blkx_checksums) {
+  uint32_t crc = 0;
+  for (const UdifChecksum& c : blkx_checksums) {
+    if (c.type == kChecksumCrc32) {
+      std::byte be[4];
+      StoreBE32(be, c.data[0]);
+      crc = Crc32(be, crc);
+    }
+  }
+  return crc;
 }
 
 }  // namespace imgfs::dmg

@@ -114,4 +114,9 @@ std::array<std::byte, kKolyBytes> EncodeKoly(const Koly& koly);
 Result<BlkxTable> DecodeBlkx(std::span<const std::byte> bytes);
 std::vector<std::byte> EncodeBlkx(const BlkxTable& table);
 
+// The master checksum of a koly: CRC-32 over the big-endian CRC-32 values of
+// the blkx tables that carry one, in plist order (libdmg-hfsplus and 7-Zip
+// compute it the same way; hdiutil verifies it on attach).
+uint32_t MasterChecksum(std::span<const UdifChecksum> blkx_checksums);
+
 }  // namespace imgfs::dmg

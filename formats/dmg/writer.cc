@@ -448,20 +448,6 @@ std::string_view DmgFormatName(DmgFormat format) { return Info(format).name; }
 
 std::optional<ChunkType> FormatCodec(DmgFormat format) { return Info(format).codec; }
 
-uint32_t MasterChecksum(std::span<const UdifChecksum> blkx_checksums) {
-  std::vector<std::byte> be;
-  for (const UdifChecksum& c : blkx_checksums) {
-    if (c.type != kChecksumCrc32) {
-      continue;
-    }
-    uint32_t v = c.data[0];
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      be.push_back(static_cast<std::byte>((v >> shift) & 0xff));
-    }
-  }
-  return Crc32(be);
-}
-
 std::array<uint8_t, 16> RandomSegmentId() {
   std::random_device rd;
   std::array<uint8_t, 16> id{};

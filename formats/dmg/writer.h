@@ -70,11 +70,6 @@ struct DmgWriteStats {
 // offset or the output offset that failed.
 Result<DmgWriteStats> WriteDmg(const BlockDevice& src, File& out, const DmgWriteOptions& options);
 
-// The master checksum of a koly: CRC-32 over the big-endian CRC-32 values of
-// the blkx tables that carry one, in plist order (libdmg-hfsplus and 7-Zip
-// compute it the same way; hdiutil verifies it on attach).
-uint32_t MasterChecksum(std::span<const UdifChecksum> blkx_checksums);
-
 // A fresh random (version 4) UUID for koly segment_id.
 std::array<uint8_t, 16> RandomSegmentId();
 

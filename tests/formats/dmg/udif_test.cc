@@ -5,10 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <span>
+#include <string_view>
+#include <vector>
 
 #include "core/util/endian.h"
+#include "formats/dmg/plist.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::dmg {
@@ -100,6 +105,59 @@ TEST(KolyTest, DecodesAMacOs15HdiutilTrailer) {
   EXPECT_EQ(k->xml_length, 3600u);
   StoreBE32(b.data() + 56, 2);  // segment 2 of 0
   EXPECT_CODE(DecodeKoly(b), kCorrupt);
+}
+
+// The "Protective Master Boot Record (MBR : 0)" blkx of a real hdiutil-made
+// GPT image, as quoted (XML plist and all) in the UDIF format description of
+// libyal's libmodi (documentation/Mac OS disk image types.asciidoc). What it
+// shows of hdiutil's conventions: buffers-needed 0x808 for 2048-sector
+// chunks, block descriptors 0 for the table hdiutil numbers -1, a CRC-32
+// checksum, and a nonzero chunk comment field (3) that a decoder must keep.
+TEST(BlkxTest, DecodesAnHdiutilMishTable) {
+  constexpr std::string_view kPlist = R"(<plist version="1.0"><data>
+      bWlzaAAAAAEAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAA
+      AAgIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+      AAIAAAAgQfL6MwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+      AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+      AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+      AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+      AAAAAAACgAAABQAAAAMAAAAAAAAAAAAAAAAAAAABAAAA
+      AAAAIA0AAAAAAAAAH/////8AAAAAAAAAAAAAAAEAAAAA
+      AAAAAAAAAAAAAAAAAAAAAAAAAAA=
+      </data></plist>)";
+  auto doc = plist::Parse(kPlist);
+  ASSERT_OK(doc);
+  ASSERT_EQ(doc->type, plist::Type::kData);
+  const std::string& raw = doc->text;
+  ASSERT_EQ(raw.size(), 284u);  // 204-byte header, two 40-byte chunks
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(raw.data()),
+                                         raw.size());
+  auto t = DecodeBlkx(bytes);
+  ASSERT_OK(t);
+  EXPECT_EQ(t->first_sector, 0u);
+  EXPECT_EQ(t->sector_count, 1u);
+  EXPECT_EQ(t->data_offset, 0u);
+  EXPECT_EQ(t->buffers_needed, 0x808u);
+  EXPECT_EQ(t->block_descriptors, 0u);
+  EXPECT_EQ(t->checksum.type, kChecksumCrc32);
+  EXPECT_EQ(t->checksum.bit_count, 32u);
+  EXPECT_EQ(t->checksum.data[0], 0x41f2fa33u);
+  ASSERT_EQ(t->chunks.size(), 2u);
+  const Chunk& z = t->chunks[0];
+  EXPECT_EQ(z.type, ChunkType::kZlib);
+  EXPECT_EQ(z.comment, 3u);
+  EXPECT_EQ(z.sector_number, 0u);
+  EXPECT_EQ(z.sector_count, 1u);
+  EXPECT_EQ(z.compressed_offset, 8205u);  // hdiutil stored this table's data after others
+  EXPECT_EQ(z.compressed_length, 31u);
+  const Chunk& end = t->chunks[1];
+  EXPECT_EQ(end.type, ChunkType::kTerminator);
+  EXPECT_EQ(end.sector_number, 1u);
+  EXPECT_EQ(end.compressed_offset, 0u);
+  EXPECT_EQ(end.compressed_length, 0u);
+  // The encoder is the exact inverse on hdiutil's own bytes too.
+  const std::vector<std::byte> again = EncodeBlkx(*t);
+  EXPECT_TRUE(std::equal(again.begin(), again.end(), bytes.begin(), bytes.end()));
 }
 
 BlkxTable SampleTable() {
