@@ -146,7 +146,17 @@ int RunLoop(fuse_session* se, const SessionOptions& o) {
 
 }  // namespace
 
-Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& o) {
+Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& options) {
+  // libfuse unmounts by the path it mounted, after the daemon has moved to
+  // "/": a relative mountpoint would then name nothing, and SIGTERM would
+  // leave a dead mount ("Transport endpoint is not connected") behind.
+  SessionOptions o = options;
+  char* real = ::realpath(options.mountpoint.c_str(), nullptr);
+  if (real == nullptr) {
+    return IOError("cannot resolve the mountpoint: " + std::string(std::strerror(errno)), errno);
+  }
+  o.mountpoint = real;
+  std::free(real);  // NOLINT(cppcoreguidelines-no-malloc): realpath's contract
   FuseArgs args(o);
   SessionPtr se(fuse_session_new(args.get(), &LowlevelOps(), sizeof(fuse_lowlevel_ops), ctx.get()));
   if (se == nullptr) {

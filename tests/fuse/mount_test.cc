@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -246,8 +247,12 @@ TEST_F(MountTest, RwIsRefused) {
   EXPECT_FALSE(IsMounted(mnt_));
 }
 
-// Runs `imgfs mount -f` in the background and stops it with `sig`.
-void ExpectSignalUnmounts(const TempDir& dir, const std::string& mnt, int sig) {
+// Runs `imgfs mount -f` in the background and stops it with `sig`. With
+// `relative`, from the parent of `mnt` with both paths relative (libfuse
+// moves to "/" and unmounts by path: a relative one used to be left mounted).
+void ExpectSignalUnmounts(const TempDir& dir, const std::string& mnt, int sig,
+                          bool relative = false) {
+  const std::filesystem::path mnt_path(mnt);
   pid_t pid = ::fork();
   if (pid == 0) {
     int null_fd = ::open("/dev/null", O_WRONLY);
@@ -255,7 +260,12 @@ void ExpectSignalUnmounts(const TempDir& dir, const std::string& mnt, int sig) {
     ::dup2(null_fd, 2);
     std::string bin = ImgfsBinary();
     std::string img = dir / "disk.img";
-    ::execl(bin.c_str(), bin.c_str(), "mount", "-f", img.c_str(), mnt.c_str(),
+    std::string point = mnt;
+    if (relative && ::chdir(mnt_path.parent_path().c_str()) == 0) {
+      img = std::filesystem::relative(img, mnt_path.parent_path()).string();
+      point = mnt_path.filename().string();
+    }
+    ::execl(bin.c_str(), bin.c_str(), "mount", "-f", img.c_str(), point.c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -272,6 +282,7 @@ TEST_F(MountTest, SigtermAndSigintUnmountCleanly) {
   MakeSparseRaw(dir_ / "disk.img", 8 * kMiB, 1);
   ExpectSignalUnmounts(dir_, mnt_, SIGTERM);
   ExpectSignalUnmounts(dir_, mnt_, SIGINT);
+  ExpectSignalUnmounts(dir_, mnt_, SIGTERM, /*relative=*/true);
 }
 
 class Qcow2MountTest : public MountTest {
