@@ -190,8 +190,12 @@ Status MountAndServe(std::unique_ptr<MountContext> ctx, const SessionOptions& op
   if (pool_threads != 0 && !ctx->pool) {
     ctx->pool.emplace(pool_threads);
   }
+  uring->SetLoopThread();
   int rc = RunLoop(se.get(), o);
   uring->Stop();
+  if (uring->Failed()) {
+    return IOError("fuse io_uring failed; unmounted", EIO);
+  }
   if (rc < 0 && rc != -EINTR) {
     std::fprintf(stderr, "imgfs: %s: fuse loop ended: %s\n", o.mountpoint.c_str(),
                  std::strerror(-rc));

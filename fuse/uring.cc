@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -88,6 +89,7 @@ struct Queue {
   io_uring ring{};
   bool ring_ok = false;
   std::vector<std::unique_ptr<Entry>> entries;
+  size_t live = 0;  // entries the kernel still holds (registered, not failed)
   std::atomic<uint64_t> served{0};
   std::thread thread;
 };
@@ -136,8 +138,16 @@ struct UringTransport::State {
   std::vector<std::unique_ptr<Queue>> queues;
   int stop_fd = -1;
   bool stopped = false;
+  // The thread running libfuse's loop, woken by Fail (set before the loop).
+  pthread_t loop_thread{};
+  std::atomic<bool> have_loop_thread{false};
+  std::atomic<bool> failed{false};
+  // Test hook (IMGFS_TEST_URING_FAIL_AFTER=N): once the rings have served
+  // N requests, the next queue to wait fails as if its wait had. 0: never.
+  uint64_t fail_after = 0;
 
   void Start();
+  void Fail(const Queue& q, const char* what, int err);
   void Serve(Queue* q);
   bool Dispatch(Queue* q, Entry* e);
   void Prep(Queue* q, Entry* e, uint32_t cmd);
@@ -238,6 +248,23 @@ void UringTransport::State::Start() {
   for (auto& q : queues) {
     Queue* raw = q.get();
     q->thread = std::thread([this, raw] { Serve(raw); });
+  }
+}
+
+// A queue that cannot serve any more: the kernel keeps sending this CPU's
+// requests to it, so they would wait forever. End the session instead, as
+// SIGTERM would (libfuse's handler ends the loop, whose read or wait the
+// signal interrupts); the mount goes away, waiting readers get ENOTCONN and
+// MountAndServe reports the failure.
+void UringTransport::State::Fail(const Queue& q, const char* what, int err) {
+  if (failed.exchange(true)) {
+    return;
+  }
+  std::fprintf(stderr, "imgfs: fuse io_uring: queue %u: %s: %s; unmounting\n",
+               static_cast<unsigned>(q.qid), what, std::strerror(err));
+  fuse_session_exit(se);
+  if (have_loop_thread.load()) {
+    (void)pthread_kill(loop_thread, SIGTERM);
   }
 }
 
@@ -354,6 +381,7 @@ void UringTransport::State::Serve(Queue* q) {
     Prep(q, e.get(), kCmdRegister);
     q->entries.push_back(std::move(e));
   }
+  q->live = q->entries.size();
   if (io_uring_sqe* poll = io_uring_get_sqe(&q->ring); poll != nullptr) {
     io_uring_prep_poll_add(poll, stop_fd, POLLIN);
     io_uring_sqe_set_data64(poll, 0);
@@ -361,8 +389,13 @@ void UringTransport::State::Serve(Queue* q) {
   bool done = false;
   while (!done) {
     rc = io_uring_submit_and_wait(&q->ring, 1);
-    if (rc < 0 && rc != -EINTR) {
-      LogOnce("wait", -rc);
+    if (fail_after != 0 && Served() >= fail_after) {
+      rc = -EIO;
+    }
+    // EINTR: a signal; EAGAIN/EBUSY: the kernel is short of memory or the
+    // completion queue is full, and reaping below makes room.
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      Fail(*q, "wait", -rc);
       break;
     }
     unsigned head = 0;
@@ -380,12 +413,17 @@ void UringTransport::State::Serve(Queue* q) {
         // Anything else costs this entry only: the queue keeps serving
         // with the others, as the kernel keeps sending this CPU's
         // requests here (a failed registration keeps the rings from ever
-        // being used, so everything stays on /dev/fuse).
+        // being used, so everything stays on /dev/fuse). With none left,
+        // this CPU's requests could never be answered: Fail.
         int err = -cqe->res;
         if (err == ENOTCONN || err == ENODEV || err == ECANCELED) {
           done = true;
         } else {
           LogOnce("an entry failed", err);
+          if (--q->live == 0) {
+            Fail(*q, "every entry failed", err);
+            done = true;
+          }
         }
         continue;
       }
@@ -413,6 +451,9 @@ std::unique_ptr<UringTransport> UringTransport::Install(fuse_session* se, bool w
   st->se = se;
   st->fd = fuse_session_fd(se);
   st->stop_fd = want ? eventfd(0, EFD_CLOEXEC) : -1;
+  if (const char* n = std::getenv("IMGFS_TEST_URING_FAIL_AFTER"); n != nullptr) {
+    st->fail_after = std::strtoull(n, nullptr, 10);
+  }
   if (st->stop_fd < 0) {
     // Not wanted (or no eventfd to stop rings with): libfuse keeps its own
     // I/O, with nothing of ours on the request path.
@@ -428,6 +469,13 @@ std::unique_ptr<UringTransport> UringTransport::Install(fuse_session* se, bool w
 }
 
 UringTransport::UringTransport(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+void UringTransport::SetLoopThread() {
+  state_->loop_thread = pthread_self();
+  state_->have_loop_thread.store(true);
+}
+
+bool UringTransport::Failed() const { return state_->failed.load(); }
 
 UringTransport::~UringTransport() {
   Stop();

@@ -12,7 +12,10 @@
 // the operations are the same code on both paths; their replies come back
 // through the custom writev and are committed to the ring. Forgets,
 // interrupts and anything before the rings are ready still go through
-// /dev/fuse and libfuse's own loop.
+// /dev/fuse and libfuse's own loop. A ring that cannot go on (its wait
+// fails, or all its entries do) ends the session with an error instead of
+// leaving that CPU's requests unanswered; IMGFS_TEST_URING_FAIL_AFTER=N
+// makes a ring fail so after N requests, for the tests.
 #pragma once
 
 #ifndef FUSE_USE_VERSION
@@ -34,6 +37,14 @@ class UringTransport {
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;
   ~UringTransport();  // stops and joins the ring threads
+
+  // Call on the thread that will run libfuse's loop, just before it does:
+  // a ring that fails for good ends the loop by signalling this thread.
+  void SetLoopThread();
+
+  // True when a ring failed for good and ended the session (the reason is
+  // on stderr); the mount is then gone, and the caller should fail.
+  bool Failed() const;
 
   // Stops the ring threads. Call after the libfuse loop has ended. With
   // IMGFS_FUSE_STATS set it prints "imgfs: fuse io_uring: N requests" (the

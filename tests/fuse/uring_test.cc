@@ -55,8 +55,9 @@ class EnableUring {
 // `imgfs mount -f` in a child; stderr goes to a file.
 class ForegroundMount {
  public:
+  // fail_after: IMGFS_TEST_URING_FAIL_AFTER for the server, when not null.
   ForegroundMount(const std::string& image, const std::string& mnt, const std::string& err,
-                  bool uring)
+                  bool uring, const char* fail_after = nullptr)
       : mnt_(mnt) {
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -64,6 +65,9 @@ class ForegroundMount {
       ::dup2(fd, 2);
       ::setenv("IMGFS_FUSE_STATS", "1", 1);
       ::setenv("IMGFS_FUSE_URING", uring ? "1" : "0", 1);
+      if (fail_after != nullptr) {
+        ::setenv("IMGFS_TEST_URING_FAIL_AFTER", fail_after, 1);
+      }
       std::string bin = ImgfsBinary();
       ::execl(bin.c_str(), bin.c_str(), "mount", "-f", image.c_str(), mnt.c_str(), nullptr);
       ::_exit(127);
@@ -227,6 +231,41 @@ TEST_F(UringTest, AKernelThatDoesNotOfferRingsIsServedThroughDevFuse) {
   ServeAndCheck(true);
   EXPECT_EQ(ring_threads_, 0);
   EXPECT_EQ(RingRequests(err_), 0) << err_;
+}
+
+// A ring that cannot go on must end the mount with an error, not leave its
+// CPU's requests waiting forever: readers get an error, the server exits 1
+// with one line saying why, and nothing stays mounted.
+TEST_F(UringTest, ARingThatFailsEndsTheMountInsteadOfHanging) {
+  EnableUring param("Y");
+  if (!param.present()) {
+    // No rings to fail: the hook must change nothing.
+    ForegroundMount m(image_, mnt_, dir_ / "err", true, "50");
+    ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
+    CheckBytes();
+    EXPECT_EQ(m.Stop(), 0);
+    return;
+  }
+  ASSERT_TRUE(param.on()) << "cannot set " << kParam;
+  ForegroundMount m(image_, mnt_, dir_ / "err", true, "50");
+  ASSERT_TRUE(m.ok()) << ReadFile(dir_ / "err");
+  const std::string raw = mnt_ + "/vm.raw";
+  int good = 0;
+  for (int i = 0; i < 2000; ++i) {
+    auto off = static_cast<off_t>((i % 6144) * 4096);
+    if (ReadDirectAt(raw, off, 4096) != ref_.substr(static_cast<size_t>(off), 4096)) {
+      break;
+    }
+    ++good;
+  }
+  EXPECT_GT(good, 10);    // the rings served before the failure
+  EXPECT_LT(good, 2000);  // and the failure ended the mount
+  EXPECT_EQ(m.Stop(), 1);
+  const std::string err = ReadFile(dir_ / "err");
+  EXPECT_NE(err.find("imgfs: fuse io_uring: queue "), std::string::npos) << err;
+  EXPECT_NE(err.find(": wait: Input/output error; unmounting\n"), std::string::npos) << err;
+  EXPECT_NE(err.find(": fuse io_uring failed; unmounted\n"), std::string::npos) << err;
+  EXPECT_FALSE(IsMounted(mnt_));
 }
 
 }  // namespace
