@@ -6,6 +6,7 @@
 // its last line says how many requests the rings served.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,9 +25,15 @@ namespace {
 constexpr char kParam[] = "/sys/module/fuse/parameters/enable_uring";
 
 // Sets the kernel's enable_uring for the test's lifetime, then restores it.
+// The parameter is global and ctest runs these tests in parallel processes:
+// an flock serialises them.
 class EnableUring {
  public:
-  explicit EnableUring(const std::string& value) {
+  explicit EnableUring(const std::string& value)
+      : lock_fd_(::open("/tmp/imgfs-enable-uring.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+    if (lock_fd_ >= 0) {
+      (void)::flock(lock_fd_, LOCK_EX);
+    }
     std::ifstream in(kParam);
     present_ = static_cast<bool>(in >> old_);
     if (present_) {
@@ -39,6 +46,9 @@ class EnableUring {
     if (present_) {
       std::ofstream(kParam) << old_ << "\n";
     }
+    if (lock_fd_ >= 0) {
+      ::close(lock_fd_);
+    }
   }
   bool present() const { return present_; }
   bool on() const {
@@ -48,6 +58,7 @@ class EnableUring {
   }
 
  private:
+  int lock_fd_ = -1;
   bool present_ = false;
   std::string old_;
 };
