@@ -97,10 +97,6 @@ bool Skip(const UdifChecksum& c, const std::string& what, CheckReport* report) {
 // make every one of a million chunks share bytes.
 constexpr size_t kMaxOverlapLines = 16;
 
-bool Compressed(ChunkType t) {
-  return t != ChunkType::kZeroFill && t != ChunkType::kIgnore && t != ChunkType::kRaw;
-}
-
 // Returns, per blkx table, whether one of its compressed chunks shares
 // stored bytes with another chunk: such a table is not checksummed, as
 // decompressing the same bytes once per chunk is how a few KiB of hostile
@@ -111,13 +107,13 @@ std::vector<bool> CheckRanges(const UdifImage& image, const std::vector<MappedCh
   const uint64_t fork_end = image.data_fork_offset + image.data_fork_length;  // LoadUdif checked
   std::vector<bool> shared(image.entries.size(), false);
   auto mark = [&](const MappedChunk& c) {
-    if (Compressed(c.type) && c.table < shared.size()) {
+    if (IsCompressed(c.type) && c.table < shared.size()) {
       shared[c.table] = true;
     }
   };
   std::vector<const MappedChunk*> stored;
   for (const MappedChunk& c : chunks) {
-    if (c.type == ChunkType::kZeroFill || c.type == ChunkType::kIgnore) {
+    if (IsZero(c.type)) {
       continue;
     }
     if (c.file_offset < image.data_fork_offset || c.file_offset + c.length > fork_end) {

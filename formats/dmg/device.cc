@@ -23,12 +23,6 @@
 namespace imgfs::dmg {
 namespace {
 
-bool IsCompressed(ChunkType t) {
-  return t == ChunkType::kAdc || t == ChunkType::kZlib || t == ChunkType::kBzip2 ||
-         t == ChunkType::kLzfse || t == ChunkType::kLzma;
-}
-bool IsZero(ChunkType t) { return t == ChunkType::kZeroFill || t == ChunkType::kIgnore; }
-
 // A decompressed chunk as the Cache holds it; never value-initialised.
 struct Decompressed {
   std::unique_ptr<std::byte[]> bytes;

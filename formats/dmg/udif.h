@@ -71,6 +71,14 @@ enum class ChunkType : uint32_t {
   kTerminator = 0xffffffff,
 };
 
+// Chunks whose stored bytes are a compressed stream.
+inline bool IsCompressed(ChunkType t) {
+  return t == ChunkType::kAdc || t == ChunkType::kZlib || t == ChunkType::kBzip2 ||
+         t == ChunkType::kLzfse || t == ChunkType::kLzma;
+}
+// Chunks that read as zeros and store nothing.
+inline bool IsZero(ChunkType t) { return t == ChunkType::kZeroFill || t == ChunkType::kIgnore; }
+
 // One entry of a mish table. Sector numbers are relative to the table's
 // first_sector; compressed_offset is relative to the data fork plus the
 // table's data_offset.
