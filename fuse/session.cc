@@ -108,14 +108,9 @@ class LoopConfig {
 
 // The "major:minor" of the filesystem mounted at `mountpoint`, from
 // /proc/self/mountinfo (a stat of the mountpoint would ask our own FUSE
-// session, which is not serving yet). Empty when not found.
+// session, which is not serving yet). `mountpoint` is already resolved
+// (MountAndServe). Empty when not found.
 std::string MountDeviceNumber(const std::string& mountpoint) {
-  char* real = ::realpath(mountpoint.c_str(), nullptr);
-  if (real == nullptr) {
-    return {};
-  }
-  std::string want(real);
-  std::free(real);  // NOLINT(cppcoreguidelines-no-malloc): realpath's contract
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   std::string found;
@@ -129,7 +124,7 @@ std::string MountDeviceNumber(const std::string& mountpoint) {
     std::string dev;
     std::string root;
     std::string point;
-    if (fields >> id >> parent >> dev >> root >> point && point == want) {
+    if (fields >> id >> parent >> dev >> root >> point && point == mountpoint) {
       found = dev;
     }
   }

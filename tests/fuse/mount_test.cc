@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,6 +134,21 @@ TEST_F(MountTest, StatShowsSizeOwnerModeWithoutWriteAndDataBlocks) {
   EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kMiB + 70000 + 4096);
   EXPECT_EQ(::access((m / "disk.raw").c_str(), W_OK), -1);
   EXPECT_EQ(::open((m / "disk.raw").c_str(), O_WRONLY), -1);
+}
+
+// The mount raises its bdi read-ahead to 1 MiB (ops.cc RaiseReadAhead),
+// found in mountinfo by the resolved mountpoint: a mountpoint given with
+// "." components must still be found.
+TEST_F(MountTest, ReadAheadIsRaisedForAnUnresolvedMountpoint) {
+  IMGFS_REQUIRE(::geteuid() == 0, "root (to write /sys/class/bdi)");
+  MakeSparseRaw(dir_ / "disk.img", 8 * kMiB, 3);
+  Mount m({dir_ / "disk.img"}, dir_ / "./mnt");
+  ASSERT_TRUE(m.ok()) << m.result().err;
+  struct stat st {};
+  ASSERT_EQ(::stat((m / "disk.raw").c_str(), &st), 0);
+  std::string bdi = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                    std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  EXPECT_EQ(ReadFile(bdi), "1024\n") << bdi;
 }
 
 TEST_F(MountTest, ModeFollowsImageMinusWriteBits) {
