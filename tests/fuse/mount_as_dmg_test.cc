@@ -65,17 +65,22 @@ TEST_F(MountAsDmgTest, ServedImagesReadBackIdenticalThroughEveryReader) {
          " status=none")
           .exit_code,
       0);
-  Mount m({"--as", "dmg", dir_ / "odd.img", dir_ / "q.qcow2", dir_ / "gpt.img"}, dir_ / "mnt");
+  // And the macOS-made GPT disk with an HFS+ volume (tests/data/README.md).
+  ASSERT_TRUE(UnpackMacosDisk(dir_ / "macos.img"));
+  Mount m({"--as", "dmg", dir_ / "odd.img", dir_ / "q.qcow2", dir_ / "gpt.img", dir_ / "macos.img"},
+          dir_ / "mnt");
   ASSERT_TRUE(m.ok()) << m.result().err;
   RunResult ls = Sh("ls " + Q(dir_ / "mnt"));
-  EXPECT_EQ(ls.out, "gpt.dmg\nodd.dmg\nq.dmg\n");
+  EXPECT_EQ(ls.out, "gpt.dmg\nmacos.dmg\nodd.dmg\nq.dmg\n");
 
   std::string odd = ReadFile(dir_ / "odd.img");
   odd.resize((odd.size() + 511) / 512 * 512);
   ASSERT_EQ(
       Sh("qemu-img convert -O raw " + Q(dir_ / "q.qcow2") + " " + Q(dir_ / "q.raw")).exit_code, 0);
-  const std::pair<std::string, std::string> cases[] = {
-      {"odd", odd}, {"q", ReadFile(dir_ / "q.raw")}, {"gpt", ReadFile(dir_ / "gpt.img")}};
+  const std::pair<std::string, std::string> cases[] = {{"odd", odd},
+                                                       {"q", ReadFile(dir_ / "q.raw")},
+                                                       {"gpt", ReadFile(dir_ / "gpt.img")},
+                                                       {"macos", ReadFile(dir_ / "macos.img")}};
   for (const auto& [stem, want] : cases) {
     std::string served = m / (stem + ".dmg");
     struct stat st {};
@@ -99,6 +104,10 @@ TEST_F(MountAsDmgTest, ServedImagesReadBackIdenticalThroughEveryReader) {
   // The GPT disk gets one blkx per structure, partition and gap.
   RunResult l = Sh("7zz l -tdmg -slt " + Q(dir_ / "gpt.copy.dmg") + " | grep -c '^Path = [0-9]'");
   EXPECT_EQ(l.out, "8\n") << l.out;
+  // 7-Zip follows the served blkx layout down to the HFS+ volume's files.
+  RunResult hfs = Sh("7zz l -slt " + Q(dir_ / "macos.copy.dmg"));
+  EXPECT_NE(hfs.out.find("Path = blank-large-disk/.fseventsd/fseventsd-uuid"), std::string::npos)
+      << hfs.out << hfs.err;
 }
 
 TEST_F(MountAsDmgTest, RejectsUnknownPresentation) {

@@ -201,6 +201,46 @@ TEST_F(PartitionsTest, QcowOfAnMbrDiskShowsEachPartitionAndTheyMount) {
   EXPECT_EQ(ReadFile(dir_ / "fat/hello.txt"), "hello from FAT\n");
 }
 
+// The macOS-made disk (tests/data/README.md; named .dmg but a plain GPT
+// disk, so probed as raw): info lists its one partition as sfdisk does, and
+// p1 is the HFS+ volume, which 7-Zip reads straight from the view.
+TEST_F(PartitionsTest, MacosDiskShowsItsHfsVolumeAsP1) {
+#ifdef IMGFS_TEST_HAS_NO_FUSE
+  GTEST_SKIP() << "built without FUSE";
+#endif
+  IMGFS_REQUIRE(HaveFuse(), "/dev/fuse");
+  IMGFS_REQUIRE(OnPath("7zz"), "7zz (Debian package 7zip)");
+  std::string disk = dir_ / "blank-large-file.dmg";
+  ASSERT_TRUE(UnpackMacosDisk(disk));
+  sfdisk_ = Json::parse(RunCommand({"sfdisk", "--json", disk}).out, nullptr, false);
+  ASSERT_NE(SfdiskPart(1), nullptr) << sfdisk_.dump();
+  RunResult info = Imgfs({"info", "--json", disk});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  Json j = Json::parse(info.out, nullptr, false);
+  EXPECT_EQ(j["format"], "raw");
+  const Json& parts = j["partition-table"]["partitions"];
+  ASSERT_EQ(parts.size(), 1u) << info.out;
+  EXPECT_EQ(j["partition-table"]["scheme"], "gpt");
+  EXPECT_EQ(parts[0]["start"].get<uint64_t>(), Start(1));
+  EXPECT_EQ(parts[0]["length"].get<uint64_t>(), Length(1));
+  EXPECT_EQ(parts[0]["type"], SfdiskPart(1)->at("type"));
+  EXPECT_EQ(parts[0]["guid"], SfdiskPart(1)->at("uuid"));
+  EXPECT_EQ(parts[0]["name"], SfdiskPart(1)->at("name"));
+  EXPECT_EQ(parts[0]["name"], "disk image");
+
+  Mount m({"--partitions", disk}, mnt_);
+  ASSERT_TRUE(m.ok()) << m.result().err;
+  EXPECT_EQ(Listing(mnt_),
+            (std::vector<std::string>{"blank-large-file.p1.raw", "blank-large-file.raw"}));
+  EXPECT_TRUE(ReadFile(m / "blank-large-file.raw") == ReadFile(disk));
+  ExpectViewMatchesDd(m / "blank-large-file.p1.raw", disk, 1);
+  RunResult l = RunCommand({"7zz", "l", "-slt", m / "blank-large-file.p1.raw"});
+  EXPECT_EQ(l.exit_code, 0) << l.err;
+  EXPECT_NE(l.out.find("Type = HFS"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("Path = blank-large-disk/.fseventsd/fseventsd-uuid"), std::string::npos)
+      << l.out;
+}
+
 TEST_F(PartitionsTest, DamagedPrimaryGptMountsFromTheBackupWithANote) {
 #ifdef IMGFS_TEST_HAS_NO_FUSE
   GTEST_SKIP() << "built without FUSE";

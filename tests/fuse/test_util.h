@@ -175,6 +175,22 @@ class Mount {
   bool mounted_ = false;
 };
 
+// The macOS-made disk of tests/data/README.md ("macos/"): a GPT disk with
+// one HFS+ volume, written uncompressed to `path`. False (with a test
+// failure) when it cannot be unpacked or is not the recorded file.
+inline constexpr uint64_t kMacosDiskBytes = 10020864;
+inline bool UnpackMacosDisk(const std::string& path) {
+  const std::string xz = std::string(IMGFS_TEST_DATA_DIR) + "/macos/blank-large-file.dmg.xz";
+  RunResult r = RunCommand({"bash", "-o", "pipefail", "-c",
+                            "xz -dc '" + xz + "' > '" + path + "' && sha256sum < '" + path + "'"});
+  const std::string want = "04cbfecdfecbcbaaab342d2bb78b035600c73e1905671b6a4fba299e59e2000b";
+  if (r.exit_code != 0 || r.out.compare(0, want.size(), want) != 0) {
+    ADD_FAILURE() << "cannot unpack " << xz << ": " << r.err << r.out;
+    return false;
+  }
+  return true;
+}
+
 // Deterministic pseudo-random bytes; the seed is printed by the caller.
 inline std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);

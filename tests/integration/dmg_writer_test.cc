@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -213,6 +214,11 @@ class DmgWriterTest : public ::testing::TestWithParam<std::string> {
                fill,
            true);
     }
+    // A disk made on macOS (tests/data/README.md): GPT, one HFS+ volume,
+    // the gaps and alignment MediaKit leaves.
+    if (UnpackMacosDisk(*dir_ / "macos.raw")) {
+      make("macos.raw", ": # unpacked above", true);
+    }
     if (Have("parted")) {
       make("apm.raw",
            "truncate -s 9M $f; parted -s $f mklabel mac mkpart p1 hfs+ 1MiB 4MiB"
@@ -282,7 +288,7 @@ TempDir* DmgWriterTest::dir_ = nullptr;
 std::vector<Input>* DmgWriterTest::inputs_ = nullptr;
 
 TEST_P(DmgWriterTest, EveryInputReadsBackIdenticalThroughEveryReader) {
-  ASSERT_EQ(inputs_->size(), 7u);
+  ASSERT_EQ(inputs_->size(), 8u);
   for (const Input& input : *inputs_) {
     ConvertAndCheck(input, GetParam());
   }
@@ -290,6 +296,52 @@ TEST_P(DmgWriterTest, EveryInputReadsBackIdenticalThroughEveryReader) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, DmgWriterTest,
                          ::testing::Values("UDZO", "UDBZ", "ULMO", "ULFO", "UDCO", "UDRO", "UDRW"));
+
+// The macOS-made GPT disk: one blkx per GPT structure, gap and partition,
+// named as hdiutil names them (the Apple_Free gaps are MediaKit's 6-sector
+// alignment before the volume and 3 sectors after it), and 7-Zip, which
+// parses the blkx layout down to the HFS+ volume, extracts the same files
+// from the DMG as from the raw disk.
+TEST(DmgWriterMacosTest, GptLayoutAndHfsVolumeSurviveConversion) {
+  IMGFS_REQUIRE(::access(ImgfsBinary().c_str(), X_OK) == 0, "the imgfs binary (IMGFS_BINARY)");
+  IMGFS_REQUIRE(Have("7zz"), "7zz (7-Zip)");
+  TempDir dir;
+  const std::string raw = dir / "macos.raw";
+  ASSERT_TRUE(UnpackMacosDisk(raw));
+  const std::string dmg = dir / "macos.dmg";
+  RunResult c = RunCommand({ImgfsBinary(), "convert", "-O", "dmg", raw, dmg});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  RunResult info = RunCommand({ImgfsBinary(), "info", "--json", dmg});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  nlohmann::json j = nlohmann::json::parse(info.out, nullptr, false);
+  ASSERT_TRUE(j.contains("format-specific")) << info.out;
+  std::string names;
+  for (const nlohmann::json& b : j["format-specific"]["data"]["blkx"]) {
+    names += b["name"].get<std::string>() + " " +
+             std::to_string(b["first-sector"].get<uint64_t>()) + " " +
+             std::to_string(b["sector-count"].get<uint64_t>()) + "\n";
+  }
+  EXPECT_EQ(names,
+            "Protective Master Boot Record (MBR : 0) 0 1\n"
+            "GPT Header (Primary GPT Header : 1) 1 1\n"
+            "GPT Partition Data (Primary GPT Table : 2) 2 32\n"
+            " (Apple_Free : 3) 34 6\n"
+            "disk image (Apple_HFS : 4) 40 19496\n"
+            " (Apple_Free : 5) 19536 3\n"
+            "GPT Partition Data (Backup GPT Table : 6) 19539 32\n"
+            "GPT Header (Backup GPT Header : 7) 19571 1\n");
+  ASSERT_EQ(
+      Shell("cd " + Quote(dir.path()) +
+            " && 7zz x -ofrom-raw macos.raw >/dev/null && 7zz x -ofrom-dmg macos.dmg >/dev/null")
+          .exit_code,
+      0);
+  RunResult files = Shell("cd " + Quote(dir.path()) + "/from-dmg && find . -type f | sort");
+  EXPECT_NE(files.out.find("./blank-large-disk/.journal\n"), std::string::npos) << files.out;
+  EXPECT_NE(files.out.find("./blank-large-disk/.fseventsd/fseventsd-uuid\n"), std::string::npos)
+      << files.out;
+  RunResult diff = Shell("diff -r " + Quote(dir / "from-raw") + " " + Quote(dir / "from-dmg"));
+  EXPECT_EQ(diff.exit_code, 0) << diff.out << diff.err;
+}
 
 // 4 GiB + 4 KiB (past 2^32: 32-bit offsets would wrap), mostly holes with
 // data at both ends and across the 4 GiB line; UDZO, the default.
