@@ -137,8 +137,15 @@ class PosixFile final : public File {
   int fd_;
 };
 
+bool ClearNonBlock(int fd) {
+  int fl = ::fcntl(fd, F_GETFL);
+  return fl >= 0 && ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0;
+}
+
 Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  // O_NONBLOCK so that opening a FIFO with no writer returns at once and is
+  // refused below instead of hanging; it is cleared again for the reads.
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK, 0644);
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT) {
@@ -150,9 +157,23 @@ Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags) 
     return IOError("cannot open " + path + ": " + ErrnoText(e), e);
   }
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
     ::close(fd);
-    return InvalidArgumentError("cannot open " + path + ": is a directory");
+    return IOError("cannot stat " + path + ": " + ErrnoText(e), e);
+  }
+  const char* refused = S_ISDIR(st.st_mode)    ? "is a directory"
+                        : S_ISFIFO(st.st_mode) ? "is a FIFO, not a file"
+                        : S_ISSOCK(st.st_mode) ? "is a socket, not a file"
+                                               : nullptr;
+  if (refused != nullptr) {
+    ::close(fd);
+    return InvalidArgumentError("cannot open " + path + ": " + refused);
+  }
+  if (!ClearNonBlock(fd)) {
+    int e = errno;
+    ::close(fd);
+    return IOError("cannot open " + path + ": " + ErrnoText(e), e);
   }
   return std::unique_ptr<File>(std::make_unique<PosixFile>(path, fd));
 }
@@ -177,12 +198,14 @@ Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool writab
   }
   // A second descriptor for read-ahead; file systems without O_DIRECT
   // (tmpfs) refuse it here and keep the page cache's read-ahead.
-  int direct = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  // O_NONBLOCK: the path may have been replaced by a FIFO since the first
+  // open; anything but a regular file is dropped below.
+  int direct = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC | O_NONBLOCK);
   if (direct < 0) {
     return file;
   }
   struct stat st {};
-  if (::fstat(direct, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(direct, &st) != 0 || !S_ISREG(st.st_mode) || !ClearNonBlock(direct)) {
     ::close(direct);
     return file;
   }

@@ -2,6 +2,7 @@
 #include "core/io/file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -64,6 +65,21 @@ TEST(PosixFileTest, ReportsHoles) {
 
 TEST(PosixFileTest, MissingFileIsNotFound) {
   EXPECT_CODE(OpenPosixFile("/nonexistent/imgfs/x", false), kNotFound);
+}
+
+// A FIFO with no writer would block open(2) forever; it is refused at once.
+TEST(PosixFileTest, FifoIsRefusedWithoutBlocking) {
+  char dir[] = "/tmp/imgfs-fifo-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string fifo = std::string(dir) + "/f";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (bool writable : {false, true}) {
+    auto f = OpenPosixFile(fifo, writable);
+    ASSERT_FALSE(f.ok());
+    EXPECT_NE(f.status().message().find("is a FIFO"), std::string::npos) << f.status().message();
+  }
+  unlink(fifo.c_str());
+  rmdir(dir);
 }
 
 }  // namespace
