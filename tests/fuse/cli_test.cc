@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "tests/fuse/test_util.h"
@@ -217,6 +218,18 @@ TEST_F(CliTest, BadInputsGiveOneLineErrors) {
     ExpectOneLineError(Imgfs({cmd, "-f", "nosuchfmt", dir_ / "random.bin"}), dir_ / "random.bin");
   }
   ExpectOneLineError(Imgfs({"convert", dir_ / "missing.img", dir_ / "o"}), dir_ / "missing.img");
+  // A FIFO with no writer, as the image or as convert's output: refused at
+  // once (opening it for reading would block forever).
+  const std::string fifo = dir_ / "fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const char* cmd : {"info", "map", "check"}) {
+    ExpectOneLineError(Imgfs({cmd, fifo}), fifo);
+  }
+  ExpectOneLineError(Imgfs({"convert", fifo, dir_ / "o"}), fifo);
+  ExpectOneLineError(Imgfs({"convert", dir_ / "random.bin", fifo}), fifo);
+  ExpectOneLineError(Imgfs({"convert", "-O", "dmg", dir_ / "random.bin", fifo}), fifo);
+  std::filesystem::create_directories(dir_ / "mnt");
+  ExpectOneLineError(Imgfs({"mount", "-f", fifo, dir_ / "mnt"}), fifo);
   // Without -f, random bytes and empty files are raw images.
   EXPECT_EQ(Imgfs({"info", dir_ / "random.bin"}).exit_code, 0);
   EXPECT_EQ(Imgfs({"info", dir_ / "empty.bin"}).exit_code, 0);
