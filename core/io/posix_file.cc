@@ -146,6 +146,12 @@ Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags) 
   // O_NONBLOCK so that opening a FIFO with no writer returns at once and is
   // refused below instead of hanging; it is cleared again for the reads.
   int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK, 0644);
+  if (fd < 0 && errno == EWOULDBLOCK) {
+    // Only a conflicting file lease (fcntl F_SETLEASE) fails an open with
+    // EWOULDBLOCK under O_NONBLOCK; a FIFO never does for O_RDONLY/O_RDWR.
+    // Wait for the lease break, as a plain open would.
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  }
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT) {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "core/io/file.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -80,6 +82,37 @@ TEST(PosixFileTest, FifoIsRefusedWithoutBlocking) {
   }
   unlink(fifo.c_str());
   rmdir(dir);
+}
+
+// O_NONBLOCK must not turn a file lease into an error: another process holds
+// a read lease; opening for writing waits for the lease break (the holder is
+// sent SIGIO, which ends it) and then succeeds.
+TEST(PosixFileTest, OpenWaitsForALeaseBreakInsteadOfFailing) {
+  char path[] = "/tmp/imgfs-lease-XXXXXX";
+  int tmp = mkstemp(path);
+  ASSERT_GE(tmp, 0);
+  close(tmp);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int fd = open(path, O_RDONLY);
+    char ok = (fd >= 0 && fcntl(fd, F_SETLEASE, F_RDLCK) == 0) ? 'y' : 'n';
+    (void)!write(ready[1], &ok, 1);
+    pause();  // SIGIO from the lease break ends the child
+    _exit(0);
+  }
+  char ok = 0;
+  ASSERT_EQ(read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 'y') << "could not take a read lease on " << path;
+  auto f = OpenPosixFile(path, true);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+  int wstatus = 0;
+  waitpid(child, &wstatus, 0);
+  close(ready[0]);
+  close(ready[1]);
+  unlink(path);
 }
 
 }  // namespace
