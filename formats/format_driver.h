@@ -1,18 +1,26 @@
 // SPDX-License-Identifier: MIT
 // FormatDriver: what a format contributes. Drivers are plain values listed in
-// formats/registry.cc, never self-registered.
+// formats/registry.cc, never self-registered. Besides probing and opening one
+// file, a driver may open images by path (directory bundles), recognise files
+// that belong to another image, write images (`convert -O`) and serve a
+// computed view (`mount --as`); the CLI finds all of these through the
+// registry, so adding a format touches its own folder and the registry list.
 #pragma once
 
+#include <any>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/block_device.h"
 #include "core/cache/cache.h"
+#include "core/convert/convert.h"
 #include "core/exec/thread_pool.h"
 #include "core/io/file.h"
 #include "core/result.h"
@@ -64,6 +72,47 @@ struct ProbeInput {
 inline constexpr size_t kProbeHeadBytes = 4096;
 inline constexpr size_t kProbeTailBytes = 512;
 
+// What a writer gets besides the source and the output file.
+struct WriteContext {
+  // Compression workers; null: compress on the calling thread. Not owned.
+  ThreadPool* pool = nullptr;
+  // Called on the calling thread with source bytes done so far; may be empty.
+  ConvertProgressFn progress;
+};
+
+// `convert -O <name>`: writes any device as an image of this format.
+struct FormatWriter {
+  // Shown by `convert --help` under "-O <name>": one paragraph on what is
+  // written, then the -o options, one "key=VALUE  meaning" per line. Lines
+  // hold at most 66 characters; the CLI indents them.
+  std::string_view help;
+  // Parses the -o values (each a comma-separated list of key=value items, in
+  // command-line order; later items win) into the options `write` takes.
+  // Returns kInvalidArgument with a one-line message naming the option.
+  Result<std::any> (*parse_options)(std::span<const std::string> values) = nullptr;
+  // Writes `src` to `out`, which is freshly created and empty. Returns notes
+  // for the user (padding, layout choices), one line each. On error the
+  // output is incomplete and the caller removes it; errors name the source
+  // or output offset that failed.
+  // REQUIRES: `options` came from this writer's parse_options.
+  Result<std::vector<std::string>> (*write)(const BlockDevice& src, File& out,
+                                            const std::any& options,
+                                            const WriteContext& ctx) = nullptr;
+};
+
+// `mount --as <name>`: a read-only device whose bytes are an image of this
+// format, computed on the fly from a source device. Shown as <stem>.<name>.
+struct VirtualView {
+  // Shown by `mount --help` under --as: what the view holds and omits.
+  // Lines hold at most 50 characters; the CLI indents them.
+  std::string_view help;
+  // Builds the view over `source` (owned by the result). Errors come from
+  // reading the source's allocation map or partition table.
+  Result<std::unique_ptr<BlockDevice>> (*make)(std::unique_ptr<BlockDevice> source) = nullptr;
+};
+
+// One format. Every hook but `name` and `description` may be null: a driver
+// opened only by path has no probe/open, and writers and views are optional.
 struct FormatDriver {
   std::string_view name;  // qemu-img spelling
   std::string_view description;
@@ -71,6 +120,27 @@ struct FormatDriver {
   int (*probe)(const ProbeInput& in) = nullptr;
   Result<std::unique_ptr<BlockDevice>> (*open)(std::unique_ptr<File> file,
                                                const OpenContext& ctx) = nullptr;
+
+  // True when `path` is an image of this format that is opened by its path
+  // rather than as one file (a directory bundle, say). Cheap, since mount
+  // planning asks it of every directory entry; it need not validate.
+  bool (*claims_path)(const std::string& path) = nullptr;
+  // Opens such an image: when claims_path says so, or when the user names
+  // this format with --format and it has no `open`. Backing images and
+  // other files go through ctx, so that chain rules stay in formats/open.cc.
+  // The image is opened writable only if ctx.depth == 0 and
+  // ctx.options->writable.
+  Result<std::unique_ptr<BlockDevice>> (*open_path)(const std::string& path,
+                                                    const OpenContext& ctx) = nullptr;
+  // A file that is part of another image (a later segment, an extent):
+  // returns the name of the image to open instead, relative to the file's
+  // directory ("" when unknown), or nullopt when `path` is not such a part.
+  // `in` holds the file's probe bytes. Directory mounts skip such files.
+  std::optional<std::string> (*companion_of)(const std::string& path,
+                                             const ProbeInput& in) = nullptr;
+
+  const FormatWriter* writer = nullptr;  // `convert -O name`, if any
+  const VirtualView* view = nullptr;     // `mount --as name`, if any
 };
 
 }  // namespace imgfs

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <vector>
 
-#include "formats/dmg/sparsebundle.h"
 #include "formats/registry.h"
 
 namespace imgfs {
@@ -54,6 +53,18 @@ bool IsWithin(const std::string& path, const std::string& dir) {
          path[dir.size()] == '/';
 }
 
+// The driver --format names; kInvalidArgument listing the known names.
+Result<const FormatDriver*> NamedFormat(const std::string& format) {
+  if (const FormatDriver* d = FindFormat(format)) {
+    return d;
+  }
+  std::string known;
+  for (const FormatDriver& d : AllFormats()) {
+    known += (known.empty() ? "" : ", ") + std::string(d.name);
+  }
+  return InvalidArgumentError("unknown format '" + format + "' (known: " + known + ")");
+}
+
 Result<std::unique_ptr<BlockDevice>> OpenWithDriver(std::unique_ptr<File> file,
                                                     const std::string& format,
                                                     const OpenContext& ctx) {
@@ -61,9 +72,10 @@ Result<std::unique_ptr<BlockDevice>> OpenWithDriver(std::unique_ptr<File> file,
   const FormatDriver* driver = nullptr;
   std::string note;
   if (!format.empty()) {
-    driver = FindFormat(format);
-    if (driver == nullptr) {
-      return InvalidArgumentError("unknown format '" + format + "'");
+    IMGFS_ASSIGN_OR_RETURN(driver, NamedFormat(format));
+    if (driver->open == nullptr) {
+      return UnsupportedError(ctx.path + ": " + std::string(driver->name) +
+                              " images are opened by path, not from one file");
     }
   } else {
     IMGFS_ASSIGN_OR_RETURN(ProbeResult pr, ProbeFormat(probe.input(), ctx.path));
@@ -155,18 +167,32 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
   return ctx;
 }
 
+// The driver that opens `path` by path rather than as one file: the one
+// --format names when it has an open_path hook and either no file opener or
+// a claim on the path, else the first driver in registry order that claims
+// the path. nullptr: open the path as a file.
+Result<const FormatDriver*> PathDriver(const std::string& path, const std::string& format) {
+  if (format.empty()) {
+    return FindPathFormat(path);
+  }
+  IMGFS_ASSIGN_OR_RETURN(const FormatDriver* d, NamedFormat(format));
+  bool by_path = d->open_path != nullptr &&
+                 (d->open == nullptr || (d->claims_path != nullptr && d->claims_path(path)));
+  return by_path ? d : nullptr;
+}
+
 Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path, const std::string& format,
                                                  const std::shared_ptr<Chain>& chain, int depth) {
-  // A sparse bundle is a directory, so it is recognised by path, not probed.
-  if (format == "sparsebundle" || (format.empty() && dmg::IsSparseBundle(path))) {
-    return dmg::OpenSparseBundle(path);
+  IMGFS_ASSIGN_OR_RETURN(const FormatDriver* by_path, PathDriver(path, format));
+  std::unique_ptr<File> file;
+  if (by_path == nullptr) {
+    // Backing images are always opened read-only.
+    IMGFS_ASSIGN_OR_RETURN(file, OpenPosixFile(path, depth == 0 && chain->options.writable));
   }
-  // Backing images are always opened read-only.
-  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                         OpenPosixFile(path, depth == 0 && chain->options.writable));
   chain->visited.push_back(RealPath(path));
   OpenContext ctx = MakeContext(path, chain, depth);
-  auto dev = OpenWithDriver(std::move(file), format, ctx);
+  auto dev = by_path != nullptr ? by_path->open_path(path, ctx)
+                                : OpenWithDriver(std::move(file), format, ctx);
   chain->visited.pop_back();
   return dev;
 }

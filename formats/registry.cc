@@ -12,11 +12,9 @@
 namespace imgfs {
 namespace {
 
-const std::array<FormatDriver, 4> kFormats = {
-    qcow2::Driver(),
-    dmg::Driver(),
-    dmg::SparseImageDriver(),
-    raw::Driver(),
+const std::array<FormatDriver, 5> kFormats = {
+    qcow2::Driver(),           dmg::Driver(), dmg::SparseImageDriver(),
+    dmg::SparseBundleDriver(), raw::Driver(),
 };
 
 // Signatures of formats imgfs does not (yet) read. A file that carries one is
@@ -44,6 +42,18 @@ constexpr ForeignMagic kForeign[] = {
     {"luks", 0, "SKUL\xba\xbe", 6},
 };
 
+// Names of the drivers whose optional `hook` is set, in registry order.
+template <typename Hook>
+std::vector<std::string_view> NamesWith(const Hook* FormatDriver::*hook) {
+  std::vector<std::string_view> names;
+  for (const FormatDriver& d : kFormats) {
+    if (d.*hook != nullptr) {
+      names.push_back(d.name);
+    }
+  }
+  return names;
+}
+
 }  // namespace
 
 std::span<const FormatDriver> AllFormats() { return kFormats; }
@@ -58,11 +68,16 @@ const FormatDriver* FindFormat(std::string_view name) {
 }
 
 Result<ProbeResult> ProbeFormat(const ProbeInput& in, const std::string& name_for_errors) {
+  return ProbeFormatAmong(kFormats, in, name_for_errors);
+}
+
+Result<ProbeResult> ProbeFormatAmong(std::span<const FormatDriver> drivers, const ProbeInput& in,
+                                     const std::string& name_for_errors) {
   const FormatDriver* best = nullptr;
   int best_score = 0;
   bool tie = false;
-  for (const FormatDriver& d : kFormats) {
-    int score = d.probe(in);
+  for (const FormatDriver& d : drivers) {
+    int score = d.probe != nullptr ? d.probe(in) : 0;
     if (score > best_score) {
       best = &d;
       best_score = score;
@@ -91,5 +106,40 @@ Result<ProbeResult> ProbeFormat(const ProbeInput& in, const std::string& name_fo
   }
   return ProbeResult{best, "probed as raw: no known image signature"};
 }
+
+const FormatDriver* FindPathFormat(const std::string& path) {
+  for (const FormatDriver& d : kFormats) {
+    if (d.claims_path != nullptr && d.open_path != nullptr && d.claims_path(path)) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<std::string> CompanionOf(const std::string& path, const ProbeInput& in) {
+  for (const FormatDriver& d : kFormats) {
+    if (d.companion_of == nullptr) {
+      continue;
+    }
+    if (std::optional<std::string> owner = d.companion_of(path, in)) {
+      return owner;
+    }
+  }
+  return std::nullopt;
+}
+
+const FormatWriter* FindWriter(std::string_view name) {
+  const FormatDriver* d = FindFormat(name);
+  return d != nullptr ? d->writer : nullptr;
+}
+
+const VirtualView* FindVirtualView(std::string_view name) {
+  const FormatDriver* d = FindFormat(name);
+  return d != nullptr ? d->view : nullptr;
+}
+
+std::vector<std::string_view> WriterNames() { return NamesWith(&FormatDriver::writer); }
+
+std::vector<std::string_view> VirtualViewNames() { return NamesWith(&FormatDriver::view); }
 
 }  // namespace imgfs

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Probing and opening Apple disk images (see driver.h).
+// Probing and opening Apple disk images (see driver.h); the writer and the
+// virtual view are defined next to them, in writer.cc and virtual_dmg.cc.
 #include "formats/dmg/driver.h"
 
 #include <cstring>
@@ -7,6 +8,8 @@
 #include "core/util/endian.h"
 #include "formats/dmg/device.h"
 #include "formats/dmg/image.h"
+#include "formats/dmg/segments.h"
+#include "formats/dmg/sparsebundle.h"
 #include "formats/dmg/sparseimage.h"
 
 namespace imgfs::dmg {
@@ -32,22 +35,46 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   return NewUdifDevice(std::move(image), ctx.cache, pool);
 }
 
+// NAME.002.dmgpart and later segments are read through segment 1.
+std::optional<std::string> SegmentOwner(const std::string& path, const ProbeInput& in) {
+  if (!IsLaterSegmentTail(in.tail)) {
+    return std::nullopt;
+  }
+  const size_t slash = path.rfind('/');
+  return FirstSegmentName(slash == std::string::npos ? path : path.substr(slash + 1)).value_or("");
+}
+
 Result<std::unique_ptr<BlockDevice>> OpenSparse(std::unique_ptr<File> file,
                                                 const OpenContext& ctx) {
   return OpenSparseImage(std::move(file), ctx.cache);
 }
 
+Result<std::unique_ptr<BlockDevice>> OpenBundle(const std::string& path,
+                                                const OpenContext& /*ctx*/) {
+  return OpenSparseBundle(path);
+}
+
 }  // namespace
 
 FormatDriver Driver() {
-  return FormatDriver{"dmg",
-                      "Apple UDIF disk image (UDRW/UDRO/UDCO/UDZO/UDBZ/ULFO/ULMO), read-only",
-                      &Probe, &Open};
+  FormatDriver d{"dmg", "Apple UDIF disk image (UDRW/UDRO/UDCO/UDZO/UDBZ/ULFO/ULMO), read-only",
+                 &Probe, &Open};
+  d.companion_of = &SegmentOwner;
+  d.writer = &Writer();
+  d.view = &VirtualDmgView();
+  return d;
 }
 
 FormatDriver SparseImageDriver() {
   return FormatDriver{"sparseimage", "Apple sparse disk image (UDSP .sparseimage), read-only",
                       &ProbeSparseImage, &OpenSparse};
+}
+
+FormatDriver SparseBundleDriver() {
+  FormatDriver d{"sparsebundle", "Apple sparse bundle (UDSB .sparsebundle directory), read-only"};
+  d.claims_path = &IsSparseBundle;
+  d.open_path = &OpenBundle;
+  return d;
 }
 
 }  // namespace imgfs::dmg

@@ -225,7 +225,14 @@ bool IsLaterSegment(const File& file) {
   if (!file.ReadExactAt(*size - kKolyBytes, trailer, "dmg: koly trailer").ok()) {
     return false;
   }
-  auto koly = DecodeKoly(trailer);
+  return IsLaterSegmentTail(trailer);
+}
+
+bool IsLaterSegmentTail(std::span<const std::byte> tail) {
+  if (tail.size() < kKolyBytes) {
+    return false;
+  }
+  auto koly = DecodeKoly(tail.last(kKolyBytes));
   return koly.ok() && koly->segment_number > 1;
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,5 +83,8 @@ Status InSegment(const std::string& where, const Status& s);
 // segment (number > 1) of a segmented image: such a file is not an image
 // of its own (directory listings skip it).
 bool IsLaterSegment(const File& file);
+// The same test on the file's last bytes (`tail` ends where the file ends;
+// shorter than a koly trailer: false).
+bool IsLaterSegmentTail(std::span<const std::byte> tail);
 
 }  // namespace imgfs::dmg

@@ -11,6 +11,7 @@
 
 #include "core/util/checked.h"
 #include "core/util/hex.h"
+#include "formats/dmg/driver.h"
 #include "formats/dmg/layout.h"
 #include "formats/dmg/plist_writer.h"
 #include "formats/dmg/udif.h"
@@ -186,5 +187,22 @@ Result<std::unique_ptr<BlockDevice>> NewVirtualDmg(std::unique_ptr<BlockDevice> 
   return std::unique_ptr<BlockDevice>(std::make_unique<VirtualDmgDevice>(
       std::move(source), planner.TakeSegments(), fork, std::move(trailer), std::move(note)));
 }
+
+namespace {
+
+Result<std::unique_ptr<BlockDevice>> MakeView(std::unique_ptr<BlockDevice> source) {
+  return NewVirtualDmg(std::move(source));
+}
+
+constexpr VirtualView kView = {
+    "a UDIF image (raw chunks for data, zero-fill\n"
+    "for holes, one blkx per partition; no\n"
+    "checksums)\n",
+    &MakeView,
+};
+
+}  // namespace
+
+const VirtualView& VirtualDmgView() { return kView; }
 
 }  // namespace imgfs::dmg

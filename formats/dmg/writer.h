@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,11 @@ struct DmgWriteStats {
   size_t blkx_count = 0;
   std::vector<std::string> notes;  // from layout planning
 };
+
+// Parses `convert -o` values ("format=UDZO,level=9,chunk_size=1M"; several
+// values are read in order, later items win) into options; pool and
+// progress are left unset. kInvalidArgument names the bad item.
+Result<DmgWriteOptions> ParseDmgWriteOptions(std::span<const std::string> values);
 
 // Writes `src` to `out` (which should be empty) as a UDIF image. On error
 // the output is incomplete; the caller removes it. Errors name the source

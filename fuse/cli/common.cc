@@ -123,38 +123,32 @@ int UsageError(std::string_view command, std::string_view message) {
   return kExitUsage;
 }
 
-Result<uint64_t> ParseSize(std::string_view text) {
-  uint64_t value = 0;
-  size_t i = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-    if (__builtin_mul_overflow(value, 10, &value) ||
-        __builtin_add_overflow(value, static_cast<uint64_t>(text[i] - '0'), &value)) {
-      return InvalidArgumentError("size '" + std::string(text) + "' is too large");
+std::vector<std::string_view> RawAnd(std::span<const std::string_view> names) {
+  std::vector<std::string_view> out = {"raw"};
+  out.insert(out.end(), names.begin(), names.end());
+  return out;
+}
+
+std::string JoinNames(std::span<const std::string_view> names, std::string_view separator) {
+  std::string out;
+  for (std::string_view name : names) {
+    if (!out.empty()) {
+      out += separator;
     }
+    out += name;
   }
-  if (i == 0) {
-    return InvalidArgumentError("'" + std::string(text) + "' is not a size");
+  return out;
+}
+
+void AppendIndented(std::string_view text, std::string_view indent, std::string* out) {
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    *out += indent;
+    *out += line;
+    *out += '\n';
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
   }
-  std::string_view suffix = text.substr(i);
-  unsigned shift = 0;
-  if (suffix.empty() || suffix == "B" || suffix == "b") {
-    shift = 0;
-  } else if (suffix == "K" || suffix == "k" || suffix == "KiB") {
-    shift = 10;
-  } else if (suffix == "M" || suffix == "m" || suffix == "MiB") {
-    shift = 20;
-  } else if (suffix == "G" || suffix == "g" || suffix == "GiB") {
-    shift = 30;
-  } else if (suffix == "T" || suffix == "t" || suffix == "TiB") {
-    shift = 40;
-  } else {
-    return InvalidArgumentError("size '" + std::string(text) +
-                                "' has an unknown suffix (use K, M, G or T)");
-  }
-  if (shift != 0 && value > (UINT64_MAX >> shift)) {
-    return InvalidArgumentError("size '" + std::string(text) + "' is too large");
-  }
-  return value << shift;
 }
 
 std::string HumanSize(uint64_t bytes) {

@@ -16,6 +16,7 @@
 #include "core/cache/cache.h"
 #include "core/result.h"
 #include "core/status.h"
+#include "core/util/size.h"
 
 namespace imgfs::cli {
 
@@ -57,8 +58,18 @@ int UsageError(std::string_view command, std::string_view message);
 // REQUIRES: parsed.positional.size() == 1; cache outlives the device.
 std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache);
 
-// "256M", "1G", "4096", "64k" -> bytes (K/M/G/T suffixes, powers of 1024).
-Result<uint64_t> ParseSize(std::string_view text);
+// ParseSize ("256M" -> bytes) is imgfs::ParseSize from core/util/size.h.
+
+// {"raw", names...}: raw output and views are the CLI's own, the other
+// formats' come from the registry.
+std::vector<std::string_view> RawAnd(std::span<const std::string_view> names);
+
+// "raw|dmg" for ({"raw", "dmg"}, "|"): format lists for help and errors.
+std::string JoinNames(std::span<const std::string_view> names, std::string_view separator);
+
+// Appends `text` to `out` with `indent` before every line (help text that
+// the registry's drivers provide). A missing final newline is added.
+void AppendIndented(std::string_view text, std::string_view indent, std::string* out);
 
 // qemu's size_to_str: "64 MiB", "196 KiB", "1.5 GiB", "0 B".
 std::string HumanSize(uint64_t bytes);

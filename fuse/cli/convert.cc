@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// imgfs convert: any readable image to a sparse raw file or to a DMG.
+// imgfs convert: any readable image to a sparse raw file (core/convert), or
+// to any format that has a writer in the registry (-O dmg).
 #include "core/convert/convert.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <any>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -15,41 +17,42 @@
 
 #include "core/cache/cache.h"
 #include "core/exec/thread_pool.h"
-#include "formats/dmg/writer.h"
 #include "formats/open.h"
+#include "formats/registry.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
 
 namespace imgfs::cli {
 namespace {
 
-constexpr const char* kConvertHelp =
-    "usage: imgfs convert [-f FMT] [-O raw|dmg] [-o OPT[,OPT...]] [-m N] [-p] SRC DST\n"
-    "\n"
-    "Writes the disk inside SRC to DST as a raw image (the default) or as an\n"
-    "Apple disk image (-O dmg). Holes, zero clusters and all-zero blocks are\n"
-    "not written: a raw DST is sparse, a DMG stores them as zero-fill chunks.\n"
-    "\n"
-    "  -f, --format FMT    do not probe; open SRC as FMT\n"
-    "  -O FMT              output format: raw or dmg\n"
-    "  -o OPT[,OPT...]     dmg options:\n"
-    "                        format=UDZO|UDBZ|ULMO|ULFO|UDCO|UDRO|UDRW\n"
-    "                          (default UDZO: zlib; UDBZ bzip2; ULMO lzma;\n"
-    "                          ULFO lzfse; UDCO adc; UDRO raw chunks; UDRW\n"
-    "                          raw, flat like hdiutil's read/write images)\n"
-    "                        level=N       compression level (UDZO default 1,\n"
-    "                                      as hdiutil)\n"
-    "                        chunk_size=S  uncompressed bytes per chunk, a\n"
-    "                                      multiple of 512 up to 64M (default\n"
-    "                                      1M, as hdiutil)\n"
-    "  -m, --threads N     compress on N threads (default: all cores)\n"
-    "  -p, --progress      show progress on a terminal\n"
-    "  -h, --help          show this help\n"
-    "\n"
-    "A DMG gets one blkx per partition-map structure, partition and gap when\n"
-    "SRC has an MBR, GPT or Apple partition map, named as hdiutil names them,\n"
-    "else one whole-disk blkx. A SRC whose size is not a multiple of 512 is\n"
-    "padded with zeros to whole sectors (a note says so).\n";
+// What -O accepts: raw (core/convert) and every format with a writer.
+std::vector<std::string_view> OutputFormats() { return RawAnd(WriterNames()); }
+
+// `convert --help`: the output formats, their -o options and their notes
+// come from the registry's writers.
+std::string ConvertHelp() {
+  std::vector<std::string_view> formats = OutputFormats();
+  std::string help = "usage: imgfs convert [-f FMT] [-O " + JoinNames(formats, "|") +
+                     "] [-o OPT[,OPT...]] [-m N] [-p] SRC DST\n"
+                     "\n"
+                     "Writes the disk inside SRC to DST as a raw image (the default) or in\n"
+                     "the format -O names. Holes, zero clusters and all-zero blocks are\n"
+                     "not written: a raw DST is sparse.\n"
+                     "\n"
+                     "  -f, --format FMT    do not probe; open SRC as FMT\n"
+                     "  -O FMT              output format: " +
+                     JoinNames(formats, " or ") +
+                     "\n"
+                     "  -o OPT[,OPT...]     options of the output format (below)\n"
+                     "  -m, --threads N     compress on N threads (default: all cores)\n"
+                     "  -p, --progress      show progress on a terminal\n"
+                     "  -h, --help          show this help\n";
+  for (std::string_view name : WriterNames()) {
+    help += "\n-O " + std::string(name) + ":\n";
+    AppendIndented(FindWriter(name)->help, "  ", &help);
+  }
+  return help;
+}
 
 // Prints "    (42.00/100%)" like qemu-img -p, only when it changes.
 class ProgressBar {
@@ -80,51 +83,12 @@ bool SameFile(const std::string& a, const std::string& b) {
          sa.st_ino == sb.st_ino;
 }
 
-struct DmgSettings {
-  dmg::DmgWriteOptions write;
-  unsigned threads = 0;  // 0: all cores
+// -O FMT with a writer: the writer, its parsed -o options and -m.
+struct WriterSettings {
+  const FormatWriter* writer = nullptr;
+  std::any options;
+  unsigned threads = 0;
 };
-
-// Parses "-o format=UDZO,level=9,chunk_size=1M" (several -o may be given).
-Result<dmg::DmgWriteOptions> ParseDmgOptions(const std::vector<std::string>& values) {
-  dmg::DmgWriteOptions o;
-  for (const std::string& value : values) {
-    size_t start = 0;
-    while (start <= value.size()) {
-      size_t comma = value.find(',', start);
-      std::string item = value.substr(start, comma == std::string::npos ? comma : comma - start);
-      start = comma == std::string::npos ? value.size() + 1 : comma + 1;
-      if (item.empty()) {
-        continue;
-      }
-      size_t eq = item.find('=');
-      std::string key = item.substr(0, eq);
-      std::string val = eq == std::string::npos ? "" : item.substr(eq + 1);
-      if (key == "format") {
-        IMGFS_ASSIGN_OR_RETURN(o.format, dmg::ParseDmgFormat(val));
-      } else if (key == "level") {
-        char* end = nullptr;
-        long level = std::strtol(val.c_str(), &end, 10);  // NOLINT(google-runtime-int)
-        if (val.empty() || *end != '\0' || level < 0 || level > 9) {
-          return InvalidArgumentError("-o level: '" + val + "' is not a level from 0 to 9");
-        }
-        o.level = static_cast<int>(level);
-      } else if (key == "chunk_size") {
-        IMGFS_ASSIGN_OR_RETURN(uint64_t bytes, ParseSize(val));
-        if (bytes == 0 || bytes % dmg::kSectorBytes != 0 ||
-            bytes / dmg::kSectorBytes > dmg::kMaxChunkSectors) {
-          return InvalidArgumentError("-o chunk_size: '" + val +
-                                      "' is not a multiple of 512 from 512 to 64M");
-        }
-        o.chunk_sectors = bytes / dmg::kSectorBytes;
-      } else {
-        return InvalidArgumentError("-o: unknown dmg option '" + key +
-                                    "' (format, level, chunk_size)");
-      }
-    }
-  }
-  return o;
-}
 
 Result<unsigned> ParseThreads(const ParsedArgs& parsed) {
   auto text = parsed.Value("threads");
@@ -139,28 +103,23 @@ Result<unsigned> ParseThreads(const ParsedArgs& parsed) {
   return static_cast<unsigned>(n);
 }
 
-// Writes the DMG; prints notes (padding, partition map) on stderr.
-Status ConvertToDmg(const std::string& src, const BlockDevice& dev, File& out, DmgSettings settings,
-                    const ConvertProgressFn& progress) {
+// Writes DST with a format's writer; prints its notes on stderr.
+Status ConvertWithWriter(const std::string& src, const BlockDevice& dev, File& out,
+                         const WriterSettings& settings, const ConvertProgressFn& progress) {
   ThreadPool compress_pool(settings.threads);  // -m N: the compression workers
-  settings.write.pool = &compress_pool;
-  settings.write.progress = progress;
-  IMGFS_ASSIGN_OR_RETURN(dmg::DmgWriteStats stats, dmg::WriteDmg(dev, out, settings.write));
-  for (const std::string& note : stats.notes) {
+  WriteContext ctx;
+  ctx.pool = &compress_pool;
+  ctx.progress = progress;
+  IMGFS_ASSIGN_OR_RETURN(std::vector<std::string> notes,
+                         settings.writer->write(dev, out, settings.options, ctx));
+  for (const std::string& note : notes) {
     std::fprintf(stderr, "imgfs: note: %s: %s\n", src.c_str(), note.c_str());
-  }
-  if (stats.padding_bytes != 0) {
-    std::fprintf(stderr,
-                 "imgfs: note: %s: size %llu is not a multiple of 512; the DMG pads the last "
-                 "sector with %llu zero bytes\n",
-                 src.c_str(), static_cast<unsigned long long>(dev.Size()),  // NOLINT
-                 static_cast<unsigned long long>(stats.padding_bytes));     // NOLINT
   }
   return Status::Ok();
 }
 
 int Convert(const std::string& src, const std::string& dst, const std::string& format,
-            const std::optional<DmgSettings>& dmg_settings, bool progress) {
+            const std::optional<WriterSettings>& writer, bool progress) {
   ThreadPool pool(0);  // parallel decompression (dmg chunks); outlives the device
   OpenOptions options;
   options.format = format;
@@ -186,8 +145,8 @@ int Convert(const std::string& src, const std::string& dst, const std::string& f
     fn = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   }
   Status status;
-  if (dmg_settings) {
-    status = ConvertToDmg(src, **dev, **out, *dmg_settings, fn);
+  if (writer) {
+    status = ConvertWithWriter(src, **dev, **out, *writer, fn);
   } else {
     status = ConvertToRaw(**dev, **out, fn).status();
   }
@@ -212,23 +171,25 @@ int RunConvert(std::span<char* const> args) {
     return UsageError("convert", parsed.status().message());
   }
   if (parsed->Has("help")) {
-    std::fputs(kConvertHelp, stdout);
+    std::fputs(ConvertHelp().c_str(), stdout);
     return kExitOk;
   }
   std::string out_format = parsed->Value("output-format").value_or("raw");
-  std::optional<DmgSettings> dmg_settings;
-  if (out_format == "dmg") {
-    auto write = ParseDmgOptions(parsed->Values("options"));
-    if (!write.ok()) {
-      return UsageError("convert", write.status().message());
+  std::optional<WriterSettings> writer;
+  if (const FormatWriter* w = FindWriter(out_format)) {
+    std::vector<std::string> values = parsed->Values("options");
+    auto options = w->parse_options(values);
+    if (!options.ok()) {
+      return UsageError("convert", options.status().message());
     }
     auto threads = ParseThreads(*parsed);
     if (!threads.ok()) {
       return UsageError("convert", threads.status().message());
     }
-    dmg_settings = DmgSettings{*write, *threads};
+    writer = WriterSettings{w, std::move(*options), *threads};
   } else if (out_format != "raw") {
-    PrintError("convert: -O " + out_format + ": unsupported output format (raw or dmg)");
+    PrintError("convert: -O " + out_format + ": unsupported output format (" +
+               JoinNames(OutputFormats(), " or ") + ")");
     return kExitUsage;
   } else if (parsed->Has("options")) {
     return UsageError("convert", "-o: raw output takes no options");
@@ -237,7 +198,7 @@ int RunConvert(std::span<char* const> args) {
     return UsageError("convert", "expected SRC and DST");
   }
   return Convert(parsed->positional[0], parsed->positional[1], parsed->Value("format").value_or(""),
-                 dmg_settings, parsed->Has("progress"));
+                 writer, parsed->Has("progress"));
 }
 
 }  // namespace imgfs::cli

@@ -3,6 +3,7 @@
 // anything is mounted), then mounts them as raw views and serves.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,8 +14,8 @@
 #include <vector>
 
 #include "core/partition/partition_table.h"
-#include "formats/dmg/virtual_dmg.h"
 #include "formats/open.h"
+#include "formats/registry.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
 #include "fuse/cli/mount_plan.h"
@@ -27,7 +28,9 @@ using fusefs::MountContext;
 using fusefs::NodeAttr;
 using fusefs::RawView;
 
-constexpr const char* kMountHelp =
+// The help before --as and after it; the --as formats come from the
+// registry's virtual views.
+constexpr const char* kMountHelpHead =
     "usage: imgfs mount [options] IMAGE... MOUNTPOINT\n"
     "\n"
     "Shows each IMAGE as a read-only raw file. When MOUNTPOINT is a directory\n"
@@ -54,12 +57,8 @@ constexpr const char* kMountHelp =
     "  --partitions        also show each partition (MBR, GPT or Apple map) as\n"
     "                      <stem>.p<N>.raw, numbered as Linux numbers them;\n"
     "                      a damaged table leaves just the whole disk, with a\n"
-    "                      warning (needs a directory MOUNTPOINT)\n"
-    "  --as raw|dmg        how to show each image: raw (the default), or as\n"
-    "                      <stem>.dmg, a UDIF disk image computed on the fly\n"
-    "                      (raw chunks for data, zero-fill for holes, one\n"
-    "                      blkx per partition; no checksums; not with\n"
-    "                      --partitions)\n"
+    "                      warning (needs a directory MOUNTPOINT)\n";
+constexpr const char* kMountHelpTail =
     "  -h, --help          show this help\n"
     "\n"
     "Unmount with 'imgfs umount MOUNTPOINT', or stop the process (SIGINT or\n"
@@ -81,15 +80,34 @@ constexpr OptionSpec kSpecs[] = {
     {"as", 0, true},
 };
 
-// How a view presents its device: the raw bytes, or a UDIF image of them.
+// What --as accepts: raw and every format with a virtual view.
+std::vector<std::string_view> Presentations() { return RawAnd(VirtualViewNames()); }
+
+std::string MountHelp() {
+  constexpr size_t kHelpColumn = 22;  // where option descriptions start
+  std::string as = "  --as " + JoinNames(Presentations(), "|");
+  as.resize(std::max(as.size() + 1, kHelpColumn), ' ');
+  std::string help = kMountHelpHead + as +
+                     "how to show each image: raw (the default),\n"
+                     "                      or as <stem>.FMT, an image of format FMT\n"
+                     "                      computed on the fly (not with --partitions):\n";
+  for (std::string_view name : VirtualViewNames()) {
+    AppendIndented(std::string(name) + ": " + std::string(FindVirtualView(name)->help),
+                   "                        ", &help);
+  }
+  return help + kMountHelpTail;
+}
+
+// How a view presents its device: the raw bytes, or a format's virtual view
+// of them (--as FMT).
 struct Presentation {
-  bool as_dmg = false;
-  std::string_view suffix() const { return as_dmg ? ".dmg" : ".raw"; }
+  const VirtualView* view = nullptr;  // null: raw
+  std::string suffix = ".raw";
   Result<std::unique_ptr<BlockDevice>> Wrap(std::unique_ptr<BlockDevice> dev) const {
-    if (!as_dmg) {
+    if (view == nullptr) {
       return dev;
     }
-    return dmg::NewVirtualDmg(std::move(dev));
+    return view->make(std::move(dev));
   }
 };
 
@@ -111,8 +129,8 @@ Status AddSnapshotViews(const BlockDevice& dev, const std::string& stem, const N
     const std::string& key = snap.name.empty() ? snap.id : snap.name;
     IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<BlockDevice> view, dev.OpenSnapshot(key));
     IMGFS_ASSIGN_OR_RETURN(view, how.Wrap(std::move(view)));
-    ctx->views.push_back(std::make_unique<RawView>(namer.Take(stem + "@" + key, how.suffix()),
-                                                   std::move(view), attr));
+    ctx->views.push_back(
+        std::make_unique<RawView>(namer.Take(stem + "@" + key, how.suffix), std::move(view), attr));
   }
   return Status::Ok();
 }
@@ -145,12 +163,13 @@ void AddPartitionViews(const std::string& path, const RawView& disk, const NodeA
   }
 }
 
-// --as dmg: <stem>.dmg (and <stem>@<snapshot>.dmg) over `dev`. Snapshots
+// --as FMT: <stem>.FMT (and <stem>@<snapshot>.FMT) over `dev`. Snapshots
 // open from the image's own device before it is wrapped; the image's view
 // stays ahead of them in the list, as with raw views.
-Status AddDmgViews(std::unique_ptr<BlockDevice> dev, const std::string& stem, const NodeAttr& attr,
-                   bool snapshots, const Presentation& how, UniqueNamer& namer, MountContext* ctx) {
-  std::string name = namer.Take(stem, how.suffix());
+Status AddVirtualViews(std::unique_ptr<BlockDevice> dev, const std::string& stem,
+                       const NodeAttr& attr, bool snapshots, const Presentation& how,
+                       UniqueNamer& namer, MountContext* ctx) {
+  std::string name = namer.Take(stem, how.suffix);
   const size_t first = ctx->views.size();
   if (snapshots) {
     Status s = AddSnapshotViews(*dev, stem, attr, how, namer, ctx);
@@ -182,8 +201,8 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
     }
     NodeAttr attr = AttrFromStat(st);
     std::string stem = StemOf(path);
-    if (how.as_dmg) {
-      Status s = AddDmgViews(std::move(*dev), stem, attr, snapshots, how, namer, ctx);
+    if (how.view != nullptr) {
+      Status s = AddVirtualViews(std::move(*dev), stem, attr, snapshots, how, namer, ctx);
       if (!s.ok()) {
         PrintError(path, s);
         return false;
@@ -280,7 +299,10 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
     options.pool = &ctx->pool.emplace(threads);
   }
   Presentation how;
-  how.as_dmg = args.Value("as").value_or("raw") == "dmg";
+  if (auto as = args.Value("as"); as && *as != "raw") {
+    how.view = FindVirtualView(*as);
+    how.suffix = "." + *as;
+  }
   if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, args.Has("partitions"), how,
                  ctx.get())) {
     return kExitFailure;
@@ -309,7 +331,7 @@ int RunMount(std::span<char* const> args) {
     return UsageError("mount", parsed.status().message());
   }
   if (parsed->Has("help")) {
-    std::fputs(kMountHelp, stdout);
+    std::fputs(MountHelp().c_str(), stdout);
     return kExitOk;
   }
   if (parsed->Has("rw")) {
@@ -319,11 +341,14 @@ int RunMount(std::span<char* const> args) {
   if (parsed->positional.size() < 2) {
     return UsageError("mount", "expected IMAGE... MOUNTPOINT");
   }
-  if (auto as = parsed->Value("as"); as && *as != "raw" && *as != "dmg") {
-    return UsageError("mount", "--as: '" + *as + "' is not raw or dmg");
-  }
-  if (parsed->Value("as") == "dmg" && parsed->Has("partitions")) {
-    return UsageError("mount", "--partitions shows raw windows; it does not go with --as dmg");
+  if (auto as = parsed->Value("as"); as && *as != "raw") {
+    if (FindVirtualView(*as) == nullptr) {
+      return UsageError("mount",
+                        "--as: '" + *as + "' is not " + JoinNames(Presentations(), " or "));
+    }
+    if (parsed->Has("partitions")) {
+      return UsageError("mount", "--partitions shows raw windows; it does not go with --as " + *as);
+    }
   }
   uint64_t cache_bytes = kDefaultCacheBytes;
   if (auto text = parsed->Value("cache-size")) {

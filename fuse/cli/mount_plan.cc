@@ -7,8 +7,6 @@
 #include <filesystem>
 
 #include "core/io/file.h"
-#include "formats/dmg/segments.h"
-#include "formats/dmg/sparsebundle.h"
 #include "formats/open.h"
 #include "formats/registry.h"
 #include "fuse/cli/common.h"
@@ -29,10 +27,10 @@ bool HasRawImageExtension(const fs::path& p) {
 // error only when the file cannot be read at all.
 Result<bool> ProbesAsImage(const std::string& path) {
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenPosixFile(path, false));
-  if (dmg::IsLaterSegment(*file)) {
-    return false;  // a .dmgpart is read through the first segment's .dmg
-  }
   IMGFS_ASSIGN_OR_RETURN(ProbeBuffers buffers, ReadProbeBuffers(*file));
+  if (CompanionOf(path, buffers.input())) {
+    return false;  // e.g. a .dmgpart, read through its set's .dmg
+  }
   auto probed = ProbeFormat(buffers.input(), path);
   if (!probed.ok()) {
     return probed.status().code() != StatusCode::kIOError;
@@ -47,8 +45,8 @@ Status ExpandDirectory(const std::string& dir, std::vector<std::string>* out) {
     std::error_code type_ec;
     if (entry.is_regular_file(type_ec)) {
       names.push_back(entry.path().string());
-    } else if (entry.is_directory(type_ec) && dmg::IsSparseBundle(entry.path().string())) {
-      names.push_back(entry.path().string());  // a .sparsebundle is one image
+    } else if (entry.is_directory(type_ec) && FindPathFormat(entry.path().string()) != nullptr) {
+      names.push_back(entry.path().string());  // e.g. a .sparsebundle is one image
     }
   }
   if (ec) {
@@ -58,7 +56,8 @@ Status ExpandDirectory(const std::string& dir, std::vector<std::string>* out) {
   size_t before = out->size();
   for (const std::string& name : names) {
     std::error_code dir_ec;
-    if (HasRawImageExtension(name) || fs::is_directory(name, dir_ec)) {
+    if (HasRawImageExtension(name) || fs::is_directory(name, dir_ec) ||
+        FindPathFormat(name) != nullptr) {
       out->push_back(name);
       continue;
     }
@@ -86,7 +85,7 @@ Result<std::vector<std::string>> ExpandImageArgs(const std::vector<std::string>&
     if (ec || !fs::exists(st)) {
       return NotFoundError(arg + ": no such file or directory");
     }
-    if (fs::is_directory(st) && !dmg::IsSparseBundle(arg)) {
+    if (fs::is_directory(st) && FindPathFormat(arg) == nullptr) {
       Status s = ExpandDirectory(arg, &out);
       if (!s.ok()) {
         return s.Annotate(arg);

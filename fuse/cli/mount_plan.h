@@ -13,15 +13,17 @@
 
 namespace imgfs::cli {
 
-// Expands the IMAGE arguments: a regular file or a sparse bundle directory
-// (.sparsebundle with its Info.plist) stands for itself; another directory
-// contributes its sparse bundles and, in name order and without recursing, every regular
+// Expands the IMAGE arguments: a regular file or a directory that a format
+// opens by path (a .sparsebundle with its Info.plist) stands for itself;
+// another directory contributes, in name order and without recursing, the
+// directories and files that a format claims by path, and every regular
 // file that is an image by one of two tests:
 //   * its name ends in .img, .raw or .iso (any case): raw images have no
 //     signature, so the name is the only hint; or
 //   * probing its first bytes finds something other than the raw fallback:
 //     a readable format, or a known signature imgfs refuses (so that the
 //     mount fails with the reason rather than silently hiding the file).
+// Files that are part of another image (a .dmgpart segment) are skipped.
 // Files that cannot be opened are skipped with a warning on stderr. An
 // IMAGE directory that contributes nothing is an error, as is an IMAGE that
 // does not exist (kNotFound naming it).
