@@ -163,6 +163,30 @@ TEST_F(CliTest, ConvertOfSparseRawStaysSparseAndRefusesOtherFormats) {
   EXPECT_EQ(r.err, "imgfs: convert: -O qcow2: unsupported output format (raw or dmg)\n");
 }
 
+// The formats -O, --as and --format accept come from the registry: the help
+// lists each writer's options, and an unknown name lists what is known.
+TEST_F(CliTest, FormatListsComeFromTheRegistry) {
+  RunResult h = Imgfs({"convert", "--help"});
+  ASSERT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("[-O raw|dmg]"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("-O dmg:\n"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("    chunk_size=S"), std::string::npos) << h.out;
+  h = Imgfs({"mount", "--help"});
+  ASSERT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("  --as raw|dmg        how to show"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("dmg: a UDIF image"), std::string::npos) << h.out;
+  MakeSparseRaw("r.img");
+  RunResult r = Imgfs({"info", "-f", "vhd", dir_ / "r.img"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "imgfs: " + (dir_ / "r.img") +
+                       ": unknown format 'vhd' (known: qcow2, dmg, sparseimage, sparsebundle, "
+                       "raw)\n");
+  r = Imgfs({"convert", "-O", "dmg", "-o", "level=12", dir_ / "r.img", dir_ / "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("-o level: '12' is not a level from 0 to 9"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "x"));
+}
+
 // Zeroes the first L2 entry of a one-cluster qcow2, leaking its data
 // cluster (qemu-img check reports a leak too).
 void LeakFirstCluster(const std::string& path) {
