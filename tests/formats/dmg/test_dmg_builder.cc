@@ -67,7 +67,9 @@ std::vector<std::byte> BuildTestDmgPartitions(std::span<const TestPartition> par
     table.first_sector = sector;
     uint64_t in_table = 0;
     uint64_t max_sectors = 0;
-    std::vector<std::byte> raw;  // the decoded partition, for the blkx CRC
+    // The decoded partition, for the blkx CRC, which leaves out ignore
+    // chunks as hdiutil does (formats/dmg/check.cc).
+    std::vector<std::byte> raw;
     for (const TestChunk& tc : part.chunks) {
       Chunk c;
       c.type = tc.type;
@@ -77,7 +79,8 @@ std::vector<std::byte> BuildTestDmgPartitions(std::span<const TestPartition> par
       c.compressed_length = tc.payload.size();
       table.chunks.push_back(c);
       file.insert(file.end(), tc.payload.begin(), tc.payload.end());
-      const size_t out_bytes = static_cast<size_t>(tc.sector_count * kSectorBytes);
+      const size_t out_bytes =
+          tc.type == ChunkType::kIgnore ? 0 : static_cast<size_t>(tc.sector_count * kSectorBytes);
       const size_t at = raw.size();
       raw.resize(at + out_bytes);
       if (tc.type == ChunkType::kRaw) {
