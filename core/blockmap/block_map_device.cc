@@ -68,9 +68,9 @@ void AddHostRange(std::vector<HostRange>* ranges, const File* file, uint64_t off
 
 // Whether `next` (which starts where `run` ends) can be read together with
 // it: same kind and, for host bytes, contiguous in the same file.
-// Compressed units are always read one by one.
+// Compressed units and driver reads are always read one by one.
 bool Joins(const Mapping& run, const Mapping& next) {
-  if (run.kind != next.kind || run.kind == MapKind::kCompressed) {
+  if (run.kind != next.kind || run.kind == MapKind::kCompressed || run.kind == MapKind::kIndirect) {
     return false;
   }
   return run.kind != MapKind::kHost ||
@@ -97,6 +97,12 @@ Status BlockMapDevice::ReadCompressed(const Mapping& m, uint64_t offset,
   return UnsupportedError(std::string(config_.format) + ": compressed unit at host " +
                           Hex(m.host_offset) + " (guest " + Hex(offset) +
                           ") has no reader in this driver");
+}
+
+Status BlockMapDevice::ReadIndirect(const Mapping& /*m*/, uint64_t offset,
+                                    std::span<std::byte> /*dst*/) const {
+  return UnsupportedError(std::string(config_.format) + ": guest range at " + Hex(offset) +
+                          " has no reader in this driver");
 }
 
 bool BlockMapDevice::ContinuesRecentRead(uint64_t offset, uint64_t end) const {
@@ -150,6 +156,8 @@ Status BlockMapDevice::ReadMapped(const Mapping& m, uint64_t offset,
       return ReadOrZero(backing(), offset, dst);
     case MapKind::kCompressed:
       return ReadCompressed(m, offset, dst);
+    case MapKind::kIndirect:
+      return ReadIndirect(m, offset, dst);
   }
   return InternalError(std::string(config_.format) + ": bad mapping kind at " + Hex(offset));
 }
@@ -317,6 +325,9 @@ Status BlockMapDevice::Extents(uint64_t offset, uint64_t length, std::vector<Ext
         break;
       case MapKind::kCompressed:
         out->push_back(Extent{pos, m.length, ExtentKind::kData, 0, std::nullopt, true});
+        break;
+      case MapKind::kIndirect:
+        out->push_back(Extent{pos, m.length, ExtentKind::kData, 0, std::nullopt, false});
         break;
       case MapKind::kZero:
         out->push_back(Extent{pos, m.length, ExtentKind::kZero, 0, std::nullopt, false});

@@ -33,6 +33,8 @@ enum class MapKind : uint8_t {
   kZero,         // reads as zeros; stored as such in this image
   kUnallocated,  // not in this image: the backing device, or zeros
   kCompressed,   // part of one compressed unit; read by ReadCompressed
+  kIndirect,     // stored bytes only the driver can reach (a band file it
+                 // opens per read, an encrypted cluster); read by ReadIndirect
 };
 
 // The answer to Map(offset, max_length): guest bytes [offset, offset +
@@ -50,6 +52,7 @@ struct Mapping {
   // prefetch reads), the guest offset where the unit starts, and one opaque
   // word for the driver (codec, flags). A kCompressed mapping never crosses
   // a unit boundary, so each one can be read as one parallel piece.
+  // kIndirect uses host_offset and driver_data as the driver likes.
   uint64_t stored_bytes = 0;
   uint64_t unit_offset = 0;
   uint64_t driver_data = 0;
@@ -82,11 +85,13 @@ class BlockMapDevice : public BlockDevice {
   BlockMapDevice& operator=(const BlockMapDevice&) = delete;
 
   // Reads through Map: zeros for kZero, backing() (or zeros past its end)
-  // for kUnallocated, ReadCompressed for kCompressed. Reads of at least
+  // for kUnallocated, ReadCompressed for kCompressed, ReadIndirect for
+  // kIndirect. Reads of at least
   // kParallelMinBytes with a pool are cut into pieces read in parallel; the
   // first failing piece in guest order gives the error.
   Status Read(uint64_t offset, std::span<std::byte> dst) const override;
-  // kHost -> kData with host_offset, kCompressed -> kData compressed, kZero
+  // kHost -> kData with host_offset, kCompressed -> kData compressed,
+  // kIndirect -> kData without a host offset, kZero
   // -> kZero, kUnallocated -> the backing device's extents one level deeper
   // (unallocated at depth 0 past its end or without one).
   Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override;
@@ -112,6 +117,8 @@ class BlockMapDevice : public BlockDevice {
   // Reads guest bytes [offset, offset + dst.size()) of the compressed
   // mapping `m` (which covers them). The default returns kUnsupported.
   virtual Status ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const;
+  // The same for a kIndirect mapping. The default returns kUnsupported.
+  virtual Status ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const;
 
   // Records that a partial-unit read [offset, end) happened and says whether
   // it continues one of the last few such reads (a small-block stream), so

@@ -26,8 +26,8 @@ using testing::RecordingFile;
 
 // One segment of the test map. kCompressed units are "compressed" by
 // XOR with `key`, one stored byte per guest byte, and each segment is one
-// unit. kError segments make Map fail.
-enum class Seg : uint8_t { kHost, kZero, kUnallocated, kCompressed, kError };
+// unit. kIndirect bytes are stored inverted. kError segments make Map fail.
+enum class Seg : uint8_t { kHost, kZero, kUnallocated, kCompressed, kIndirect, kError };
 
 struct Segment {
   uint64_t offset = 0;
@@ -99,6 +99,8 @@ class MapDevice final : public BlockMapDevice {
           return Mapping{MapKind::kUnallocated, length, nullptr, 0, 0, 0, 0};
         case Seg::kCompressed:
           return Mapping{MapKind::kCompressed, length, file_, s.host, s.length, s.offset, s.key};
+        case Seg::kIndirect:
+          return Mapping{MapKind::kIndirect, length, nullptr, s.host, 0, s.offset, 0};
         case Seg::kError:
           return CorruptError("test: bad entry at " + std::to_string(offset));
       }
@@ -119,6 +121,15 @@ class MapDevice final : public BlockMapDevice {
     return Status::Ok();
   }
   int compressed_reads() const { return compressed_reads_.load(); }
+
+  Status ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override {
+    IMGFS_RETURN_IF_ERROR(
+        file_->ReadExactAt(m.host_offset + (offset - m.unit_offset), dst, "test: indirect"));
+    for (std::byte& b : dst) {
+      b = ~b;
+    }
+    return Status::Ok();
+  }
 
  private:
   const File* file_;
@@ -154,6 +165,9 @@ std::vector<std::byte> Expected(const std::string& host, uint64_t size,
         case Seg::kCompressed:
           out[g] = static_cast<std::byte>(host[s.host + i]) ^ static_cast<std::byte>(s.key);
           break;
+        case Seg::kIndirect:
+          out[g] = ~static_cast<std::byte>(host[s.host + i]);
+          break;
         case Seg::kUnallocated:
           out[g] = g < backing.size() ? backing[g] : std::byte{0};
           break;
@@ -180,7 +194,8 @@ const std::vector<Segment> kTop = {
     {32768, 4096, Seg::kHost, 40000},
     {36864, 16384, Seg::kUnallocated},  // crosses the backing's end at 40960
     {53248, 4000, Seg::kHost, 100},
-    // 57248..65536: past the last segment, unallocated beyond the backing
+    {57248, 2048, Seg::kIndirect, 3000},
+    // 59296..65536: past the last segment, unallocated beyond the backing
 };
 const std::vector<Segment> kBelow = {
     {0, 20480, Seg::kHost, 0},
@@ -269,7 +284,8 @@ TEST(BlockMapDeviceTest, ExtentsCarryDepthAndHostOffsets) {
       {36864, 4096, K::kData, 1, 50000 + 8192, false},
       {40960, 12288, K::kUnallocated, 0, std::nullopt, false},  // past the backing
       {53248, 4000, K::kData, 0, 100, false},
-      {57248, kSize - 57248, K::kUnallocated, 0, std::nullopt, false},
+      {57248, 2048, K::kData, 0, std::nullopt, false},  // indirect
+      {59296, kSize - 59296, K::kUnallocated, 0, std::nullopt, false},
   };
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
