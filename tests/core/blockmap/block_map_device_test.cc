@@ -206,7 +206,9 @@ const std::vector<Segment> kBelow = {
 struct Fixture {
   CountingFile host{HostBytes(128 << 10, 7)};
   CountingFile below_host{HostBytes(128 << 10, 99)};
-  MapDevice below{BlockMapConfig{"below"}, &below_host, kBackingSize, kBelow};
+  // Its Extents stop every 4 KiB, so the top must loop over the backing.
+  MapDevice below{BlockMapConfig{"below", nullptr, nullptr, nullptr, 12}, &below_host, kBackingSize,
+                  kBelow};
   std::vector<std::byte> below_bytes;
   std::vector<std::byte> want;
   std::string host_contents = HostBytes(128 << 10, 7);
@@ -310,6 +312,30 @@ TEST(BlockMapDeviceTest, ExtentsStopAtTheWindow) {
   EXPECT_EQ(got[0].length, 8192u - 100);
   EXPECT_EQ(got[0].host_offset, 1100u);
   EXPECT_CODE(top.Extents(0, 0, &got), kInvalidArgument);
+}
+
+// Alternating zero and unallocated 512-byte grains: one mapping each.
+class StripedDevice final : public BlockMapDevice {
+ public:
+  StripedDevice() : BlockMapDevice(BlockMapConfig{"striped"}) {}
+  uint64_t Size() const override { return 8 << 20; }
+  ImageInfo Describe() const override { return ImageInfo{}; }
+  Result<Mapping> Map(uint64_t offset, uint64_t max_length) const override {
+    const MapKind kind = (offset / 512) % 2 == 0 ? MapKind::kZero : MapKind::kUnallocated;
+    return Mapping{kind, std::min(max_length, 512 - offset % 512), nullptr, 0, 0, 0, 0};
+  }
+};
+
+TEST(BlockMapDeviceTest, ExtentsStopAfterAFewThousandAndCallersLoop) {
+  StripedDevice dev;
+  std::vector<Extent> got;
+  ASSERT_OK(dev.Extents(0, dev.Size(), &got));
+  EXPECT_EQ(got.size(), BlockMapDevice::kMaxExtentsPerCall);
+  got.clear();
+  ASSERT_OK(CollectExtents(dev, 0, dev.Size(), &got));
+  ASSERT_EQ(got.size(), dev.Size() / 512);
+  EXPECT_EQ(got.back().kind, ExtentKind::kUnallocated);
+  EXPECT_EQ(got.back().offset, dev.Size() - 512);
 }
 
 TEST(BlockMapDeviceTest, HostContiguousRunsAreOneHostRead) {
