@@ -49,9 +49,13 @@ Mapping ToMapping(const Image& image, const Unit& u, uint64_t length, uint64_t u
     case UnitKind::kData:
       return Mapping{MapKind::kHost, length, image.data_file.get(), u.host_offset, 0, 0, 0};
     case UnitKind::kCompressed:
-      return Mapping{
-          MapKind::kCompressed, length, image.file.get(), u.host_offset, u.compressed_bytes,
-          unit_offset,          0};
+      return Mapping{.kind = MapKind::kCompressed,
+                     .length = length,
+                     .file = image.file.get(),
+                     .host_offset = u.host_offset,
+                     .stored_bytes = u.compressed_bytes,
+                     .unit_offset = unit_offset,
+                     .driver_data = 0};
     case UnitKind::kZero:
       return Mapping{MapKind::kZero, length, nullptr, 0, 0, 0, 0};
     case UnitKind::kUnallocated:
