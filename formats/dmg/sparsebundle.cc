@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/blockmap/block_map_device.h"
 #include "core/io/file.h"
 #include "core/util/checked.h"
 #include "formats/dmg/plist.h"
@@ -23,8 +24,6 @@ constexpr uint64_t kMaxBandBytes = uint64_t{1} << 30;
 constexpr uint64_t kMaxSizeBytes = uint64_t{1} << 62;
 // Info.plist is a few hundred bytes.
 constexpr uint64_t kMaxInfoBytes = uint64_t{1} << 20;
-// Bands reported per Extents call (callers loop).
-constexpr int kMaxExtentBands = 4096;
 
 Result<std::string> ReadSmallFile(const std::string& path) {
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> f, OpenPosixFile(path, false));
@@ -38,43 +37,30 @@ Result<std::string> ReadSmallFile(const std::string& path) {
   return s;
 }
 
-class Device final : public BlockDevice {
+// Each band is its own file, opened per read: Map says which bands exist
+// (kIndirect, the band number in driver_data) and ReadIndirect reads one;
+// the shared block-map base does the rest.
+class Device final : public BlockMapDevice {
  public:
-  Device(std::string dir, SparseBundleInfo info) : dir_(std::move(dir)), info_(info) {}
+  Device(std::string dir, SparseBundleInfo info)
+      : BlockMapDevice(BlockMapConfig{"sparsebundle"}), dir_(std::move(dir)), info_(info) {}
 
   uint64_t Size() const override { return info_.size_bytes; }
 
-  Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
-    size_t done = 0;
-    while (done < dst.size()) {
-      const uint64_t pos = offset + done;
-      const uint64_t band = pos / info_.band_bytes;
-      const uint64_t in_band = pos % info_.band_bytes;
-      const auto n =
-          static_cast<size_t>(std::min<uint64_t>(info_.band_bytes - in_band, dst.size() - done));
-      IMGFS_RETURN_IF_ERROR(ReadBand(band, in_band, dst.subspan(done, n)));
-      done += n;
+  // A band that cannot be looked up (not "missing") is left to the read,
+  // which reports why.
+  Result<Mapping> Map(uint64_t offset, uint64_t max_length) const override {
+    const uint64_t band = offset / info_.band_bytes;
+    const uint64_t length = std::min(max_length, info_.band_bytes - offset % info_.band_bytes);
+    std::error_code ec;
+    if (!fs::exists(BandPath(band), ec) && !ec) {
+      return Mapping{MapKind::kUnallocated, length, nullptr, 0, 0, 0, 0};
     }
-    return Status::Ok();
+    return Mapping{MapKind::kIndirect, length, nullptr, 0, 0, 0, band};
   }
 
-  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, Size()));
-    const uint64_t end = offset + length;
-    const size_t first = out->size();
-    uint64_t pos = offset;
-    for (int n = 0; pos < end && n < kMaxExtentBands; ++n) {
-      const uint64_t band = pos / info_.band_bytes;
-      const uint64_t stop = std::min(end, (band + 1) * info_.band_bytes);
-      std::error_code ec;
-      const bool exists = fs::exists(BandPath(band), ec);
-      out->push_back(Extent{pos, stop - pos, exists ? ExtentKind::kData : ExtentKind::kUnallocated,
-                            0, std::nullopt, false});
-      pos = stop;
-    }
-    CoalesceExtents(out, first);
-    return Status::Ok();
+  Status ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override {
+    return ReadBand(m.driver_data, offset % info_.band_bytes, dst);
   }
 
   ImageInfo Describe() const override {

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "core/blockmap/block_map_device.h"
 #include "core/util/checked.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
@@ -67,101 +68,65 @@ std::optional<uint32_t> StoredTwice(std::vector<uint32_t> used) {
   return std::nullopt;
 }
 
-class Device final : public BlockDevice {
+// Bands map to host bytes or to nothing; the shared block-map base does the
+// reading (a short last band reads as zeros) and the extents.
+class Device final : public BlockMapDevice {
  public:
   Device(std::unique_ptr<File> file, SparseHeader header, size_t index_nodes,
          std::vector<std::pair<uint64_t, uint64_t>> map)
-      : file_(std::move(file)),
+      : BlockMapDevice(BlockMapConfig{"sparseimage"}),
+        file_(std::move(file)),
         header_(std::move(header)),
         index_nodes_(index_nodes),
         band_bytes_(uint64_t{header_.sectors_per_band} * kSector),
         map_(std::move(map)) {}
 
   uint64_t Size() const override { return header_.sector_count * kSector; }
+  ImageInfo Describe() const override;
 
-  Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
-    size_t done = 0;
-    while (done < dst.size()) {
-      const uint64_t pos = offset + done;
-      const uint64_t band = pos / band_bytes_;
-      const uint64_t in_band = pos % band_bytes_;
-      const auto n =
-          static_cast<size_t>(std::min<uint64_t>(band_bytes_ - in_band, dst.size() - done));
-      std::span<std::byte> part = dst.subspan(done, n);
-      const uint64_t at = Locate(band);
-      if (at == 0) {
-        std::memset(part.data(), 0, n);
-      } else {
-        // The last band of a file may be stored short: the rest reads as zeros.
-        size_t got = 0;
-        while (got < n) {
-          IMGFS_ASSIGN_OR_RETURN(size_t r, file_->ReadAt(at + in_band + got, part.subspan(got)));
-          if (r == 0) {
-            std::memset(part.data() + got, 0, n - got);
-            break;
-          }
-          got += r;
-        }
-      }
-      done += n;
+ protected:
+  Result<Mapping> Map(uint64_t offset, uint64_t max_length) const override {
+    const uint64_t band = offset / band_bytes_;
+    const uint64_t in_band = offset % band_bytes_;
+    const uint64_t length = std::min(max_length, band_bytes_ - in_band);
+    if (const uint64_t at = Locate(band); at != 0) {
+      return Mapping{MapKind::kHost, length, file_.get(), at + in_band, 0, 0, 0};
     }
-    return Status::Ok();
-  }
-
-  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, Size()));
-    const uint64_t end = offset + length;
-    const size_t first = out->size();
-    // At most 4096 bands per call (callers loop), to bound memory.
-    uint64_t pos = offset;
-    for (int n = 0; pos < end && n < 4096; ++n) {
-      const uint64_t band = pos / band_bytes_;
-      const uint64_t stop = std::min(end, (band + 1) * band_bytes_);
-      Extent e{pos, stop - pos, ExtentKind::kUnallocated, 0, std::nullopt, false};
-      if (const uint64_t at = Locate(band); at != 0) {
-        e.kind = ExtentKind::kData;
-        e.host_offset = at + (pos - band * band_bytes_);
-      }
-      out->push_back(e);
-      pos = stop;
-    }
-    CoalesceExtents(out, first);
-    return Status::Ok();
-  }
-
-  ImageInfo Describe() const override {
-    ImageInfo info;
-    info.format = "sparseimage";
-    info.filename = file_->name();
-    info.virtual_size = Size();
-    auto allocated = file_->AllocatedBytes();
-    info.actual_size = allocated.ok() ? *allocated : 0;
-    info.cluster_size = band_bytes_;
-    nlohmann::json data;
-    data["variant"] = "UDSP";
-    data["version"] = header_.version;
-    data["sector-count"] = header_.sector_count;
-    data["band-bytes"] = band_bytes_;
-    data["bands-stored"] = map_.size();
-    data["index-nodes"] = index_nodes_;
-    info.format_specific = nlohmann::json{{"type", "sparseimage"}, {"data", data}};
-    return info;
+    return Mapping{MapKind::kUnallocated, length, nullptr, 0, 0, 0, 0};
   }
 
  private:
-  std::unique_ptr<File> file_;
-  const SparseHeader header_;
-  const size_t index_nodes_;  // besides the header
-  const uint64_t band_bytes_;
   // File offset of a disk band, or 0 when the band was never written.
   uint64_t Locate(uint64_t band) const {
     auto it = std::lower_bound(map_.begin(), map_.end(), std::make_pair(band, uint64_t{0}));
     return it != map_.end() && it->first == band ? it->second : 0;
   }
 
+  std::unique_ptr<File> file_;
+  const SparseHeader header_;
+  const size_t index_nodes_;  // besides the header
+  const uint64_t band_bytes_;
   const std::vector<std::pair<uint64_t, uint64_t>> map_;  // (disk band, file offset), sorted
 };
+
+ImageInfo Device::Describe() const {
+  ImageInfo info;
+  info.format = "sparseimage";
+  info.filename = file_->name();
+  info.virtual_size = Size();
+  auto allocated = file_->AllocatedBytes();
+  info.actual_size = allocated.ok() ? *allocated : 0;
+  info.cluster_size = band_bytes_;
+  nlohmann::json data;
+  data["variant"] = "UDSP";
+  data["version"] = header_.version;
+  data["sector-count"] = header_.sector_count;
+  data["band-bytes"] = band_bytes_;
+  data["bands-stored"] = map_.size();
+  data["index-nodes"] = index_nodes_;
+  info.format_specific = nlohmann::json{{"type", "sparseimage"}, {"data", data}};
+  return info;
+}
 
 }  // namespace
 

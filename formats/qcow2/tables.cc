@@ -4,29 +4,15 @@
 // Clusters Descriptor", "Extended L2 Entries", "Host cluster management").
 #include "formats/qcow2/tables.h"
 
-#include "core/util/checked.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
 
 namespace imgfs::qcow2 {
 namespace {
 
-Result<std::vector<uint64_t>> ReadBE64Table(const File& file, uint64_t offset, uint64_t entries,
-                                            const char* what) {
-  auto bytes = CheckedMul(entries, 8);
-  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
-  if (!bytes || !RangeWithin(offset, *bytes, file_size)) {
-    return CorruptError(std::string("qcow2: ") + what + " at " + Hex(offset) +
-                        " extends past end of file (size " + Hex(file_size) + ")");
-  }
-  std::vector<std::byte> raw(static_cast<size_t>(*bytes));
-  std::string label = std::string("qcow2: ") + what;
-  IMGFS_RETURN_IF_ERROR(file.ReadExactAt(offset, raw, label.c_str()));
-  std::vector<uint64_t> out(static_cast<size_t>(entries));
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = LoadBE64(raw.data() + i * 8);
-  }
-  return out;
+// Every qcow2 table is an array of big-endian 64-bit words.
+TableSpec Spec(const char* what, uint64_t max_bytes) {
+  return TableSpec{"qcow2", what, ByteOrder::kBig, max_bytes};
 }
 
 Unit DecodeCompressed(const Geometry& g, uint64_t word) {
@@ -57,11 +43,7 @@ Geometry GeometryOf(const Header& h) {
 
 Result<std::vector<uint64_t>> LoadL1(const File& file, const Geometry& /*g*/, uint64_t offset,
                                      uint64_t entries, const char* what) {
-  if (entries > kMaxL1Bytes / 8) {
-    return UnsupportedError(std::string("qcow2: ") + what + " at " + Hex(offset) + " has " +
-                            std::to_string(entries) + " entries, more than the 32 MiB limit");
-  }
-  return ReadBE64Table(file, offset, entries, what);
+  return ReadTable<uint64_t>(file, offset, entries, Spec(what, kMaxL1Bytes));
 }
 
 Result<std::shared_ptr<const L2Table>> LoadL2(const File& file, const Geometry& g, Cache* cache,
@@ -69,17 +51,10 @@ Result<std::shared_ptr<const L2Table>> LoadL2(const File& file, const Geometry& 
   if (offset % g.cluster_size() != 0) {
     return CorruptError("qcow2: L2 table at " + Hex(offset) + " is not cluster aligned");
   }
-  CacheKey key{cache_id, CacheKind::kL2Table, offset};
-  if (auto hit = cache->Get<L2Table>(key)) {
-    return hit;
-  }
-  uint64_t words = g.cluster_size() / 8;
-  IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> table,
-                         ReadBE64Table(file, offset, words, "L2 table"));
-  auto l2 = std::make_shared<L2Table>();
-  l2->words = std::move(table);
-  cache->Insert(key, l2, g.cluster_size());
-  return std::shared_ptr<const L2Table>(std::move(l2));
+  // One cluster of entries; clusters are at most 2 MiB (kMaxClusterBits).
+  return LoadTable<uint64_t>(file, *cache, CacheKey{cache_id, CacheKind::kL2Table, offset}, offset,
+                             g.cluster_size() / 8,
+                             Spec("L2 table", uint64_t{1} << kMaxClusterBits));
 }
 
 Result<Unit> DecodeUnit(const Geometry& g, const L2Table& l2, uint64_t l2_offset,
@@ -125,7 +100,8 @@ Result<Unit> DecodeUnit(const Geometry& g, const L2Table& l2, uint64_t l2_offset
 Result<RefcountReader> RefcountReader::Load(const File& file, const Header& h) {
   uint64_t entries = (uint64_t{h.refcount_table_clusters} << h.cluster_bits) / 8;
   IMGFS_ASSIGN_OR_RETURN(std::vector<uint64_t> table,
-                         ReadBE64Table(file, h.refcount_table_offset, entries, "refcount table"));
+                         ReadTable<uint64_t>(file, h.refcount_table_offset, entries,
+                                             Spec("refcount table", kMaxRefcountTableBytes)));
   return RefcountReader(file, h, std::move(table));
 }
 

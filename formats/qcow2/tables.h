@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/blockmap/table_loader.h"
 #include "core/cache/cache.h"
 #include "core/io/file.h"
 #include "core/result.h"
@@ -42,9 +43,7 @@ struct Unit {
 };
 
 // A decoded L2 table: the raw entries (1 or 2 words per entry).
-struct L2Table {
-  std::vector<uint64_t> words;
-};
+using L2Table = Table<uint64_t>;
 
 // Geometry derived from the header, shared by the device and the checker.
 struct Geometry {
@@ -69,7 +68,7 @@ Result<std::vector<uint64_t>> LoadL1(const File& file, const Geometry& g, uint64
                                      uint64_t entries, const char* what);
 
 // Reads the L2 table at `offset` through the cache (CacheKind::kL2Table,
-// index = offset). Thread-safe.
+// index = offset) with the shared table loader. Thread-safe.
 Result<std::shared_ptr<const L2Table>> LoadL2(const File& file, const Geometry& g, Cache* cache,
                                               uint64_t cache_id, uint64_t offset);
 
