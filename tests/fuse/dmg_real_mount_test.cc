@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The hdiutil-made DMGs of tests/data/dmg-real/ through a real FUSE mount:
-// all seven mounted at once, each <stem>.raw must have the virtual size and
+// all of them mounted at once, each <stem>.raw must have the virtual size and
 // the raw SHA-256 that tests/data/README.md records (the oracle comparisons
 // are in tests/integration/dmg_real_fixture_test.cc), and odd-sized reads
 // at odd offsets must agree with one whole read.

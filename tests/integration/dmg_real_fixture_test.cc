@@ -5,11 +5,13 @@
 // as the independent readers decode the same file at test time: `7zz x
 // -tdmg` (one file per blkx table, compared at its offset), `dmg2img` and
 // `qemu-img convert -f dmg -O raw` where they read the image right (see
-// RealDmg). Every test counts its comparisons and asserts the count, so an
-// oracle that silently did nothing fails; under CI=true a missing tool
-// fails instead of skipping. `check` must verify every CRC-32, `info` must
-// name the variant and the blkx count, and the partition table read from
-// the disk must be the one `sfdisk --json` reads from the oracles' output.
+// RealDmg), and the MD5 that the image's own project's tests expect of the
+// disk where they have one. Every test counts its comparisons and asserts
+// the count, so an oracle that silently did nothing fails; under CI=true a
+// missing tool fails instead of skipping. `check` must verify every CRC-32,
+// `info` must name the variant and the blkx count, and the partition table
+// read from the disk must be the one `sfdisk --json` reads from the
+// oracles' output.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,12 +40,13 @@ std::string PrintName(const ::testing::TestParamInfo<RealDmg>& info) {
   return name;
 }
 
-// The SHA-256 of `path` in hex, by sha256sum.
-std::string Sha256OfFile(const std::string& path) {
+// The digest of `path` in hex, by `tool` (sha256sum, md5sum).
+std::string DigestOfFile(const std::string& tool, const std::string& path) {
   std::string out;
-  EXPECT_EQ(RunIn(".", "sha256sum < " + ShellQuote(path), &out), 0) << out;
-  return out.substr(0, 64);
+  EXPECT_EQ(RunIn(".", tool + " < " + ShellQuote(path), &out), 0) << out;
+  return out.substr(0, out.find(' '));
 }
+std::string Sha256OfFile(const std::string& path) { return DigestOfFile("sha256sum", path); }
 
 class RealDmgTest : public ::testing::TestWithParam<RealDmg> {
  protected:
@@ -93,6 +96,11 @@ TEST_P(RealDmgTest, ReadsAsTheReadmeAndEveryOracleSay) {
   WriteWholeFile(dir_.Join("ours.raw"), disk_);
   EXPECT_EQ(Sha256OfFile(dir_.Join("ours.raw")), d.raw_sha256);
   ++compared;
+  if (d.upstream_md5 != nullptr) {
+    IMGFS_REQUIRE_TOOL("md5sum");
+    EXPECT_EQ(DigestOfFile("md5sum", dir_.Join("ours.raw")), d.upstream_md5);
+    ++compared;
+  }
 
   // 7-Zip: one file per blkx table, "<index>.<name>", laid end to end; any
   // warning (a CRC it could not match) or error fails.
@@ -123,7 +131,8 @@ TEST_P(RealDmgTest, ReadsAsTheReadmeAndEveryOracleSay) {
     EXPECT_TRUE(DeviceMatches(*dev_, ref));
     ++compared;
   }
-  EXPECT_EQ(compared, 1 + d.blkx_count + (d.dmg2img_reads ? 1 : 0) + (d.qemu_reads ? 1 : 0));
+  EXPECT_EQ(compared, 1 + (d.upstream_md5 != nullptr ? 1 : 0) + d.blkx_count +
+                          (d.dmg2img_reads ? 1 : 0) + (d.qemu_reads ? 1 : 0));
 }
 
 TEST_P(RealDmgTest, CheckVerifiesEveryCrc32) {
