@@ -72,7 +72,7 @@ Result<uint32_t> CrcOfDevice(const BlockDevice& dev, uint64_t offset, uint64_t l
 // The CRC-32 of blkx table `table`: its sectors in order, where zero-fill
 // chunks count as zeros but ignore chunks (type 2) count as nothing. That is
 // the rule of hdiutil's own images: tests/data/dmg-real/ holds ten, made
-// with four codecs, where a table of only ignore chunks (Apple_Free) stores
+// with six codecs, where a table of only ignore chunks (Apple_Free) stores
 // 0 and every other table matches only this way. Runs of adjacent counted
 // chunks are read as one range. `chunks` is the composed map (sorted,
 // contiguous), so the table's chunks are found by binary search.
