@@ -143,7 +143,7 @@ Result<std::shared_ptr<const ChunkEngine::Decoded>> ChunkEngine::InflateToCache(
   fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(bytes);
   fresh->size_bytes = chunk.decoded_bytes;
   fresh->transient = transient;
-  IMGFS_RETURN_IF_ERROR(source_->Decode(chunk.index, std::span(fresh->bytes.get(), bytes)));
+  IMGFS_RETURN_IF_ERROR(source_->Decode(chunk, std::span(fresh->bytes.get(), bytes)));
   std::shared_ptr<const Decoded> done = std::move(fresh);
   cache_->Insert(Key(chunk.index), done, bytes);
   return done;
@@ -171,7 +171,7 @@ void ChunkEngine::Finish(const std::shared_ptr<Inflation>& job,
 Status ChunkEngine::InflateFor(const ChunkPiece& p, bool streaming,
                                const std::shared_ptr<Inflation>& job) const {
   if (p.in_chunk == 0 && p.dst.size() == p.chunk.decoded_bytes) {
-    Status s = source_->Decode(p.chunk.index, p.dst);
+    Status s = source_->Decode(p.chunk, p.dst);
     Finish(job, nullptr);
     return s;
   }

@@ -46,6 +46,10 @@ struct ChunkInfo {
   uint64_t index = 0;          // the owner's chunk number; the Cache index
   uint64_t first_byte = 0;     // where its decoded data starts on the device
   uint64_t decoded_bytes = 0;  // its decoded size
+  // The owner's own word, handed back to Decode: where the chunk is stored
+  // (say a qcow2 compressed-cluster descriptor), so that Decode need not
+  // look the chunk up again. Every ChunkInfo of one index must agree.
+  uint64_t locator = 0;
 };
 
 // The part of one device read that falls in one chunk.
@@ -62,10 +66,10 @@ class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
 
-  // Decodes chunk `chunk` into exactly out.size() bytes (its
-  // decoded_bytes): reads its stored bytes and runs the codec. Errors are
-  // returned to the reader that needs the chunk (annotated by the owner).
-  virtual Status Decode(uint64_t chunk, std::span<std::byte> out) const = 0;
+  // Decodes `chunk` into exactly out.size() bytes (its decoded_bytes):
+  // reads its stored bytes and runs the codec. Errors are returned to the
+  // reader that needs the chunk (annotated by the owner).
+  virtual Status Decode(const ChunkInfo& chunk, std::span<std::byte> out) const = 0;
 
   // For read-ahead: calls visit for each compressed chunk whose first byte
   // lies in [from_bytes, to_bytes), in device order, until visit returns

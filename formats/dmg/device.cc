@@ -108,7 +108,7 @@ class Device final : public BlockDevice, private ChunkSource {
   ChunkInfo Info(size_t index) const;
   Status ReadStored(size_t index, uint64_t in_chunk, std::span<std::byte> dst) const;
   // ChunkSource:
-  Status Decode(uint64_t chunk, std::span<std::byte> out) const override;
+  Status Decode(const ChunkInfo& chunk, std::span<std::byte> out) const override;
   void ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
                       const std::function<bool(const ChunkInfo&)>& visit) const override;
 
@@ -144,11 +144,13 @@ size_t Device::FindChunk(uint64_t sector) const {
 
 ChunkInfo Device::Info(size_t index) const {
   const MappedChunk& c = chunks_[index];
-  return ChunkInfo{index, c.first_sector * kSectorBytes, c.sector_count * kSectorBytes};
+  return ChunkInfo{.index = index,
+                   .first_byte = c.first_sector * kSectorBytes,
+                   .decoded_bytes = c.sector_count * kSectorBytes};
 }
 
-Status Device::Decode(uint64_t chunk, std::span<std::byte> out) const {
-  const MappedChunk& c = chunks_[static_cast<size_t>(chunk)];
+Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
+  const MappedChunk& c = chunks_[static_cast<size_t>(chunk.index)];
   // The compressed input goes to a buffer kept per thread: a stream would
   // otherwise allocate and fault in a fresh one for every chunk.
   thread_local std::unique_ptr<std::byte[]> reused;

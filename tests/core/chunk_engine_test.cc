@@ -36,7 +36,11 @@ class FakeSource : public ChunkSource {
  public:
   explicit FakeSource(bool sparse = false) : sparse_(sparse) {}
 
-  Status Decode(uint64_t chunk, std::span<std::byte> out) const override {
+  Status Decode(const ChunkInfo& info, std::span<std::byte> out) const override {
+    const uint64_t chunk = info.index;
+    if (info.locator != Locator(chunk)) {
+      return InternalError("fake: wrong locator for chunk " + std::to_string(chunk));
+    }
     decodes_[chunk].fetch_add(1);
     {
       std::lock_guard lock(mu_);
@@ -64,7 +68,10 @@ class FakeSource : public ChunkSource {
     }
   }
 
-  static ChunkInfo Info(uint64_t i) { return ChunkInfo{i, i * kChunkBytes, kChunkBytes}; }
+  static uint64_t Locator(uint64_t i) { return i * 1000 + 7; }
+  static ChunkInfo Info(uint64_t i) {
+    return ChunkInfo{i, i * kChunkBytes, kChunkBytes, Locator(i)};
+  }
 
   unsigned decodes(uint64_t chunk) const { return decodes_[chunk].load(); }
   unsigned total_decodes() const {
