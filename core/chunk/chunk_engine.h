@@ -23,6 +23,13 @@
 // read-ahead error is dropped; the reader of that chunk decodes it again
 // and gets the error itself.
 //
+// Plugging a format in: a chunk is the format's unit of compression, its
+// index the unit's number (dmg: index in the composed map; cloop: block;
+// vmdk streamOptimized: grain; qcow/qcow2: guest cluster, offset >>
+// cluster_bits), its locator where it is stored. The owner's Read() maps
+// the request, serves stored, zero and backing parts itself and hands the
+// compressed pieces to ChunkEngine::Read.
+//
 // Thread-safety: every const method may be called from many threads at
 // once. The one lock (Shared::mu) guards the chunks being decoded and the
 // streams; the ChunkSource is called without it.
