@@ -1,20 +1,16 @@
 // SPDX-License-Identifier: MIT
-// The UDIF read path (see device.h). The image and the chunk map are
-// immutable, decompressed chunks live in the shared Cache, and File reads
-// are positional; the one lock, ReadAhead::mu, guards the chunks being
-// inflated and the stream slots.
+// The UDIF read path (see device.h): the composed chunk map over the
+// compressed-chunk engine (core/chunk/chunk_engine.h), which does the
+// caching, single-flight inflation and read-ahead. The image and the map
+// are immutable and File reads are positional, so the device itself takes
+// no lock.
 #include "formats/dmg/device.h"
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <optional>
-#include <set>
-#include <unordered_map>
+#include <functional>
 
+#include "core/chunk/chunk_engine.h"
 #include "core/util/checked.h"
 #include "core/util/hex.h"
 #include "formats/dmg/codec.h"
@@ -23,94 +19,11 @@
 namespace imgfs::dmg {
 namespace {
 
-// A decompressed chunk as the Cache holds it; never value-initialised.
-struct Decompressed {
-  std::unique_ptr<std::byte[]> bytes;
-  // Stream data (read ahead, or inflated for a read of at least
-  // kReadAheadMinBytes): it leaves the Cache once reads have copied out as
-  // many bytes as it holds. A stream does not come back, and keeping up to
-  // the whole Cache of it would cost fresh pages (page faults) per chunk
-  // and evict other devices' tables.
-  bool transient = false;
-  mutable std::atomic<uint64_t> consumed_bytes{0};  // counted when transient
-};
-
 // Extents reported per call, to bound memory (callers loop).
 constexpr size_t kMaxExtentChunks = 4096;
-
-// Sequential read-ahead. FUSE sends a buffered stream as <= 1 MiB requests,
-// each inside one or two 1 MiB chunks, so without help every chunk would be
-// inflated by the one thread that asked. A read of at least
-// kReadAheadMinBytes that starts within kStreamSlackBytes of where an
-// earlier read ended (FUSE workers may answer a stream slightly out of
-// order) continues that stream. From its kStreamConfirmReads-th
-// continuation on (large random reads rarely land next to each other
-// twice), the stream's next compressed chunks, up to kReadAheadBytes past
-// its end, are inflated on the pool into the Cache. Smaller reads (random
-// 4 KiB) neither look at the streams nor start work.
-constexpr uint64_t kReadAheadMinBytes = uint64_t{64} << 10;
-constexpr uint64_t kReadAheadBytes = uint64_t{8} << 20;
-constexpr uint64_t kStreamSlackBytes = uint64_t{2} << 20;
-constexpr uint32_t kStreamConfirmReads = 2;
-// Streams followed at once per device (a few readers of one mount).
-constexpr size_t kStreamSlots = 4;
-// Read-ahead chunks queued or running per device. Readers that would wait
-// for a chunk take queued ones themselves, so a deeper queue than the pool
-// is useful; per pool thread (and the reader) four at most.
-constexpr size_t kMaxAheadChunks = 8;
-constexpr size_t kAheadChunksPerThread = 4;
-// Read-ahead output waits in the Cache for its reader: use at most this
-// fraction of the Cache so that it is rarely evicted before being read.
-constexpr uint64_t kAheadCacheFraction = 4;
 // Compressed input up to this size is read into a buffer kept per thread;
 // larger (rare, other writers' huge chunks) is allocated per chunk.
 constexpr size_t kReusedInputBytes = size_t{4} << 20;
-
-// Counts a running read while it lives.
-class Counted {
- public:
-  explicit Counted(std::atomic<unsigned>& n) : n_(n) { n_.fetch_add(1); }
-  Counted(const Counted&) = delete;
-  Counted& operator=(const Counted&) = delete;
-  ~Counted() { n_.fetch_sub(1); }
-
- private:
-  std::atomic<unsigned>& n_;
-};
-
-// One chunk being inflated, by a pool task or by a reader. Every field is
-// guarded by ReadAhead::mu.
-struct Inflation {
-  enum class State { kQueued, kRunning, kDone };
-  State state = State::kQueued;
-  bool ahead = false;  // submitted by read-ahead (counted in ReadAhead::pending)
-  // Once kDone: the chunk, or null when inflating failed (the reader that
-  // needs the chunk inflates it again and gets the error itself) or went
-  // straight into one reader's buffer.
-  std::shared_ptr<const Decompressed> data;
-};
-
-// A sequential reader being followed.
-struct Stream {
-  bool used = false;
-  uint64_t end_bytes = 0;  // furthest end of a read in the stream
-  size_t next_chunk = 0;   // chunks before this were considered for read-ahead
-  uint32_t continued = 0;  // reads that continued it
-  uint64_t last_use = 0;   // ReadAhead::tick when last continued; LRU reuse
-};
-
-// Shared by a device and its pool tasks, so that a task queued when the
-// device closes finds `closed` instead of a freed device.
-struct ReadAhead {
-  std::mutex mu;
-  std::condition_variable cv;  // an inflation is done, or running_tasks fell
-  std::unordered_map<size_t, std::shared_ptr<Inflation>> inflight;  // by chunk; guarded by mu
-  size_t pending = 0;                        // ahead inflations not yet done; guarded by mu
-  size_t running_tasks = 0;                  // pool tasks using the device; guarded by mu
-  bool closed = false;                       // the device is closing; guarded by mu
-  std::array<Stream, kStreamSlots> streams;  // guarded by mu
-  uint64_t tick = 0;                         // guarded by mu
-};
 
 Status MapTable(const UdifImage& image, uint32_t index, std::vector<MappedChunk>* out) {
   const BlkxEntry& e = image.entries[index];
@@ -162,7 +75,9 @@ std::string TableName(const UdifImage& image, uint32_t table) {
                                         : "'" + image.entries[table].name + "'";
 }
 
-class Device final : public BlockDevice {
+// Chunk numbers are indexes into the composed map; the engine sees only
+// the compressed ones.
+class Device final : public BlockDevice, private ChunkSource {
  public:
   Device(std::shared_ptr<const UdifImage> image, std::vector<MappedChunk> chunks,
          uint64_t sector_count, Cache* cache, ThreadPool* pool)
@@ -170,18 +85,13 @@ class Device final : public BlockDevice {
         chunks_(std::move(chunks)),
         size_(sector_count * kSectorBytes),
         cache_(cache),
-        pool_(pool),
         cache_id_(cache->NewId()),
-        ahead_limit_(AheadLimit(chunks_, cache, pool)) {}
+        engine_(this, EngineOptions(chunks_, cache, pool, cache_id_)) {}
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
-  // Waits for the pool tasks that are inflating; queued ones find `closed`.
+  // Waits for the pool tasks that are inflating; queued ones do nothing.
   ~Device() override {
-    {
-      std::unique_lock lock(ahead_->mu);
-      ahead_->closed = true;
-      ahead_->cv.wait(lock, [&] { return ahead_->running_tasks == 0; });
-    }
+    engine_.Close();
     cache_->EraseDevice(cache_id_);
   }
 
@@ -192,60 +102,37 @@ class Device final : public BlockDevice {
   Result<CheckReport> Check() const override { return CheckUdif(*image_, chunks_, *this); }
 
  private:
-  // A part of a read that falls in one chunk.
-  struct Piece {
-    size_t chunk = 0;
-    uint64_t in_chunk = 0;  // byte offset inside the chunk's output
-    std::span<std::byte> dst;
-    bool streaming = false;  // part of a read of at least kReadAheadMinBytes
-  };
-
-  static size_t AheadLimit(const std::vector<MappedChunk>& chunks, const Cache* cache,
-                           const ThreadPool* pool);
+  static ChunkEngine::Options EngineOptions(const std::vector<MappedChunk>& chunks, Cache* cache,
+                                            ThreadPool* pool, uint64_t cache_id);
   size_t FindChunk(uint64_t sector) const;
-  Status ReadStored(const Piece& p) const;
-  Status ReadCompressed(const Piece& p) const;
-  Status InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job) const;
-  Result<std::shared_ptr<const Decompressed>> InflateToCache(size_t chunk, bool transient) const;
-  void CopyOut(const Piece& p, const Decompressed& data) const;
-  bool HelpOne(std::unique_lock<std::mutex>& lock, size_t wanted) const;
-  void Finish(size_t chunk, const std::shared_ptr<Inflation>& job,
-              std::shared_ptr<const Decompressed> data) const;
-  void StartReadAhead(uint64_t offset, uint64_t length, bool submit) const;
-  void RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) const;
-  Status Decompress(const MappedChunk& c, std::span<std::byte> out) const;
+  ChunkInfo Info(size_t index) const;
+  Status ReadStored(size_t index, uint64_t in_chunk, std::span<std::byte> dst) const;
+  // ChunkSource:
+  Status Decode(const ChunkInfo& chunk, std::span<std::byte> out) const override;
+  void ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
+                      const std::function<bool(const ChunkInfo&)>& visit) const override;
 
   std::shared_ptr<const UdifImage> image_;
   const std::vector<MappedChunk> chunks_;  // sorted, contiguous from sector 0
   const uint64_t size_;
   Cache* const cache_;
-  ThreadPool* const pool_;
   const uint64_t cache_id_;
-  const size_t ahead_limit_;  // 0: no read-ahead
-  const std::shared_ptr<ReadAhead> ahead_ = std::make_shared<ReadAhead>();
-  mutable std::atomic<unsigned> large_reads_{0};  // reads >= kReadAheadMinBytes running
+  ChunkEngine engine_;  // calls Decode and ForEachChunkIn until closed
 };
 
-// How many read-ahead inflations may be pending: none without a pool; at
-// most kAheadChunksPerThread per pool thread and the reader, and as many
-// of the largest chunk as fit in 1/kAheadCacheFraction of the Cache.
-size_t Device::AheadLimit(const std::vector<MappedChunk>& chunks, const Cache* cache,
-                          const ThreadPool* pool) {
-  if (pool == nullptr) {
-    return 0;
-  }
-  uint64_t largest = 0;
+// Read-ahead is sized by the largest compressed chunk (none: no read-ahead).
+ChunkEngine::Options Device::EngineOptions(const std::vector<MappedChunk>& chunks, Cache* cache,
+                                           ThreadPool* pool, uint64_t cache_id) {
+  ChunkEngine::Options options;
+  options.cache = cache;
+  options.pool = pool;
+  options.cache_id = cache_id;
   for (const MappedChunk& c : chunks) {
     if (IsCompressed(c.type)) {
-      largest = std::max(largest, c.sector_count * kSectorBytes);
+      options.max_chunk_bytes = std::max(options.max_chunk_bytes, c.sector_count * kSectorBytes);
     }
   }
-  if (largest == 0) {
-    return 0;
-  }
-  const uint64_t by_cache = cache->capacity_bytes() / kAheadCacheFraction / largest;
-  const uint64_t by_pool = kAheadChunksPerThread * (uint64_t{pool->size()} + 1);
-  return static_cast<size_t>(std::min({by_cache, by_pool, uint64_t{kMaxAheadChunks}}));
+  return options;
 }
 
 // The chunk holding `sector`. REQUIRES: sector < size_ / 512.
@@ -255,7 +142,15 @@ size_t Device::FindChunk(uint64_t sector) const {
   return static_cast<size_t>(it - chunks_.begin()) - 1;
 }
 
-Status Device::Decompress(const MappedChunk& c, std::span<std::byte> out) const {
+ChunkInfo Device::Info(size_t index) const {
+  const MappedChunk& c = chunks_[index];
+  return ChunkInfo{.index = index,
+                   .first_byte = c.first_sector * kSectorBytes,
+                   .decoded_bytes = c.sector_count * kSectorBytes};
+}
+
+Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
+  const MappedChunk& c = chunks_[static_cast<size_t>(chunk.index)];
   // The compressed input goes to a buffer kept per thread: a stream would
   // otherwise allocate and fault in a fresh one for every chunk.
   thread_local std::unique_ptr<std::byte[]> reused;
@@ -283,214 +178,34 @@ Status Device::Decompress(const MappedChunk& c, std::span<std::byte> out) const 
   return Status::Ok();
 }
 
-// Inflates a chunk into a new buffer and offers it to the Cache.
-Result<std::shared_ptr<const Decompressed>> Device::InflateToCache(size_t chunk,
-                                                                   bool transient) const {
-  const MappedChunk& c = chunks_[chunk];
-  const auto chunk_bytes = static_cast<size_t>(c.sector_count * kSectorBytes);
-  auto fresh = std::make_shared<Decompressed>();
-  fresh->bytes = std::make_unique_for_overwrite<std::byte[]>(chunk_bytes);
-  fresh->transient = transient;
-  IMGFS_RETURN_IF_ERROR(Decompress(c, std::span(fresh->bytes.get(), chunk_bytes)));
-  std::shared_ptr<const Decompressed> done = std::move(fresh);
-  cache_->Insert(CacheKey{cache_id_, CacheKind::kDecompressed, chunk}, done, chunk_bytes);
-  return done;
-}
-
-// Marks `job` done with `data` (may be null) and wakes its waiters.
-void Device::Finish(size_t chunk, const std::shared_ptr<Inflation>& job,
-                    std::shared_ptr<const Decompressed> data) const {
-  std::lock_guard lock(ahead_->mu);
-  job->state = Inflation::State::kDone;
-  job->data = std::move(data);
-  if (job->ahead) {
-    --ahead_->pending;
+void Device::ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
+                            const std::function<bool(const ChunkInfo&)>& visit) const {
+  if (from_bytes >= size_) {
+    return;
   }
-  auto it = ahead_->inflight.find(chunk);
-  if (it != ahead_->inflight.end() && it->second == job) {
-    ahead_->inflight.erase(it);
+  size_t index = FindChunk(from_bytes / kSectorBytes);
+  if (chunks_[index].first_sector * kSectorBytes < from_bytes) {
+    ++index;
   }
-  ahead_->cv.notify_all();
-}
-
-// Inflates a chunk this reader registered (or took from the queue) in
-// `job`: a whole-chunk read straight into the caller's buffer (a streaming
-// reader does not come back, so nothing is cached), else through the Cache.
-Status Device::InflateFor(const Piece& p, const std::shared_ptr<Inflation>& job) const {
-  const MappedChunk& c = chunks_[p.chunk];
-  if (p.in_chunk == 0 && p.dst.size() == c.sector_count * kSectorBytes) {
-    Status s = Decompress(c, p.dst);
-    Finish(p.chunk, job, nullptr);
-    return s;
-  }
-  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(p.chunk, p.streaming);
-  Finish(p.chunk, job, data.ok() ? *data : nullptr);
-  IMGFS_RETURN_IF_ERROR(data.status());
-  CopyOut(p, **data);
-  return Status::Ok();
-}
-
-// Copies the piece out of a decompressed chunk; stream data leaves the
-// Cache once as many bytes as it holds have been copied out (in any order:
-// FUSE workers answer a stream slightly out of order).
-void Device::CopyOut(const Piece& p, const Decompressed& data) const {
-  std::memcpy(p.dst.data(), data.bytes.get() + p.in_chunk, p.dst.size());
-  if (data.transient) {
-    const uint64_t chunk_bytes = chunks_[p.chunk].sector_count * kSectorBytes;
-    const uint64_t before = data.consumed_bytes.fetch_add(p.dst.size());
-    if (before < chunk_bytes && before + p.dst.size() >= chunk_bytes) {
-      cache_->Erase(CacheKey{cache_id_, CacheKind::kDecompressed, p.chunk});
-    }
-  }
-}
-
-// While a reader waits for a chunk being inflated elsewhere, it inflates
-// the earliest queued read-ahead chunk instead of sleeping, so that a
-// stream keeps the reader's core busy too. Returns false when none is
-// queued. REQUIRES: `lock` holds ahead_->mu; it is released meanwhile.
-bool Device::HelpOne(std::unique_lock<std::mutex>& lock, size_t wanted) const {
-  size_t chunk = 0;
-  std::shared_ptr<Inflation> job;
-  for (const auto& [index, candidate] : ahead_->inflight) {
-    if (index != wanted && candidate->state == Inflation::State::kQueued &&
-        (!job || index < chunk)) {
-      chunk = index;
-      job = candidate;
-    }
-  }
-  if (!job) {
-    return false;
-  }
-  job->state = Inflation::State::kRunning;
-  lock.unlock();
-  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk, true);
-  Finish(chunk, job, data.ok() ? *data : nullptr);
-  lock.lock();
-  return true;
-}
-
-Status Device::ReadCompressed(const Piece& p) const {
-  const CacheKey key{cache_id_, CacheKind::kDecompressed, p.chunk};
-  for (;;) {
-    std::shared_ptr<const Decompressed> hit = cache_->Get<Decompressed>(key);
-    if (!hit) {
-      std::shared_ptr<Inflation> mine;
-      {
-        std::unique_lock lock(ahead_->mu);
-        auto it = ahead_->inflight.find(p.chunk);
-        if (it == ahead_->inflight.end()) {
-          mine = std::make_shared<Inflation>();
-          mine->state = Inflation::State::kRunning;
-          ahead_->inflight.emplace(p.chunk, mine);
-        } else if (it->second->state == Inflation::State::kQueued) {
-          mine = it->second;  // read-ahead not started yet: do it now
-          mine->state = Inflation::State::kRunning;
-        } else {
-          const std::shared_ptr<Inflation> other = it->second;
-          while (other->state != Inflation::State::kDone) {
-            if (!HelpOne(lock, p.chunk)) {
-              ahead_->cv.wait(lock);
-            }
-          }
-          hit = other->data;
-        }
-      }
-      if (mine) {
-        return InflateFor(p, mine);
-      }
-      if (!hit) {
-        continue;  // it failed or went to another reader's buffer: again
-      }
-    }
-    CopyOut(p, *hit);
-    return Status::Ok();
-  }
-}
-
-// Follows streams (see kReadAheadMinBytes) and, when `submit`, queues the
-// next chunks of the one this read continues on the pool.
-void Device::StartReadAhead(uint64_t offset, uint64_t length, bool submit) const {
-  std::vector<std::pair<size_t, std::shared_ptr<Inflation>>> queued;
-  {
-    std::lock_guard lock(ahead_->mu);
-    ReadAhead& ra = *ahead_;
-    ++ra.tick;
-    Stream* stream = nullptr;
-    Stream* victim = &ra.streams[0];
-    for (Stream& s : ra.streams) {
-      if (s.used && offset + kStreamSlackBytes >= s.end_bytes &&
-          offset <= s.end_bytes + kStreamSlackBytes) {
-        stream = &s;
-        break;
-      }
-      if (victim->used && (!s.used || s.last_use < victim->last_use)) {
-        victim = &s;
-      }
-    }
-    if (stream == nullptr) {
-      // Maybe a stream's first read.
-      *victim = Stream{.used = true, .end_bytes = offset + length, .last_use = ra.tick};
+  for (; index < chunks_.size(); ++index) {
+    const MappedChunk& c = chunks_[index];
+    if (c.first_sector * kSectorBytes >= to_bytes) {
       return;
     }
-    stream->end_bytes = std::max(stream->end_bytes, offset + length);
-    stream->last_use = ra.tick;
-    stream->continued = std::min(stream->continued + 1, kStreamConfirmReads);
-    if (stream->continued < kStreamConfirmReads || !submit) {
+    if (IsCompressed(c.type) && !visit(Info(index))) {
       return;
     }
-    const uint64_t window_end = std::min(size_, stream->end_bytes + kReadAheadBytes);
-    size_t next =
-        std::max(stream->next_chunk, FindChunk((stream->end_bytes - 1) / kSectorBytes) + 1);
-    for (; next < chunks_.size() && ra.pending < ahead_limit_; ++next) {
-      const MappedChunk& c = chunks_[next];
-      if (c.first_sector * kSectorBytes >= window_end) {
-        break;
-      }
-      if (!IsCompressed(c.type) || ra.inflight.contains(next) ||
-          cache_->Lookup(CacheKey{cache_id_, CacheKind::kDecompressed, next})) {
-        continue;
-      }
-      auto job = std::make_shared<Inflation>();
-      job->ahead = true;
-      ra.inflight.emplace(next, job);
-      ++ra.pending;
-      queued.emplace_back(next, std::move(job));
-    }
-    stream->next_chunk = next;
-  }
-  for (auto& [chunk, job] : queued) {
-    pool_->Submit([this, ahead = ahead_, chunk = chunk, job = std::move(job)] {
-      {
-        std::lock_guard lock(ahead->mu);
-        if (ahead->closed || job->state != Inflation::State::kQueued) {
-          return;  // the device is gone or closing, or a reader took the chunk
-        }
-        job->state = Inflation::State::kRunning;
-        ++ahead->running_tasks;
-      }
-      RunAheadTask(chunk, job);
-      std::lock_guard lock(ahead->mu);
-      --ahead->running_tasks;
-      ahead->cv.notify_all();
-    });
   }
 }
 
-// A pool task's work. An error is dropped: a reader that needs the chunk
-// inflates it again and gets the error itself.
-void Device::RunAheadTask(size_t chunk, const std::shared_ptr<Inflation>& job) const {
-  Result<std::shared_ptr<const Decompressed>> data = InflateToCache(chunk, true);
-  Finish(chunk, job, data.ok() ? *data : nullptr);
-}
-
-// A piece of a zero-fill or raw chunk (compressed ones go to ReadCompressed).
-Status Device::ReadStored(const Piece& p) const {
-  const MappedChunk& c = chunks_[p.chunk];
+// A piece of a zero-fill or raw chunk (compressed ones go to the engine).
+Status Device::ReadStored(size_t index, uint64_t in_chunk, std::span<std::byte> dst) const {
+  const MappedChunk& c = chunks_[index];
   if (IsZero(c.type)) {
-    std::memset(p.dst.data(), 0, p.dst.size());
+    std::memset(dst.data(), 0, dst.size());
     return Status::Ok();
   }
-  return image_->file->ReadExactAt(c.file_offset + p.in_chunk, p.dst, "dmg: raw chunk");
+  return image_->file->ReadExactAt(c.file_offset + in_chunk, dst, "dmg: raw chunk");
 }
 
 Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
@@ -498,47 +213,24 @@ Status Device::Read(uint64_t offset, std::span<std::byte> dst) const {
   if (dst.empty()) {
     return Status::Ok();
   }
-  std::optional<Counted> counted;
-  if (ahead_limit_ != 0 && dst.size() >= kReadAheadMinBytes) {
-    // Read-ahead uses idle cores only: when as many large reads as pool
-    // threads are already running (FUSE answering the kernel's own
-    // read-ahead on several workers), inflating ahead would only add
-    // copies out of the Cache.
-    counted.emplace(large_reads_);
-    StartReadAhead(offset, dst.size(), large_reads_.load() <= pool_->size());
-  }
-  std::vector<Piece> compressed;
+  std::vector<ChunkPiece> compressed;
   size_t done = 0;
   size_t index = FindChunk(offset / kSectorBytes);
   while (done < dst.size()) {
     const MappedChunk& c = chunks_[index];
-    const uint64_t pos = offset + done;
-    const uint64_t in_chunk = pos - c.first_sector * kSectorBytes;
+    const uint64_t in_chunk = offset + done - c.first_sector * kSectorBytes;
     const uint64_t n =
         std::min<uint64_t>(c.sector_count * kSectorBytes - in_chunk, dst.size() - done);
-    Piece p{index, in_chunk, dst.subspan(done, static_cast<size_t>(n)),
-            dst.size() >= kReadAheadMinBytes};
+    std::span<std::byte> part = dst.subspan(done, static_cast<size_t>(n));
     if (IsCompressed(c.type)) {
-      compressed.push_back(p);
+      compressed.push_back(ChunkPiece{Info(index), in_chunk, part});
     } else {
-      IMGFS_RETURN_IF_ERROR(ReadStored(p));
+      IMGFS_RETURN_IF_ERROR(ReadStored(index, in_chunk, part));
     }
     done += static_cast<size_t>(n);
     ++index;
   }
-  if (compressed.size() == 1 || pool_ == nullptr) {
-    for (const Piece& p : compressed) {
-      IMGFS_RETURN_IF_ERROR(ReadCompressed(p));
-    }
-    return Status::Ok();
-  }
-  std::vector<Status> results(compressed.size());
-  ParallelFor(pool_, compressed.size(),
-              [&](size_t i) { results[i] = ReadCompressed(compressed[i]); });
-  for (const Status& s : results) {
-    IMGFS_RETURN_IF_ERROR(s);
-  }
-  return Status::Ok();
+  return engine_.Read(offset, dst.size(), compressed);
 }
 
 Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const {

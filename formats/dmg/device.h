@@ -2,7 +2,8 @@
 // The UDIF BlockDevice: every blkx table's chunks composed in sector order
 // into one sorted map; a read finds its first chunk by binary search and
 // serves zero-fill and ignore chunks as zeros, raw chunks from the file and
-// compressed chunks through the shared Cache (CacheKind::kDecompressed,
+// compressed chunks through the compressed-chunk engine
+// (core/chunk/chunk_engine.h) and the shared Cache (CacheKind::kDecompressed,
 // index = chunk number), so a 4 KiB read decompresses only the chunks it
 // touches. A read spanning several compressed chunks decompresses them in
 // parallel on OpenOptions::pool. With a pool, sequential streams (FUSE's
@@ -23,13 +24,11 @@
 #include "core/cache/cache.h"
 #include "core/exec/thread_pool.h"
 #include "formats/dmg/image.h"
+#include "formats/dmg/layout.h"
 
 namespace imgfs::dmg {
 
-// Decompressed chunks bigger than this are refused: hdiutil writes at most
-// 2048 sectors (1 MiB) per chunk; 64 MiB leaves room for other writers
-// while bounding what one hostile chunk can make us allocate.
-inline constexpr uint64_t kMaxChunkSectors = uint64_t{1} << 17;
+// Chunks of more than kMaxChunkSectors (layout.h) are refused.
 // A compressed stream may exceed its output a little (incompressible
 // data); more than this is hostile.
 inline constexpr uint64_t kMaxCompressedBytes = (kMaxChunkSectors * kSectorBytes) * 2;

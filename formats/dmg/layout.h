@@ -28,8 +28,12 @@ namespace imgfs::dmg {
 // i.e. chunks of 2048 sectors (1 MiB) plus 8 sectors of slack.
 inline constexpr uint64_t kDefaultChunkSectors = 2048;
 inline constexpr uint32_t kBuffersSlackSectors = 8;
-// qemu's dmg driver refuses any chunk of more than 64 MiB (DMG_SECTOR_MAX,
-// DMG_LENGTHS_MAX), zero-fill chunks included; we never write larger ones.
+// The largest chunk, read or written: 64 MiB. hdiutil writes at most 2048
+// sectors (1 MiB) per chunk; the reader allows other writers more while
+// bounding what one hostile chunk can make it allocate (compressed chunks
+// above this are refused). qemu's dmg driver refuses any chunk of more
+// than 64 MiB (DMG_SECTOR_MAX, DMG_LENGTHS_MAX), zero-fill chunks
+// included, so the writer never writes larger ones.
 inline constexpr uint64_t kMaxChunkSectors = (64ULL << 20) / kSectorBytes;
 
 // One planned blkx: a run of whole sectors of the disk.
