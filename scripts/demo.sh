@@ -145,6 +145,10 @@ done
 echo "demo: unmounted"
 
 # 5. The same disk as an Apple disk image, read back by two other programs.
+for tool in dmg2img 7zz; do
+  command -v "$tool" >/dev/null ||
+    die "$tool is missing: unset IMGFS_SKIP_DEPS, or apt-get install \$(bash scripts/debian-packages.sh demo)"
+done
 dmg=$work/$stem.dmg
 run "$imgfs" convert -O dmg "$image" "$dmg"
 run ls -l "$dmg"

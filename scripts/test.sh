@@ -449,7 +449,7 @@ stage_fresh() (
   local tool run rootfs rev rc
   for tool in debootstrap unshare findmnt flock chroot; do
     command -v "$tool" >/dev/null || {
-      echo "needs $tool: apt-get install $(bash scripts/debian-packages.sh test)" >&2
+      echo "needs $tool (apt-get install debootstrap util-linux)" >&2
       exit 1
     }
   done
