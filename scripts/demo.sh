@@ -153,17 +153,23 @@ dmg=$work/$stem.dmg
 run "$imgfs" convert -O dmg "$image" "$dmg"
 run ls -l "$dmg"
 
+# read_back READER SHA NAME: what READER got from the DMG (NAME, SHA-256 SHA)
+# must be qemu-img's raw conversion, byte for byte.
+read_back() {
+  echo "${2:-(no output)}  $3"
+  if [[ $2 == "$sha_qemu" ]]; then
+    echo "demo: OK, $1 reads back the same bytes from $stem.dmg"
+  else
+    echo "demo: MISMATCH: $1 gives ${2:-nothing}, qemu-img $sha_qemu" >&2
+    status=1
+  fi
+}
+
 # dmg2img writes the whole disk.
 say "dmg2img -s $stem.dmg from-dmg2img.raw && sha256sum from-dmg2img.raw"
 dmg2img -s "$dmg" "$work/from-dmg2img.raw" || true # the checksum below judges
 sha_dmg2img=$(sha256sum <"$work/from-dmg2img.raw" 2>/dev/null | cut -d' ' -f1) || true
-echo "${sha_dmg2img:-(no output)}  from-dmg2img.raw"
-if [[ $sha_dmg2img == "$sha_qemu" ]]; then
-  echo "demo: OK, dmg2img reads back the same bytes from $stem.dmg"
-else
-  echo "demo: MISMATCH: dmg2img gives ${sha_dmg2img:-nothing}, qemu-img $sha_qemu" >&2
-  status=1
-fi
+read_back dmg2img "$sha_dmg2img" from-dmg2img.raw
 
 # 7-Zip extracts one file per blkx (partition map, partitions, gaps), named
 # "<index>.<name>"; in index order they are the whole disk.
@@ -177,13 +183,7 @@ if 7zz x -tdmg -bso0 -bsp0 -o"$work/7z" "$dmg"; then
   done < <(find "$work/7z" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -n)
   ((${#parts[@]} > 0)) && sha_7zz=$(cat "${parts[@]}" | sha256sum | cut -d' ' -f1)
 fi
-echo "${sha_7zz:-(no output)}  7z/*"
-if [[ $sha_7zz == "$sha_qemu" ]]; then
-  echo "demo: OK, 7-Zip reads back the same bytes from $stem.dmg"
-else
-  echo "demo: MISMATCH: 7-Zip gives ${sha_7zz:-nothing}, qemu-img $sha_qemu" >&2
-  status=1
-fi
+read_back 7-Zip "$sha_7zz" "7z/*"
 
 if [[ $status -eq 0 ]]; then
   echo "demo: all checks passed"
