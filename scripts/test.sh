@@ -317,9 +317,11 @@ stage_package() {
 # each run copies it to a scratch dir under /var/tmp, adds the repository's
 # tracked files as /src and runs `bash /src/scripts/demo.sh` in it, chrooted,
 # with /proc, /sys, /dev and /dev/pts bind-mounted, as a new user would on a
-# newly installed machine. The mounts are made in a private mount namespace
-# (unshare), so they vanish with it even if this script is killed; the
-# scratch dir is deleted only once findmnt shows nothing mounted under it.
+# newly installed machine. The chroot runs in private mount and PID
+# namespaces (unshare): the mounts vanish with them even if this script is
+# killed, and so does every process the demo leaves behind (the kernel ends
+# them all when the namespace's first process exits). The scratch dir is
+# deleted only once findmnt shows nothing mounted under it.
 FRESH_SUITE=bookworm
 FRESH_MIRROR=http://deb.debian.org/debian
 FRESH_SECURITY_MIRROR=http://deb.debian.org/debian-security
@@ -417,9 +419,10 @@ fresh_copy_pristine() (
   cp -a "$dir/root" "$dest"
 )
 
-# fresh_chroot ROOT JOBS: runs in the private mount namespace. Bind-mounts
-# /proc, /sys, /dev and /dev/pts into ROOT, runs the demo chrooted there with
-# a clean environment, and unmounts.
+# fresh_chroot ROOT JOBS: runs as the first process of private mount and PID
+# namespaces. Bind-mounts /proc, /sys, /dev and /dev/pts into ROOT, runs the
+# demo chrooted there with a clean environment, and unmounts (lazily when a
+# process left behind still holds a mount: it dies with the namespace).
 fresh_chroot() {
   local r=$1 m rc=1
   if mount --bind /proc "$r/proc" && mount --bind /sys "$r/sys" &&
@@ -431,7 +434,7 @@ fresh_chroot() {
   fi
   for m in dev/pts dev sys proc; do
     if mountpoint -q "$r/$m"; then
-      umount "$r/$m" || umount --lazy "$r/$m"
+      umount "$r/$m" 2>/dev/null || umount --lazy "$r/$m"
     fi
   done
   return "$rc"
@@ -471,7 +474,7 @@ stage_fresh() (
   fi
   rm -f "$rootfs/etc/resolv.conf" && cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf" || exit 1
   echo "chroot $rootfs bash /src/scripts/demo.sh (log: $logs/fresh.log)"
-  unshare --mount --propagation private \
+  unshare --mount --propagation private --pid --fork --kill-child \
     bash -c "$(declare -f fresh_chroot); fresh_chroot \"\$@\"" fresh "$rootfs" "$JOBS" 2>&1 |
     tee "$logs/fresh.log"
   rc=${PIPESTATUS[0]}
@@ -487,6 +490,9 @@ stage_fresh() (
   echo "demo.sh ran to the end on a fresh Debian $FRESH_SUITE root"
 )
 
+# fresh comes last: it shares nothing with the stages before it (its own
+# root, packages and build), so its place does not change the total time, and
+# the network it needs can then never hold back the build and test results.
 stage deps stage_deps
 stage release stage_release
 stage asan stage_asan
