@@ -58,7 +58,7 @@ class [[nodiscard]] Status {
 
 std::string_view StatusCodeName(StatusCode code);
 
-// Constructors named after the codes. `message` follows STYLE.md §3:
+// Constructors named after the codes. `message` follows docs/CONTRIBUTING.md#error-model:
 // lowercase, names the format, the structure and the offset.
 Status NotFoundError(std::string message);
 Status InvalidArgumentError(std::string message);

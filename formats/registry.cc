@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The format registry: one explicit, ordered list (STYLE.md §1.3).
+// The format registry: one explicit, ordered list (docs/CONTRIBUTING.md#registry-and-opener).
 #include "formats/registry.h"
 
 #include <array>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The one place where a Status becomes an errno for the kernel
-// (STYLE.md §3: errno exists only at the FUSE boundary).
+// (docs/CONTRIBUTING.md#error-model: errno exists only at the FUSE boundary).
 #pragma once
 
 #include "core/status.h"

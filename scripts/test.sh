@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The whole imgfs check, as CI runs it (STYLE.md §9). On a fresh Debian 12
+# The whole imgfs check, as CI runs it (docs/CONTRIBUTING.md#ci-stages). On a fresh Debian 12
 # machine, as root:
 #
 #   bash scripts/test.sh
@@ -156,7 +156,7 @@ stage_asan() {
 }
 
 stage_tsan() {
-  # Only the multithreaded parts (STYLE.md §9): the shared cache, the thread
+  # Only the multithreaded parts (docs/CONTRIBUTING.md#sanitizers): the shared cache, the thread
   # pool, host read-ahead and the parallel qcow2 reads on it, the DMG
   # read-ahead (pool tasks vs device lifetime), and the FUSE tests, which
   # read through a multithreaded mount. -O1 -g1, as TSan's documentation advises:
@@ -490,7 +490,7 @@ stage_fresh() (
   echo "demo.sh ran to the end on a fresh Debian $FRESH_SUITE root"
 )
 
-# fresh comes right after deps (STYLE.md §9), so a missing package is the
+# fresh comes right after deps (docs/CONTRIBUTING.md#ci-stages), so a missing package is the
 # first thing CI reports. It shares nothing with the other stages (its own
 # root, packages and build): its place does not change the total time. About
 # 5 minutes on 2 quiet cores, 3 more when the cached root is (re)built.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Byte-order helpers for decoding on-disk structures field by field
-// (STYLE.md §4: never reinterpret_cast a packed struct over a buffer).
+// (docs/CONTRIBUTING.md#parsing-on-disk-data: no packed struct cast over a buffer).
 #pragma once
 
 #include <cstddef>

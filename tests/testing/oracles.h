@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Independent readers as test oracles (STYLE.md §7.3): whether a tool is
+// Independent readers as test oracles (docs/CONTRIBUTING.md#oracles): whether a tool is
 // installed (a skip on a developer box, a failure under CI=true), and what
 // `dmg2img`, `7zz x -tdmg` and `qemu-img convert -O raw` make of an image.
 // Each extraction runs in a temp dir of its own and hands the bytes back, so

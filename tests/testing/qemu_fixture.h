@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Helpers for oracle tests against qemu-img / qemu-io (STYLE.md §7.3): a
+// Helpers for oracle tests against qemu-img / qemu-io (docs/CONTRIBUTING.md#oracles): a
 // temp dir, running the tools, reading files, comparing a device with the
 // reference bytes and with `qemu-img map`.
 #pragma once
