@@ -135,7 +135,8 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
       return PermissionError(path + ": file '" + ref + "' lies outside " + chain->confine_dir +
                              " (--confine-backing)");
     }
-    return OpenPosixFile(resolved, chain->options.writable);
+    return OpenPosixFile(resolved, {.writable = chain->options.writable,
+                                    .direct_read_ahead = chain->options.direct_read_ahead});
   };
   return ctx;
 }
@@ -147,8 +148,10 @@ Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path, const 
     return dmg::OpenSparseBundle(path);
   }
   // Backing images are always opened read-only.
-  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                         OpenPosixFile(path, depth == 0 && chain->options.writable));
+  IMGFS_ASSIGN_OR_RETURN(
+      std::unique_ptr<File> file,
+      OpenPosixFile(path, {.writable = depth == 0 && chain->options.writable,
+                           .direct_read_ahead = chain->options.direct_read_ahead}));
   chain->visited.push_back(RealPath(path));
   OpenContext ctx = MakeContext(path, chain, depth);
   auto dev = OpenWithDriver(std::move(file), format, ctx);
