@@ -14,6 +14,7 @@
 #include "core/block_device.h"
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
+#include "core/util/sector.h"
 #include "tests/testing/memory_block_device.h"
 
 namespace imgfs::testing {
@@ -21,7 +22,7 @@ namespace imgfs::testing {
 // A BlockDevice over bytes in memory; everything is data.
 using MemDisk = MemoryBlockDevice;
 
-inline constexpr uint64_t kSector = 512;
+inline constexpr uint64_t kSector = kSectorBytes;
 
 // --- MBR -------------------------------------------------------------------
 
