@@ -3,12 +3,41 @@
 #include "fuse/cli/common.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include "formats/format_driver.h"
 #include "fuse/cli/mount_plan.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::cli {
 namespace {
+
+// Each test runs in its own process (ctest), so setting the environment here
+// reaches no other test.
+TEST(HostIoEnvironmentTest, KnobsBecomeOpenOptions) {
+  ::unsetenv("IMGFS_HOST_READAHEAD");
+  ::unsetenv("IMGFS_READ_AROUND");
+  OpenOptions defaults;
+  ApplyHostIoEnvironment(&defaults);
+  EXPECT_TRUE(defaults.direct_read_ahead);
+  EXPECT_EQ(defaults.read_around, ReadAroundMode::kAuto);
+
+  ::setenv("IMGFS_HOST_READAHEAD", "0", 1);
+  ::setenv("IMGFS_READ_AROUND", "0", 1);
+  OpenOptions off;
+  ApplyHostIoEnvironment(&off);
+  EXPECT_FALSE(off.direct_read_ahead);
+  EXPECT_EQ(off.read_around, ReadAroundMode::kOff);
+
+  ::setenv("IMGFS_HOST_READAHEAD", "1", 1);
+  ::setenv("IMGFS_READ_AROUND", "1", 1);
+  OpenOptions on;
+  ApplyHostIoEnvironment(&on);
+  EXPECT_TRUE(on.direct_read_ahead);
+  EXPECT_EQ(on.read_around, ReadAroundMode::kAlways);
+  ::unsetenv("IMGFS_HOST_READAHEAD");
+  ::unsetenv("IMGFS_READ_AROUND");
+}
 
 TEST(ParseSizeTest, SuffixesArePowersOf1024) {
   EXPECT_EQ(*ParseSize("4096"), 4096u);
