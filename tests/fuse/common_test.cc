@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <utility>
+
 #include "formats/format_driver.h"
 #include "fuse/cli/mount_plan.h"
 #include "tests/testing/status_matchers.h"
@@ -15,26 +17,29 @@ namespace {
 // Each test runs in its own process (ctest), so setting the environment here
 // reaches no other test.
 TEST(HostIoEnvironmentTest, KnobsBecomeOpenOptions) {
-  ::unsetenv("IMGFS_HOST_READAHEAD");
-  ::unsetenv("IMGFS_READ_AROUND");
-  OpenOptions defaults;
-  ApplyHostIoEnvironment(&defaults);
-  EXPECT_TRUE(defaults.direct_read_ahead);
-  EXPECT_EQ(defaults.read_around, ReadAroundMode::kAuto);
-
-  ::setenv("IMGFS_HOST_READAHEAD", "0", 1);
-  ::setenv("IMGFS_READ_AROUND", "0", 1);
-  OpenOptions off;
-  ApplyHostIoEnvironment(&off);
-  EXPECT_FALSE(off.direct_read_ahead);
-  EXPECT_EQ(off.read_around, ReadAroundMode::kOff);
-
-  ::setenv("IMGFS_HOST_READAHEAD", "1", 1);
-  ::setenv("IMGFS_READ_AROUND", "1", 1);
-  OpenOptions on;
-  ApplyHostIoEnvironment(&on);
-  EXPECT_TRUE(on.direct_read_ahead);
-  EXPECT_EQ(on.read_around, ReadAroundMode::kAlways);
+  struct Case {
+    const char* host_readahead;  // null: unset
+    const char* read_around;
+    bool direct_read_ahead;
+    ReadAroundMode mode;
+  };
+  for (const Case& c :
+       {Case{nullptr, nullptr, true, ReadAroundMode::kAuto},
+        Case{"0", "0", false, ReadAroundMode::kOff}, Case{"1", "1", true, ReadAroundMode::kAlways},
+        Case{"yes", "2", true, ReadAroundMode::kAuto}}) {
+    for (auto [name, value] : {std::pair{"IMGFS_HOST_READAHEAD", c.host_readahead},
+                               std::pair{"IMGFS_READ_AROUND", c.read_around}}) {
+      if (value != nullptr) {
+        ::setenv(name, value, 1);
+      } else {
+        ::unsetenv(name);
+      }
+    }
+    OpenOptions options;
+    ApplyHostIoEnvironment(&options);
+    EXPECT_EQ(options.direct_read_ahead, c.direct_read_ahead) << c.host_readahead;
+    EXPECT_EQ(options.read_around, c.mode) << c.read_around;
+  }
   ::unsetenv("IMGFS_HOST_READAHEAD");
   ::unsetenv("IMGFS_READ_AROUND");
 }
