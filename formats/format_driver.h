@@ -23,6 +23,7 @@
 #include "core/convert/convert.h"
 #include "core/exec/thread_pool.h"
 #include "core/io/file.h"
+#include "core/io/read_around.h"
 #include "core/result.h"
 
 namespace imgfs {
@@ -37,6 +38,11 @@ struct OpenOptions {
   // Workers for parallel decompression and read-ahead; null = do it on the
   // calling thread. Not owned; outlives every device opened with it.
   ThreadPool* pool = nullptr;
+  // Host I/O: O_DIRECT read-ahead of image files (PosixFileOptions) and
+  // read-around of small reads (ReadAroundMode). Measurements change them;
+  // the CLI reads IMGFS_HOST_READAHEAD and IMGFS_READ_AROUND into them.
+  bool direct_read_ahead = true;
+  ReadAroundMode read_around = ReadAroundMode::kAuto;
 };
 
 // What a driver's Open gets besides the file. Backing images and external

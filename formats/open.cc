@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/forwarding_device.h"
 #include "formats/registry.h"
 
 namespace imgfs {
@@ -88,33 +89,17 @@ Result<std::unique_ptr<BlockDevice>> OpenWithDriver(std::unique_ptr<File> file,
   }
   if (!note.empty()) {
     // Notes travel through Describe(); wrap to add ours without touching the driver.
-    struct Noted final : BlockDevice {
-      std::unique_ptr<BlockDevice> inner;
-      std::string note;
-      uint64_t Size() const override { return inner->Size(); }
-      Status Read(uint64_t o, std::span<std::byte> d) const override { return inner->Read(o, d); }
-      Status Extents(uint64_t o, uint64_t l, std::vector<Extent>* out) const override {
-        return inner->Extents(o, l, out);
-      }
+    struct Noted final : ForwardingBlockDevice {
+      Noted(std::unique_ptr<BlockDevice> inner, std::string n)
+          : ForwardingBlockDevice(std::move(inner)), note(std::move(n)) {}
       ImageInfo Describe() const override {
-        ImageInfo i = inner->Describe();
+        ImageInfo i = target().Describe();
         i.notes.push_back(note);
         return i;
       }
-      Result<CheckReport> Check() const override { return inner->Check(); }
-      const BlockDevice* backing() const override { return inner->backing(); }
-      Result<std::unique_ptr<BlockDevice>> OpenSnapshot(std::string_view id) const override {
-        return inner->OpenSnapshot(id);
-      }
-      Status Write(uint64_t o, std::span<const std::byte> src) override {
-        return inner->Write(o, src);
-      }
-      Status Discard(uint64_t o, uint64_t l) override { return inner->Discard(o, l); }
-      Status Flush() override { return inner->Flush(); }
+      std::string note;
     };
-    auto noted = std::make_unique<Noted>();
-    noted->inner = std::move(*dev);
-    noted->note = note;
+    auto noted = std::make_unique<Noted>(std::move(*dev), note);
     return std::unique_ptr<BlockDevice>(std::move(noted));
   }
   return dev;
@@ -162,7 +147,8 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
       return PermissionError(path + ": file '" + ref + "' lies outside " + chain->confine_dir +
                              " (--confine-backing)");
     }
-    return OpenPosixFile(resolved, chain->options.writable);
+    return OpenPosixFile(resolved, {.writable = chain->options.writable,
+                                    .direct_read_ahead = chain->options.direct_read_ahead});
   };
   return ctx;
 }
@@ -187,7 +173,9 @@ Result<std::unique_ptr<BlockDevice>> OpenInChain(const std::string& path, const 
   std::unique_ptr<File> file;
   if (by_path == nullptr) {
     // Backing images are always opened read-only.
-    IMGFS_ASSIGN_OR_RETURN(file, OpenPosixFile(path, depth == 0 && chain->options.writable));
+    IMGFS_ASSIGN_OR_RETURN(
+        file, OpenPosixFile(path, {.writable = depth == 0 && chain->options.writable,
+                                   .direct_read_ahead = chain->options.direct_read_ahead}));
   }
   chain->visited.push_back(RealPath(path));
   OpenContext ctx = MakeContext(path, chain, depth);

@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/util/mutex.h"
+
 namespace imgfs::fusefs {
 namespace {
 
@@ -147,10 +149,13 @@ struct UringTransport::State {
   int fd = -1;
   std::atomic<uint64_t> init_unique{0};  // INIT that offered io_uring
   std::once_flag start_once;
-  std::mutex mu;  // guards queues while they are created and stopped
+  Mutex mu;
+  // Changed only under mu (Start, Stop). Read without it by the queue
+  // threads and Served(): they run after Start's last change and before
+  // Stop's, so it is not IMGFS_GUARDED_BY.
   std::vector<std::unique_ptr<Queue>> queues;
   int stop_fd = -1;
-  bool stopped = false;
+  bool stopped IMGFS_GUARDED_BY(mu) = false;
   // The thread running libfuse's loop, woken by Fail (set before the loop).
   pthread_t loop_thread{};
   std::atomic<bool> have_loop_thread{false};
@@ -249,7 +254,7 @@ void UringTransport::State::Start() {
     LogOnce("cannot read the possible CPUs, requests stay on /dev/fuse", EINVAL);
     return;
   }
-  std::lock_guard lock(mu);
+  MutexLock lock(&mu);
   if (stopped) {
     return;
   }
@@ -500,7 +505,7 @@ UringTransport::~UringTransport() {
 }
 
 void UringTransport::Stop() {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(&state_->mu);
   if (state_->stopped) {
     return;
   }

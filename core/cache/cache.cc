@@ -30,15 +30,15 @@ struct Cache::Shard {
     std::shared_ptr<const void> value;
     size_t charge;
   };
-  std::mutex mu;
+  mutable Mutex mu;
   uint64_t capacity = 0;
-  uint64_t usage = 0;                                                       // guarded by mu
-  uint64_t hits = 0;                                                        // guarded by mu
-  uint64_t misses = 0;                                                      // guarded by mu
-  std::list<Entry> lru;                                                     // guarded by mu
-  std::unordered_map<CacheKey, std::list<Entry>::iterator, KeyHash> index;  // guarded by mu
+  uint64_t usage IMGFS_GUARDED_BY(mu) = 0;
+  uint64_t hits IMGFS_GUARDED_BY(mu) = 0;
+  uint64_t misses IMGFS_GUARDED_BY(mu) = 0;
+  std::list<Entry> lru IMGFS_GUARDED_BY(mu);
+  std::unordered_map<CacheKey, std::list<Entry>::iterator, KeyHash> index IMGFS_GUARDED_BY(mu);
 
-  void Remove(const CacheKey& key) {  // REQUIRES: mu held
+  void Remove(const CacheKey& key) IMGFS_REQUIRES(mu) {
     auto it = index.find(key);
     if (it != index.end()) {
       usage -= it->second->charge;
@@ -47,7 +47,7 @@ struct Cache::Shard {
     }
   }
 
-  void EvictTo(uint64_t target) {  // REQUIRES: mu held
+  void EvictTo(uint64_t target) IMGFS_REQUIRES(mu) {
     while (usage > target && !lru.empty()) {
       Entry& e = lru.back();
       usage -= e.charge;
@@ -70,7 +70,7 @@ Cache::Cache(uint64_t capacity_bytes) : capacity_bytes_(capacity_bytes) {
 Cache::~Cache() = default;
 
 uint64_t Cache::NewId() {
-  std::lock_guard lock(id_mu_);
+  MutexLock lock(&id_mu_);
   return next_id_++;
 }
 
@@ -80,7 +80,7 @@ Cache::Shard& Cache::ShardFor(const CacheKey& key) {
 
 std::shared_ptr<const void> Cache::Lookup(const CacheKey& key) {
   Shard& s = ShardFor(key);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(&s.mu);
   auto it = s.index.find(key);
   if (it == s.index.end()) {
     ++s.misses;
@@ -93,7 +93,7 @@ std::shared_ptr<const void> Cache::Lookup(const CacheKey& key) {
 
 void Cache::Insert(const CacheKey& key, std::shared_ptr<const void> value, size_t charge_bytes) {
   Shard& s = ShardFor(key);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(&s.mu);
   s.Remove(key);
   if (charge_bytes > s.capacity) {
     return;
@@ -106,14 +106,14 @@ void Cache::Insert(const CacheKey& key, std::shared_ptr<const void> value, size_
 
 void Cache::Erase(const CacheKey& key) {
   Shard& s = ShardFor(key);
-  std::lock_guard lock(s.mu);
+  MutexLock lock(&s.mu);
   s.Remove(key);
 }
 
 void Cache::EraseDevice(uint64_t device_id) {
   for (auto& sp : shards_) {
     Shard& s = *sp;
-    std::lock_guard lock(s.mu);
+    MutexLock lock(&s.mu);
     for (auto it = s.lru.begin(); it != s.lru.end();) {
       if (it->key.device_id == device_id) {
         s.usage -= it->charge;
@@ -129,7 +129,7 @@ void Cache::EraseDevice(uint64_t device_id) {
 uint64_t Cache::TotalCharge() const {
   uint64_t total = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s->mu);
+    MutexLock lock(&s->mu);
     total += s->usage;
   }
   return total;
@@ -138,7 +138,7 @@ uint64_t Cache::TotalCharge() const {
 uint64_t Cache::hits() const {
   uint64_t total = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s->mu);
+    MutexLock lock(&s->mu);
     total += s->hits;
   }
   return total;
@@ -147,7 +147,7 @@ uint64_t Cache::hits() const {
 uint64_t Cache::misses() const {
   uint64_t total = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s->mu);
+    MutexLock lock(&s->mu);
     total += s->misses;
   }
   return total;

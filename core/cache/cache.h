@@ -13,11 +13,11 @@
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
+#include "core/util/mutex.h"
 
 namespace imgfs {
 
@@ -91,8 +91,8 @@ class Cache {
 
   uint64_t capacity_bytes_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::mutex id_mu_;
-  uint64_t next_id_ = 1;  // guarded by id_mu_
+  Mutex id_mu_;
+  uint64_t next_id_ IMGFS_GUARDED_BY(id_mu_) = 1;
 };
 
 }  // namespace imgfs

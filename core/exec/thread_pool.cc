@@ -18,10 +18,10 @@ ThreadPool::ThreadPool(unsigned threads) {
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   for (std::thread& t : workers_) {
     t.join();
   }
@@ -29,18 +29,20 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::Submit(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(std::move(task));
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void ThreadPool::WorkerLoop() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) {
+        cv_.Wait(&mu_);
+      }
       if (queue_.empty()) {
         return;  // stopping and drained
       }
@@ -61,9 +63,9 @@ struct ForState {
   const size_t n;
   const std::function<void(size_t)> fn;  // a copy: the caller's may be gone
   std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::condition_variable done_cv;
-  size_t done = 0;  // guarded by mu
+  Mutex mu;
+  CondVar done_cv;
+  size_t done IMGFS_GUARDED_BY(mu) = 0;
 
   void Drain() {
     size_t mine = 0;
@@ -72,10 +74,10 @@ struct ForState {
       ++mine;
     }
     if (mine != 0) {
-      std::lock_guard lock(mu);
+      MutexLock lock(&mu);
       done += mine;
       if (done == n) {
-        done_cv.notify_all();
+        done_cv.SignalAll();
       }
     }
   }
@@ -99,8 +101,10 @@ void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
     Submit([state] { state->Drain(); });
   }
   state->Drain();
-  std::unique_lock lock(state->mu);
-  state->done_cv.wait(lock, [&] { return state->done == state->n; });
+  MutexLock lock(&state->mu);
+  while (state->done != state->n) {
+    state->done_cv.Wait(&state->mu);
+  }
 }
 
 void ParallelFor(ThreadPool* pool, size_t n, const std::function<void(size_t)>& fn) {

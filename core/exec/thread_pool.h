@@ -4,13 +4,13 @@
 // long as the pool, so parallel work never pays for thread creation.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/util/mutex.h"
 
 namespace imgfs {
 
@@ -39,10 +39,10 @@ class ThreadPool {
  private:
   void WorkerLoop();
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;  // a task was queued, or stopping_
+  std::deque<std::function<void()>> queue_ IMGFS_GUARDED_BY(mu_);
+  bool stopping_ IMGFS_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
 };
 

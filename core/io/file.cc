@@ -6,10 +6,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
-#include <shared_mutex>
 
 #include "core/util/hex.h"
+#include "core/util/mutex.h"
 
 namespace imgfs {
 
@@ -41,7 +40,7 @@ class MemoryFile final : public File {
       : name_(std::move(name)), data_(std::move(contents)) {}
 
   Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> dst) const override {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(&mu_);
     if (offset >= data_.size()) {
       return size_t{0};
     }
@@ -50,7 +49,7 @@ class MemoryFile final : public File {
     return n;
   }
   Status WriteAt(uint64_t offset, std::span<const std::byte> src) override {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(&mu_);
     if (offset + src.size() > data_.size()) {
       data_.resize(offset + src.size());
     }
@@ -58,12 +57,12 @@ class MemoryFile final : public File {
     return Status::Ok();
   }
   Result<uint64_t> Size() const override {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(&mu_);
     return uint64_t{data_.size()};
   }
   Status Flush() override { return Status::Ok(); }
   Status Truncate(uint64_t size_bytes) override {
-    std::unique_lock lock(mu_);
+    WriterMutexLock lock(&mu_);
     data_.resize(size_bytes);
     return Status::Ok();
   }
@@ -71,8 +70,8 @@ class MemoryFile final : public File {
 
  private:
   std::string name_;
-  mutable std::shared_mutex mu_;
-  std::string data_;  // guarded by mu_
+  mutable SharedMutex mu_;
+  std::string data_ IMGFS_GUARDED_BY(mu_);
 };
 
 class FaultFile final : public File {

@@ -50,8 +50,20 @@ class File {
   Status ReadExactAt(uint64_t offset, std::span<std::byte> dst, const char* what) const;
 };
 
-// Opens a host file with O_RDONLY (writable=false) or O_RDWR. The error names
-// the path and the errno.
+// How OpenPosixFile opens a host file.
+struct PosixFileOptions {
+  bool writable = false;  // O_RDWR, else O_RDONLY
+  // A read-only file also gets an O_DIRECT descriptor for imgfs's own
+  // read-ahead (readahead_file.h) where the file system allows it; false
+  // keeps the page cache's read-ahead (the CLI sets it from
+  // IMGFS_HOST_READAHEAD=0, for measurements).
+  bool direct_read_ahead = true;
+};
+
+// Opens a host file. The error names the path and the errno.
+Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path,
+                                            const PosixFileOptions& options);
+// The same with the default options but `writable`.
 Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool writable);
 // Creates or truncates a host file for writing.
 Result<std::unique_ptr<File>> CreatePosixFile(const std::string& path);

@@ -184,22 +184,17 @@ Result<std::unique_ptr<File>> OpenWithFlags(const std::string& path, int flags) 
   return std::unique_ptr<File>(std::make_unique<PosixFile>(path, fd));
 }
 
-// IMGFS_HOST_READAHEAD=0 keeps the page cache's read-ahead (posix_fadvise)
-// instead of O_DIRECT read-ahead, for measurements.
-bool DirectReadAheadWanted() {
-  static const bool wanted = [] {
-    const char* v = std::getenv("IMGFS_HOST_READAHEAD");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return wanted;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path, bool writable) {
+  return OpenPosixFile(path, PosixFileOptions{.writable = writable});
+}
+
+Result<std::unique_ptr<File>> OpenPosixFile(const std::string& path,
+                                            const PosixFileOptions& options) {
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                         OpenWithFlags(path, writable ? O_RDWR : O_RDONLY));
-  if (writable || !DirectReadAheadWanted()) {
+                         OpenWithFlags(path, options.writable ? O_RDWR : O_RDONLY));
+  if (options.writable || !options.direct_read_ahead) {
     return file;
   }
   // A second descriptor for read-ahead; file systems without O_DIRECT

@@ -2,8 +2,6 @@
 #include "core/io/read_around.h"
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 namespace imgfs {
 namespace {
@@ -33,17 +31,16 @@ uint64_t HostAvailableMemory() {
   return static_cast<uint64_t>(kib) * 1024;
 }
 
-std::unique_ptr<ReadAround> ReadAround::ForFile(const File& file, uint32_t block_bits) {
-  const char* env = std::getenv("IMGFS_READ_AROUND");
-  if (env != nullptr && std::strcmp(env, "0") == 0) {
+std::unique_ptr<ReadAround> ReadAround::ForFile(const File& file, uint32_t block_bits,
+                                                ReadAroundMode mode) {
+  if (mode == ReadAroundMode::kOff) {
     return nullptr;
   }
   Result<uint64_t> size = file.Size();
   if (!size.ok() || block_bits > 30) {
     return nullptr;
   }
-  const bool forced = env != nullptr && std::strcmp(env, "1") == 0;
-  if (!forced && !ReadAroundPays(*size, HostAvailableMemory())) {
+  if (mode == ReadAroundMode::kAuto && !ReadAroundPays(*size, HostAvailableMemory())) {
     return nullptr;
   }
   return std::make_unique<ReadAround>(*size, block_bits);

@@ -19,12 +19,21 @@
 
 namespace imgfs {
 
+// Whether images are read around (OpenOptions::read_around; the CLI sets it
+// from IMGFS_READ_AROUND for measurements: 0 = kOff, 1 = kAlways).
+enum class ReadAroundMode : uint8_t {
+  kAuto,    // when the file fits the memory test (ReadAroundPays)
+  kOff,     // never
+  kAlways,  // regardless of the memory test
+};
+
 class ReadAround {
  public:
-  // Null when read-around does not pay for `file` (see ReadAroundPays), it
-  // cannot be sized, or IMGFS_READ_AROUND=0. IMGFS_READ_AROUND=1 skips the
-  // memory test (for measurements). `block_bits`: log2 of the block size.
-  static std::unique_ptr<ReadAround> ForFile(const File& file, uint32_t block_bits);
+  // Null when `mode` is kOff, the file cannot be sized, or (kAuto) read-around
+  // does not pay for `file` (see ReadAroundPays). `block_bits`: log2 of the
+  // block size.
+  static std::unique_ptr<ReadAround> ForFile(const File& file, uint32_t block_bits,
+                                             ReadAroundMode mode);
 
   ReadAround(uint64_t file_bytes, uint32_t block_bits);
 

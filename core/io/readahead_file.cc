@@ -6,14 +6,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <limits>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/util/mutex.h"
 
 namespace imgfs {
 namespace {
@@ -45,10 +45,10 @@ class ReadAheadFile final : public File {
   ReadAheadFile& operator=(const ReadAheadFile&) = delete;
   ~ReadAheadFile() override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    work_.notify_all();
+    work_.SignalAll();
     for (std::thread& t : threads_) {
       t.join();
     }
@@ -70,30 +70,33 @@ class ReadAheadFile final : public File {
   const std::string& name() const override { return base_->name(); }
 
  private:
-  // All below: callers hold mu_.
-  bool StartLocked() const;
-  Block* FindLocked(uint64_t index) const;
-  Block* VictimLocked(uint64_t first, uint64_t last) const;
+  bool StartLocked() const IMGFS_REQUIRES(mu_);
+  Block* FindLocked(uint64_t index) const IMGFS_REQUIRES(mu_);
+  Block* VictimLocked(uint64_t first, uint64_t last) const IMGFS_REQUIRES(mu_);
   // True when the threads serving the blocks are gone: after fork() (the
   // mount daemonizes) only the forking thread survives in the child.
-  bool OrphanedLocked() const { return owner_ != ::getpid(); }
-  void Worker() const;
+  bool OrphanedLocked() const IMGFS_REQUIRES(mu_) { return owner_ != ::getpid(); }
+  void Worker() const IMGFS_EXCLUDES(mu_);
 
   std::unique_ptr<File> base_;
   int fd_;
   ReadAheadLimits limits_;
 
-  mutable std::mutex mu_;
-  mutable std::condition_variable work_;  // a block was queued, or stop_
-  mutable std::condition_variable done_;  // a block finished reading
-  mutable std::unique_ptr<std::byte, FreeDeleter> memory_;
-  mutable std::vector<Block> blocks_;
-  mutable std::deque<Block*> queue_;
+  // A Block's fields are guarded by mu_ too, except `data`'s bytes, which a
+  // worker fills while the block is kReading and readers copy out of while
+  // they hold a pin.
+  mutable Mutex mu_;
+  mutable CondVar work_;  // a block was queued, or stop_
+  mutable CondVar done_;  // a block finished reading
+  mutable std::unique_ptr<std::byte, FreeDeleter> memory_ IMGFS_GUARDED_BY(mu_);
+  mutable std::vector<Block> blocks_ IMGFS_GUARDED_BY(mu_);
+  mutable std::deque<Block*> queue_ IMGFS_GUARDED_BY(mu_);
+  // Started under mu_; joined by the destructor, when no reader is left.
   mutable std::vector<std::thread> threads_;
-  mutable pid_t owner_ = 0;
-  mutable uint64_t tick_ = 0;
-  mutable bool stop_ = false;
-  mutable bool disabled_ = false;
+  mutable pid_t owner_ IMGFS_GUARDED_BY(mu_) = 0;
+  mutable uint64_t tick_ IMGFS_GUARDED_BY(mu_) = 0;
+  mutable bool stop_ IMGFS_GUARDED_BY(mu_) = false;
+  mutable bool disabled_ IMGFS_GUARDED_BY(mu_) = false;
   // Set once blocks exist; until then ReadAt goes straight to base_.
   mutable std::atomic<bool> active_{false};
 };
@@ -178,9 +181,9 @@ void ReadAheadFile::Prefetch(uint64_t offset, uint64_t length) const {
     base_->Prefetch(offset, length);
     return;
   }
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   if (!StartLocked()) {
-    lock.unlock();
+    lock.Unlock();
     base_->Prefetch(offset, length);
     return;
   }
@@ -207,7 +210,7 @@ void ReadAheadFile::Prefetch(uint64_t offset, uint64_t length) const {
     queued = true;
   }
   if (queued) {
-    work_.notify_all();
+    work_.SignalAll();
   }
 }
 
@@ -222,20 +225,20 @@ Result<size_t> ReadAheadFile::ReadAt(uint64_t offset, std::span<std::byte> dst) 
     const uint64_t index = pos / bs;
     const auto in = static_cast<size_t>(pos % bs);
     const size_t want = std::min<size_t>(dst.size() - done, bs - in);
-    std::unique_lock lock(mu_);
+    MutexLock lock(&mu_);
     Block* b = FindLocked(index);
     while (b != nullptr && (b->state == BlockState::kQueued || b->state == BlockState::kReading) &&
            !OrphanedLocked()) {
-      done_.wait(lock);
+      done_.Wait(&mu_);
       b = FindLocked(index);
     }
     if (b != nullptr && b->state == BlockState::kReady && in < b->valid) {
       const size_t n = std::min(want, b->valid - in);
       ++b->pins;
       b->last_use = ++tick_;
-      lock.unlock();
+      lock.Unlock();
       std::memcpy(dst.data() + done, b->data + in, n);
-      lock.lock();
+      lock.Lock();
       --b->pins;
       if (in + n == b->valid) {
         b->consumed = true;
@@ -243,7 +246,7 @@ Result<size_t> ReadAheadFile::ReadAt(uint64_t offset, std::span<std::byte> dst) 
       done += n;
       continue;
     }
-    lock.unlock();
+    lock.Unlock();
     // Not read ahead (or past the end of the file): the base file decides.
     IMGFS_ASSIGN_OR_RETURN(size_t n, base_->ReadAt(pos, dst.subspan(done, want)));
     done += n;
@@ -255,9 +258,11 @@ Result<size_t> ReadAheadFile::ReadAt(uint64_t offset, std::span<std::byte> dst) 
 }
 
 void ReadAheadFile::Worker() const {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
-    work_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    while (!stop_ && queue_.empty()) {
+      work_.Wait(&mu_);
+    }
     if (stop_) {
       return;
     }
@@ -265,7 +270,7 @@ void ReadAheadFile::Worker() const {
     queue_.pop_front();
     b->state = BlockState::kReading;
     const uint64_t offset = b->index * limits_.block_bytes;
-    lock.unlock();
+    lock.Unlock();
     // One read: O_DIRECT cannot continue at the unaligned offset a short
     // read leaves, and short reads happen only at the end of the file.
     ssize_t n;
@@ -273,7 +278,7 @@ void ReadAheadFile::Worker() const {
       n = ::pread(fd_, b->data, limits_.block_bytes, static_cast<off_t>(offset));
     } while (n < 0 && errno == EINTR);
     const int e = errno;
-    lock.lock();
+    lock.Lock();
     if (n < 0) {
       b->state = BlockState::kFailed;
       if (e == EINVAL) {
@@ -283,7 +288,7 @@ void ReadAheadFile::Worker() const {
       b->state = BlockState::kReady;
       b->valid = static_cast<size_t>(n);
     }
-    done_.notify_all();
+    done_.SignalAll();
   }
 }
 

@@ -17,10 +17,11 @@
 #include "core/block_device.h"
 #include "core/partition/partition_table.h"
 #include "core/result.h"
+#include "core/util/sector.h"
 
 namespace imgfs::partition {
 
-inline constexpr uint64_t kMbrSectorBytes = 512;
+inline constexpr uint64_t kMbrSectorBytes = kSectorBytes;
 inline constexpr size_t kMbrEntriesOffset = 0x1be;  // first of four partition entries
 inline constexpr size_t kMbrEntryBytes = 16;
 inline constexpr size_t kMbrEntryCount = 4;

@@ -6,30 +6,33 @@
 #include <string>
 #include <vector>
 
+#include "core/forwarding_device.h"
 #include "core/partition/partition_table.h"
 #include "core/util/hex.h"
 
 namespace imgfs {
 namespace {
 
-// Thread-safety: as safe as `base_` (reads only; no state of its own).
-class SliceDevice final : public BlockDevice {
+// Thread-safety: as safe as the base (reads only; no state of its own).
+// Offsets are translated; writes are refused (the base is borrowed const),
+// and Check is the whole disk's.
+class SliceDevice final : public ForwardingBlockDevice {
  public:
   SliceDevice(const BlockDevice* base, uint64_t offset, uint64_t length)
-      : base_(base), offset_(offset), length_(length) {}
+      : ForwardingBlockDevice(base), offset_(offset), length_(length) {}
 
   uint64_t Size() const override { return length_; }
 
   Status Read(uint64_t offset, std::span<std::byte> dst) const override {
     IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), length_));
-    return base_->Read(offset_ + offset, dst);
+    return target().Read(offset_ + offset, dst);
   }
 
   // The base's extents, shifted into the window and clipped to it.
   Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
     IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, length_));
     std::vector<Extent> base_extents;
-    IMGFS_RETURN_IF_ERROR(base_->Extents(offset_ + offset, length, &base_extents));
+    IMGFS_RETURN_IF_ERROR(target().Extents(offset_ + offset, length, &base_extents));
     const uint64_t lo = offset_ + offset;
     const uint64_t hi = lo + length;
     bool added = false;
@@ -54,7 +57,7 @@ class SliceDevice final : public BlockDevice {
   }
 
   ImageInfo Describe() const override {
-    ImageInfo whole = base_->Describe();
+    ImageInfo whole = target().Describe();
     ImageInfo info;
     info.format = whole.format;
     info.filename = whole.filename;
@@ -67,8 +70,14 @@ class SliceDevice final : public BlockDevice {
     return info;
   }
 
+  // A backing device or snapshot of the whole disk speaks the disk's
+  // offsets, not the window's: neither is shown through a slice.
+  const BlockDevice* backing() const override { return nullptr; }
+  Result<std::unique_ptr<BlockDevice>> OpenSnapshot(std::string_view id_or_name) const override {
+    return BlockDevice::OpenSnapshot(id_or_name);
+  }
+
  private:
-  const BlockDevice* base_;  // not owned; outlives this window
   uint64_t offset_;
   uint64_t length_;
 };

@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/util/sector.h"
 
 namespace imgfs::dmg {
 
-inline constexpr uint64_t kSectorBytes = 512;
+using ::imgfs::kSectorBytes;
 inline constexpr size_t kKolyBytes = 512;
 inline constexpr size_t kMishHeaderBytes = 204;
 inline constexpr size_t kMishChunkBytes = 40;

@@ -81,8 +81,9 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   IMGFS_RETURN_IF_ERROR(OpenDataFile(ctx, image.get()));
   // Read around whole clusters, but no more than 64 KiB: a 2 MiB cluster read
   // for one 4 KiB block would cost far more than it could save.
-  image->read_around =
-      ReadAround::ForFile(*image->data_file, std::min(image->geometry.cluster_bits, 16u));
+  image->read_around = ReadAround::ForFile(
+      *image->data_file, std::min(image->geometry.cluster_bits, 16u),
+      ctx.options != nullptr ? ctx.options->read_around : ReadAroundMode::kAuto);
   IMGFS_RETURN_IF_ERROR(OpenBacking(ctx, image.get()));
   uint64_t size = h.size_bytes;
   return NewDevice(std::move(image), std::move(l1), size, std::nullopt);

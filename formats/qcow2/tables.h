@@ -12,6 +12,7 @@
 #include "core/cache/cache.h"
 #include "core/io/file.h"
 #include "core/result.h"
+#include "core/util/sector.h"
 #include "formats/qcow2/header.h"
 
 namespace imgfs::qcow2 {
@@ -31,7 +32,7 @@ inline constexpr uint64_t kL2StandardReservedMask = 0x3f000000000001feull;
 inline constexpr uint32_t kSubclusterBits = 5;
 inline constexpr uint32_t kSubclusters = 1u << kSubclusterBits;
 // Compressed clusters are counted in 512-byte sectors.
-inline constexpr uint64_t kSectorBytes = 512;
+using ::imgfs::kSectorBytes;
 
 // What one cluster or subcluster of the guest disk maps to.
 enum class UnitKind : uint8_t { kUnallocated, kZero, kData, kCompressed };

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
 #include "formats/open.h"
 
@@ -165,10 +167,25 @@ std::string HumanSize(uint64_t bytes) {
   return buf;
 }
 
+void ApplyHostIoEnvironment(OpenOptions* options) {
+  // Read once, on the main thread, before any worker starts.
+  const char* host = std::getenv("IMGFS_HOST_READAHEAD");  // NOLINT(concurrency-mt-unsafe)
+  if (host != nullptr && std::string_view(host) == "0") {
+    options->direct_read_ahead = false;
+  }
+  const char* around = std::getenv("IMGFS_READ_AROUND");  // NOLINT(concurrency-mt-unsafe)
+  if (around != nullptr && std::string_view(around) == "0") {
+    options->read_around = ReadAroundMode::kOff;
+  } else if (around != nullptr && std::string_view(around) == "1") {
+    options->read_around = ReadAroundMode::kAlways;
+  }
+}
+
 std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache) {
   const std::string& path = parsed.positional[0];
   OpenOptions options;
   options.format = parsed.Value("format").value_or("");
+  ApplyHostIoEnvironment(&options);
   auto dev = OpenImage(path, options, cache);
   if (!dev.ok()) {
     PrintError(path, dev.status());

@@ -18,6 +18,10 @@
 #include "core/status.h"
 #include "core/util/size.h"
 
+namespace imgfs {
+struct OpenOptions;
+}  // namespace imgfs
+
 namespace imgfs::cli {
 
 inline constexpr int kExitOk = 0;
@@ -52,6 +56,13 @@ void PrintError(std::string_view file, const Status& status);
 void PrintError(std::string_view message);
 // Prints a usage error and returns kExitUsage.
 int UsageError(std::string_view command, std::string_view message);
+
+// Sets the host I/O fields of `options` from the environment variables kept
+// as knobs for measurements (README "Threads and memory"):
+// IMGFS_HOST_READAHEAD=0 turns O_DIRECT read-ahead off, IMGFS_READ_AROUND=0
+// turns read-around off and =1 on regardless of memory. Unset or other
+// values leave the defaults. The core itself reads no environment.
+void ApplyHostIoEnvironment(OpenOptions* options);
 
 // Opens the one positional IMAGE of `parsed` with its -f/--format value.
 // On failure prints the one-line error and returns nullptr.

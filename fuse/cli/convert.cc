@@ -124,6 +124,7 @@ int Convert(const std::string& src, const std::string& dst, const std::string& f
   OpenOptions options;
   options.format = format;
   options.pool = &pool;
+  ApplyHostIoEnvironment(&options);
   Cache cache(kDefaultCacheBytes);
   auto dev = OpenImage(src, options, &cache);
   if (!dev.ok()) {

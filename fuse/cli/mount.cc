@@ -293,6 +293,7 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   options.format = args.Value("format").value_or("");
   options.follow_backing = !args.Has("no-backing");
   options.confine_backing = args.Has("confine-backing");
+  ApplyHostIoEnvironment(&options);
   auto ctx = std::make_unique<MountContext>();
   ctx->cache = std::make_unique<Cache>(cache_bytes);
   if (unsigned threads = PoolThreads(); threads > 0) {

@@ -27,6 +27,15 @@ TEST(ReadAroundTest, PaysOnlyForFilesTheCacheCanKeep) {
   EXPECT_GT(HostAvailableMemory(), 0u);   // Linux has /proc/meminfo
 }
 
+TEST(ReadAroundTest, ModeOffNeverAlwaysSkipsTheMemoryRule) {
+  RecordingFile file(std::string(1 << 20, 'x'));
+  EXPECT_EQ(ReadAround::ForFile(file, 16, ReadAroundMode::kOff), nullptr);
+  EXPECT_NE(ReadAround::ForFile(file, 16, ReadAroundMode::kAlways), nullptr);
+  EXPECT_EQ(ReadAround::ForFile(file, 31, ReadAroundMode::kAlways), nullptr);  // block too big
+  // kAuto: a 1 MiB file on any host that runs the tests.
+  EXPECT_NE(ReadAround::ForFile(file, 16, ReadAroundMode::kAuto), nullptr);
+}
+
 TEST(ReadAroundTest, FirstSmallReadOfABlockPrefetchesIt) {
   RecordingFile file(std::string(1 << 20, 'x'));
   ReadAround ra(1 << 20, 16);

@@ -3,12 +3,46 @@
 #include "fuse/cli/common.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <utility>
+
+#include "formats/format_driver.h"
 #include "fuse/cli/mount_plan.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::cli {
 namespace {
+
+// Each test runs in its own process (ctest), so setting the environment here
+// reaches no other test.
+TEST(HostIoEnvironmentTest, KnobsBecomeOpenOptions) {
+  struct Case {
+    const char* host_readahead;  // null: unset
+    const char* read_around;
+    bool direct_read_ahead;
+    ReadAroundMode mode;
+  };
+  for (const Case& c :
+       {Case{nullptr, nullptr, true, ReadAroundMode::kAuto},
+        Case{"0", "0", false, ReadAroundMode::kOff}, Case{"1", "1", true, ReadAroundMode::kAlways},
+        Case{"yes", "2", true, ReadAroundMode::kAuto}}) {
+    for (auto [name, value] : {std::pair{"IMGFS_HOST_READAHEAD", c.host_readahead},
+                               std::pair{"IMGFS_READ_AROUND", c.read_around}}) {
+      if (value != nullptr) {
+        ::setenv(name, value, 1);
+      } else {
+        ::unsetenv(name);
+      }
+    }
+    OpenOptions options;
+    ApplyHostIoEnvironment(&options);
+    EXPECT_EQ(options.direct_read_ahead, c.direct_read_ahead) << c.host_readahead;
+    EXPECT_EQ(options.read_around, c.mode) << c.read_around;
+  }
+  ::unsetenv("IMGFS_HOST_READAHEAD");
+  ::unsetenv("IMGFS_READ_AROUND");
+}
 
 TEST(ParseSizeTest, SuffixesArePowersOf1024) {
   EXPECT_EQ(*ParseSize("4096"), 4096u);

@@ -20,6 +20,7 @@
 #include "core/partition/partition_table.h"
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
+#include "tests/testing/memory_block_device.h"
 
 namespace {
 
@@ -35,42 +36,12 @@ constexpr size_t kEntryBytes = 84;
 constexpr size_t kEntriesCrc = 88;
 constexpr uint64_t kMaxArrayBytes = 4 << 20;
 
-// Input bytes at offset 0, zeros up to `size_bytes`.
-class FuzzDisk final : public imgfs::BlockDevice {
- public:
-  FuzzDisk(const std::string& bytes, uint64_t size_bytes) : bytes_(bytes), size_(size_bytes) {}
-  uint64_t Size() const override { return size_; }
-  imgfs::Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-    IMGFS_RETURN_IF_ERROR(imgfs::CheckRange(offset, dst.size(), size_));
-    std::fill(dst.begin(), dst.end(), std::byte{0});
-    // An empty read is valid (dst.data() may then be null, which memcpy
-    // must not see).
-    if (offset < bytes_.size() && !dst.empty()) {
-      const size_t n = std::min<size_t>(dst.size(), bytes_.size() - offset);
-      std::memcpy(dst.data(), bytes_.data() + offset, n);
-    }
-    return imgfs::Status::Ok();
-  }
-  imgfs::Status Extents(uint64_t offset, uint64_t length,
-                        std::vector<imgfs::Extent>* out) const override {
-    IMGFS_RETURN_IF_ERROR(imgfs::CheckRange(offset, length, size_));
-    out->push_back({.offset = offset,
-                    .length = length,
-                    .kind = imgfs::ExtentKind::kData,
-                    .host_offset = offset});
-    return imgfs::Status::Ok();
-  }
-  imgfs::ImageInfo Describe() const override {
-    imgfs::ImageInfo info;
-    info.format = "fuzz";
-    info.virtual_size = size_;
-    return info;
-  }
-
- private:
-  const std::string& bytes_;
-  uint64_t size_;
-};
+// Input bytes at offset 0, zeros up to `size_bytes` (not stored).
+imgfs::testing::MemoryBlockDevice FuzzDisk(const std::string& bytes, uint64_t size_bytes) {
+  imgfs::testing::MemoryBlockDevice disk(bytes);
+  disk.ZeroExtend(size_bytes);
+  return disk;
+}
 
 void Check(bool ok) {
   if (!ok) {

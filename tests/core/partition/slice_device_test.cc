@@ -8,6 +8,8 @@
 #include <random>
 
 #include "core/partition/partition_table.h"
+#include "tests/testing/faulty_block_device.h"
+#include "tests/testing/memory_block_device.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::testing {
@@ -27,43 +29,17 @@ std::string Pattern(size_t n) {
 // Bytes with a scripted allocation map; Extents clips the map to the range
 // asked and moves host offsets with the clipped start, as real drivers do,
 // answering one extent per call to exercise callers' loops.
-class MappedDevice final : public BlockDevice {
+class MappedDevice final : public FaultyBlockDevice {
  public:
-  MappedDevice(std::string bytes, std::vector<Extent> map)
-      : bytes_(std::move(bytes)), map_(std::move(map)) {}
-  uint64_t Size() const override { return bytes_.size(); }
-  Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
-    std::memcpy(dst.data(), bytes_.data() + offset, dst.size());
-    return Status::Ok();
-  }
-  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, Size()));
-    for (Extent e : map_) {
-      if (e.offset + e.length <= offset) {
-        continue;
-      }
-      const uint64_t skip = offset - std::min(offset, e.offset);
-      e.offset += skip;
-      e.length = std::min(e.length - skip, length);
-      if (e.host_offset) {
-        *e.host_offset += skip;
-      }
-      out->push_back(e);
-      return Status::Ok();
-    }
-    return InternalError("no extent");
-  }
-  ImageInfo Describe() const override {
-    ImageInfo info;
-    info.format = "fake";
-    info.virtual_size = Size();
-    return info;
-  }
+  MappedDevice(const std::string& bytes, std::vector<Extent> map)
+      : FaultyBlockDevice(Inner(bytes, std::move(map)), {.max_extents_per_call = 1}) {}
 
  private:
-  std::string bytes_;
-  std::vector<Extent> map_;
+  static std::unique_ptr<BlockDevice> Inner(const std::string& bytes, std::vector<Extent> map) {
+    auto dev = std::make_unique<MemoryBlockDevice>(bytes, std::move(map));
+    dev->info().format = "fake";
+    return dev;
+  }
 };
 
 // 64 KiB: data [0, 16K), zero [16K, 40K), data at host 1M [40K, 64K).

@@ -14,44 +14,15 @@
 #include "core/block_device.h"
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
+#include "core/util/sector.h"
+#include "tests/testing/memory_block_device.h"
 
 namespace imgfs::testing {
 
 // A BlockDevice over bytes in memory; everything is data.
-class MemDisk final : public BlockDevice {
- public:
-  explicit MemDisk(uint64_t size_bytes) : bytes_(size_bytes) {}
+using MemDisk = MemoryBlockDevice;
 
-  uint64_t Size() const override { return bytes_.size(); }
-  Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
-    std::memcpy(dst.data(), bytes_.data() + offset, dst.size());
-    return Status::Ok();
-  }
-  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, Size()));
-    out->push_back({.offset = offset, .length = length, .host_offset = offset});
-    return Status::Ok();
-  }
-  ImageInfo Describe() const override {
-    ImageInfo info;
-    info.format = "mem";
-    info.filename = "mem.img";
-    info.virtual_size = Size();
-    return info;
-  }
-
-  std::byte* at(uint64_t offset) { return bytes_.data() + offset; }
-  std::vector<std::byte>& bytes() { return bytes_; }
-  void Fill(uint64_t offset, uint64_t length, uint8_t value) {
-    std::fill_n(bytes_.begin() + static_cast<ptrdiff_t>(offset), length, std::byte{value});
-  }
-
- private:
-  std::vector<std::byte> bytes_;
-};
-
-inline constexpr uint64_t kSector = 512;
+inline constexpr uint64_t kSector = kSectorBytes;
 
 // --- MBR -------------------------------------------------------------------
 

@@ -13,6 +13,8 @@
 
 #include "core/util/crc32.h"
 #include "tests/formats/dmg/udif_readback.h"
+#include "tests/testing/faulty_block_device.h"
+#include "tests/testing/memory_block_device.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::dmg {
@@ -37,35 +39,14 @@ Extent Ext(uint64_t offset, uint64_t length, ExtentKind kind) {
 
 // Bytes with a scripted allocation map. Unlike tests/fuse/fake_device.h it
 // lets holes be read (as every real device does): the writer reads whole
-// sectors, and a sector may be partly hole.
-class ScriptedDisk final : public BlockDevice {
+// sectors, and a sector may be partly hole. One extent per Extents call, so
+// callers must loop.
+class ScriptedDisk final : public imgfs::testing::FaultyBlockDevice {
  public:
-  ScriptedDisk(std::string bytes, std::vector<Extent> map)
-      : bytes_(std::move(bytes)), map_(std::move(map)) {}
-  uint64_t Size() const override { return bytes_.size(); }
-  Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
-    std::memcpy(dst.data(), bytes_.data() + offset, dst.size());
-    return Status::Ok();
-  }
-  Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-    IMGFS_RETURN_IF_ERROR(CheckRange(offset, length, Size()));
-    for (const Extent& e : map_) {
-      if (e.offset + e.length > offset && e.offset < offset + length) {
-        Extent c = e;
-        c.offset = std::max(e.offset, offset);
-        c.length = std::min(e.offset + e.length, offset + length) - c.offset;
-        out->push_back(c);
-        return Status::Ok();  // one at a time: callers must loop
-      }
-    }
-    return InternalError("no extent");
-  }
-  ImageInfo Describe() const override { return {}; }
-
- private:
-  std::string bytes_;
-  std::vector<Extent> map_;
+  ScriptedDisk(const std::string& bytes, std::vector<Extent> map)
+      : FaultyBlockDevice(
+            std::make_unique<imgfs::testing::MemoryBlockDevice>(bytes, std::move(map)),
+            {.max_extents_per_call = 1}) {}
 };
 
 // 300 KiB + 7 bytes: random data, a data extent that reads as zeros, a
@@ -195,19 +176,9 @@ TEST(WriterTest, EmptyAndAllZeroDisksKeepANonEmptyDataFork) {
 
 TEST(WriterTest, ZeroFillChunksStayWithinQemusLimit) {
   const uint64_t size = 200ULL << 20;  // one 200 MiB hole
-  class Hole final : public BlockDevice {
-   public:
-    uint64_t Size() const override { return 200ULL << 20; }
-    Status Read(uint64_t, std::span<std::byte> dst) const override {
-      std::memset(dst.data(), 0, dst.size());  // the partition-map probe
-      return Status::Ok();
-    }
-    Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-      out->push_back(Ext(offset, length, ExtentKind::kUnallocated));
-      return Status::Ok();
-    }
-    ImageInfo Describe() const override { return {}; }
-  } dev;
+  imgfs::testing::MemoryBlockDevice dev("");
+  dev.ZeroExtend(size);
+  dev.SetExtents({Ext(0, size, ExtentKind::kUnallocated)});
   auto out = NewMemoryFile("out.dmg");
   ASSERT_OK(WriteDmg(dev, *out, {}));
   ReadBack rb;
@@ -221,22 +192,10 @@ TEST(WriterTest, ZeroFillChunksStayWithinQemusLimit) {
 }
 
 TEST(WriterTest, ReadErrorsNameTheOffset) {
-  class Failing final : public BlockDevice {
-   public:
-    uint64_t Size() const override { return 2048 * kKiB; }
-    Status Read(uint64_t offset, std::span<std::byte> dst) const override {
-      if (offset < 34 * kKiB) {  // the partition-map probe reads fine
-        std::memset(dst.data(), 0, dst.size());
-        return Status::Ok();
-      }
-      return IOError("disk on fire", 5);
-    }
-    Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override {
-      out->push_back(Ext(offset, length, ExtentKind::kData));
-      return Status::Ok();
-    }
-    ImageInfo Describe() const override { return {}; }
-  } dev;
+  // The partition-map probe (the first 34 KiB) reads fine, then the disk fails.
+  imgfs::testing::FaultyBlockDevice dev(
+      std::make_unique<imgfs::testing::MemoryBlockDevice>(2048 * kKiB),
+      {.failing_ranges = {{34 * kKiB, 2014 * kKiB}}});
   ThreadPool pool(2);
   auto out = NewMemoryFile("out.dmg");
   DmgWriteOptions o;
