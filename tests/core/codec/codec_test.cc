@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -309,6 +311,39 @@ INSTANTIATE_TEST_SUITE_P(
         // The legacy .lzma container decodes too (liblzma's auto decoder).
         ToolCase{Codec::kXz, "xz", "xz --format=lzma -c in > out", "xz -dc in > out"}),
     ToolCaseName);
+
+// Writes the seed corpus of codec_fuzzer (tests/fuzz/codec_fuzzer.cc
+// layout: selector byte, 3-byte output size, stream) into
+// $IMGFS_FUZZ_CORPUS_DIR/codec/. Run by hand:
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/core/codec_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(CodecSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  const std::string sub = std::string(dir) + "/codec";
+  ASSERT_EQ(imgfs::testing::RunIn(".", "mkdir -p " + sub), 0);
+  for (size_t index = 0; index < std::size(kAllCodecs); ++index) {
+    const Codec c = kAllCodecs[index];
+    ASSERT_TRUE(Available(c));
+    for (size_t bytes : {size_t{100}, size_t{3000}}) {
+      const auto data = MixedData(bytes, static_cast<uint32_t>(bytes));
+      auto packed = Compress(c, -1, data);
+      ASSERT_OK(packed);
+      for (bool prefix : {false, true}) {
+        const size_t n = prefix ? bytes / 2 : bytes;
+        std::string seed = {static_cast<char>(index | (prefix ? 0x80 : 0)),
+                            static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                            static_cast<char>((n >> 16) & 0xff)};
+        seed += AsString(*packed);
+        imgfs::testing::WriteWholeFile(sub + "/" + std::string(CodecName(c)) +
+                                           (prefix ? "-prefix-" : "-") + std::to_string(bytes),
+                                       seed);
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace imgfs::codec
