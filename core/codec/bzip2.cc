@@ -91,11 +91,12 @@ Result<std::vector<std::byte>> Bzip2(int level, std::span<const std::byte> in) {
   // libbz2's documented worst case: 1% larger plus 600 bytes.
   std::vector<std::byte> out(in.size() + in.size() / 100 + 601);
   auto out_bytes = static_cast<unsigned>(out.size());
-  const int r = BZ2_bzBuffToBuffCompress(
-      reinterpret_cast<char*>(out.data()), &out_bytes,
-      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): libbz2 never writes input
-      const_cast<char*>(reinterpret_cast<const char*>(in.data())), static_cast<unsigned>(in.size()),
-      level, 0, 0);
+  // libbz2 refuses a null source even for 0 bytes; an empty span may have one.
+  char empty = 0;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): libbz2 never writes input
+  char* source = in.empty() ? &empty : const_cast<char*>(reinterpret_cast<const char*>(in.data()));
+  const int r = BZ2_bzBuffToBuffCompress(reinterpret_cast<char*>(out.data()), &out_bytes, source,
+                                         static_cast<unsigned>(in.size()), level, 0, 0);
   if (r != BZ_OK) {
     return InternalError("bzip2: compression failed (libbz2 error " + std::to_string(r) + ")");
   }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The one hash match finder of our LZ77 encoders (ADC, LZVN and LZFSE): a
 // table from the hash of the next kMinMatch bytes to the last position that
-// had it, one probe per position, greedy. The encoders differ only in their
-// parameters, which is why they share this and nothing more:
+// had it, one probe per position, and the greedy parse over it. The
+// encoders differ only in these parameters and in how they emit tokens:
 //   ADC    3-byte matches (its short token codes 3..18), 15 hash bits,
 //          distance <= 65536, length <= 67, re-indexes every 2nd position
 //          inside a match;
@@ -10,8 +10,8 @@
 //          re-indexing (its blocks are small);
 //   LZFSE  4-byte matches, 16 hash bits, distance <= its D limit, any
 //          length, re-indexes every 4th position inside a match.
-// The encoders' outputs are exactly what their private finders made before
-// this was shared (tests pin ratios and the 7-Zip/dmg2img oracles read them).
+// With it the encoders write byte for byte what their three private finders
+// wrote before (compared on 99 inputs when they were merged, issue 17).
 #pragma once
 
 #include <bit>

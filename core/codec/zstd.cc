@@ -36,7 +36,9 @@ Status Unzstd(std::span<const std::byte> in, std::span<std::byte> out, Fill fill
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   ZSTD_outBuffer output{out.data(), out.size(), 0};
   size_t ret = 1;
-  while (output.pos < output.size) {
+  // An empty `out` still needs its (empty) frame read, for kExact.
+  const bool read_empty = fill == Fill::kExact && out.empty();
+  while (output.pos < output.size || (read_empty && ret != 0)) {
     const size_t in_before = input.pos;
     const size_t out_before = output.pos;
     ret = ZSTD_decompressStream(ctx.get(), &output, &input);
@@ -44,6 +46,9 @@ Status Unzstd(std::span<const std::byte> in, std::span<std::byte> out, Fill fill
       return CorruptError(std::string("zstd: stream is invalid: ") + ZSTD_getErrorName(ret));
     }
     if (input.pos == in_before && output.pos == out_before) {
+      if (output.pos == output.size) {
+        break;  // full: the frame check below
+      }
       return CorruptError("zstd: stream ends after " + std::to_string(output.pos) + " of " +
                           std::to_string(out.size()) + " bytes");
     }
