@@ -51,19 +51,20 @@ bool Available(Codec codec);
 // malformed is kCorrupt. Bytes of `in` after the end of the stream are
 // ignored (formats pad streams to sectors). No caller needs a stream that
 // may end early, so there is no such mode. ADC has no end marker: its
-// stream ends when `out` is full.
+// stream ends when `out` is full. Here and below, a Codec value outside the
+// enum is kInvalidArgument.
 Status Decompress(Codec codec, std::span<const std::byte> in, std::span<std::byte> out);
 
 // Decodes only the first out.size() bytes of the stream and stops: the rest
 // of the stream is not looked at, so damage after the prefix goes unseen.
 // kCorrupt when the stream is malformed before, or ends before, out.size()
-// bytes. Cheaper than Decompress for a small prefix of a large stream
-// (kDeflateRaw/kZlib use zlib's streaming inflate, about half libdeflate's
-// speed, so whole-stream Decompress wins past about half the stream:
-// docs/BENCHMARKS.md, "Prefix inflate for small zlib reads"). zstd, bzip2, xz and ADC stop where
-// `out` is full. kLzfse returns kUnsupported: its blocks carry no per-block
-// bound that would let it stop early without a temporary buffer of the
-// whole output, and no format needs LZFSE prefixes.
+// bytes. Cheaper than Decompress for a small prefix of a large stream:
+// kDeflateRaw/kZlib use zlib's streaming inflate, about half libdeflate's
+// speed, so whole-stream Decompress wins past about half the stream
+// (docs/BENCHMARKS.md, "Prefix inflate for small zlib reads"); zstd, bzip2,
+// xz and ADC stop where `out` is full. kLzfse is kUnsupported: its blocks
+// decode whole, so stopping inside one would need a temporary buffer, and
+// no format needs LZFSE prefixes.
 Status DecompressPrefix(Codec codec, std::span<const std::byte> in, std::span<std::byte> out);
 
 // Compresses `in` into one stream that Decompress(codec, ..., in.size())
