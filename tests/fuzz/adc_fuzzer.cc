@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "formats/dmg/adc.h"
+#include "core/codec/adc.h"
 #include "tests/fuzz/codec_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -14,8 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   std::vector<std::byte> out(in.out_bytes);
-  (void)imgfs::dmg::AdcDecompress(in.stream, out);
-  imgfs::fuzz::CheckRoundTrip(in.stream, imgfs::dmg::AdcCompress(in.stream),
-                              imgfs::dmg::AdcDecompress);
+  (void)imgfs::codec::AdcDecompress(in.stream, out);
+  imgfs::fuzz::CheckRoundTrip(in.stream, imgfs::codec::AdcCompress(in.stream),
+                              imgfs::codec::AdcDecompress);
   return 0;
 }

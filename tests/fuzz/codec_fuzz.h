@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Input layout shared by the DMG codec fuzzers (adc, lzfse, lzvn): three
+// Input layout shared by the codec fuzzers (adc, lzfse, lzvn, codec): three
 // little-endian bytes give the output size (at most kMaxOutBytes), the rest
 // is the compressed stream. The decoder must never touch memory outside its
 // buffers; then the rest is also round-tripped through our encoder, whose

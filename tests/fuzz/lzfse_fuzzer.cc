@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "formats/dmg/lzfse/lzfse.h"
+#include "core/codec/lzfse/lzfse.h"
 #include "tests/fuzz/codec_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -15,9 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   std::vector<std::byte> out(in.out_bytes);
-  (void)imgfs::dmg::LzfseDecompress(in.stream, out);
-  const auto kind = static_cast<imgfs::dmg::LzfseBlockKind>(data[2] % 5);
-  imgfs::fuzz::CheckRoundTrip(in.stream, imgfs::dmg::LzfseCompress(in.stream, kind),
-                              imgfs::dmg::LzfseDecompress);
+  (void)imgfs::codec::LzfseDecompress(in.stream, out);
+  const auto kind = static_cast<imgfs::codec::LzfseBlockKind>(data[2] % 5);
+  imgfs::fuzz::CheckRoundTrip(in.stream, imgfs::codec::LzfseCompress(in.stream, kind),
+                              imgfs::codec::LzfseDecompress);
   return 0;
 }

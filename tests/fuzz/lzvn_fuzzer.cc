@@ -6,14 +6,14 @@
 #include <span>
 #include <vector>
 
+#include "core/codec/lzfse/lzvn.h"
 #include "core/status.h"
-#include "formats/dmg/lzfse/lzvn.h"
 #include "tests/fuzz/codec_fuzz.h"
 
 namespace {
 
 imgfs::Status Decode(std::span<const std::byte> in, std::span<std::byte> out) {
-  return imgfs::dmg::lzfse::LzvnDecode(in, out, 0, out.size());
+  return imgfs::codec::lzfse::LzvnDecode(in, out, 0, out.size());
 }
 
 }  // namespace
@@ -27,8 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // back before the block (as they do inside an LZFSE stream).
   std::vector<std::byte> out(in.out_bytes);
   const size_t begin = in.out_bytes / 3;
-  (void)imgfs::dmg::lzfse::LzvnDecode(in.stream, out, begin, out.size());
+  (void)imgfs::codec::lzfse::LzvnDecode(in.stream, out, begin, out.size());
   (void)Decode(in.stream, out);
-  imgfs::fuzz::CheckRoundTrip(in.stream, imgfs::dmg::lzfse::LzvnEncode(in.stream), Decode);
+  imgfs::fuzz::CheckRoundTrip(in.stream, imgfs::codec::lzfse::LzvnEncode(in.stream), Decode);
   return 0;
 }

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // ADC decoder and a greedy encoder; the token format is described in adc.h.
-#include "formats/dmg/adc.h"
+#include "core/codec/adc.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
-namespace imgfs::dmg {
+#include "core/codec/match_finder.h"
+
+namespace imgfs::codec {
 namespace {
 
 constexpr unsigned kLiteralFlag = 0x80;
@@ -21,13 +23,14 @@ constexpr size_t kMaxLongMatch = 67;
 constexpr size_t kMaxLongOffset = 65536;
 
 Status Truncated(size_t out_pos, size_t out_bytes) {
-  return CorruptError("dmg: adc stream ends after " + std::to_string(out_pos) + " of " +
+  return CorruptError("adc: stream ends after " + std::to_string(out_pos) + " of " +
                       std::to_string(out_bytes) + " bytes");
 }
 
-}  // namespace
-
-Status AdcDecompress(std::span<const std::byte> in, std::span<std::byte> out) {
+// The decoder of both entry points. A token that runs past `out` is
+// corrupt, or (kPrefix) cut where `out` ends.
+template <bool kPrefix>
+Status Decode(std::span<const std::byte> in, std::span<std::byte> out) {
   size_t ip = 0;
   size_t op = 0;
   const size_t out_bytes = out.size();
@@ -42,8 +45,12 @@ Status AdcDecompress(std::span<const std::byte> in, std::span<std::byte> out) {
         return Truncated(op, out_bytes);
       }
       if (run > out_bytes - op) {
-        return CorruptError("dmg: adc literal run at input byte " + std::to_string(ip) +
-                            " runs past the end of the chunk");
+        if constexpr (kPrefix) {
+          std::memcpy(out.data() + op, in.data() + ip + 1, out_bytes - op);
+          return Status::Ok();
+        }
+        return CorruptError("adc: literal run at input byte " + std::to_string(ip) +
+                            " runs past the end of the output");
       }
       std::memcpy(out.data() + op, in.data() + ip + 1, run);
       ip += 1 + run;
@@ -65,12 +72,15 @@ Status AdcDecompress(std::span<const std::byte> in, std::span<std::byte> out) {
       offset = ((static_cast<size_t>(b & 3) << 8) | b1) + 1;
     }
     if (offset > op) {
-      return CorruptError("dmg: adc match at input byte " + std::to_string(ip) +
-                          " refers before the start of the chunk");
+      return CorruptError("adc: match at input byte " + std::to_string(ip) +
+                          " refers before the start of the output");
     }
     if (length > out_bytes - op) {
-      return CorruptError("dmg: adc match at input byte " + std::to_string(ip) +
-                          " runs past the end of the chunk");
+      if constexpr (!kPrefix) {
+        return CorruptError("adc: match at input byte " + std::to_string(ip) +
+                            " runs past the end of the output");
+      }
+      length = out_bytes - op;
     }
     std::byte* dst = out.data() + op;
     const std::byte* src = dst - offset;
@@ -87,15 +97,21 @@ Status AdcDecompress(std::span<const std::byte> in, std::span<std::byte> out) {
   return Status::Ok();
 }
 
+}  // namespace
+
+Status AdcDecompress(std::span<const std::byte> in, std::span<std::byte> out) {
+  return Decode<false>(in, out);
+}
+
+Status AdcDecompressPrefix(std::span<const std::byte> in, std::span<std::byte> out) {
+  return Decode<true>(in, out);
+}
+
 namespace {
 
-constexpr unsigned kHashBits = 15;
-
-uint32_t Hash3(const std::byte* p) {
-  const uint32_t v = std::to_integer<uint32_t>(p[0]) | (std::to_integer<uint32_t>(p[1]) << 8) |
-                     (std::to_integer<uint32_t>(p[2]) << 16);
-  return (v * 2654435761u) >> (32 - kHashBits);
-}
+// 3-byte matches need the 3-byte hash; 15 bits as ADC's short token
+// reaches 1 KiB and its long token 64 KiB back.
+using AdcMatchFinder = HashMatchFinder<15, kMinShortMatch>;
 
 void FlushLiterals(std::span<const std::byte> in, size_t from, size_t to,
                    std::vector<std::byte>& out) {
@@ -113,54 +129,32 @@ void FlushLiterals(std::span<const std::byte> in, size_t from, size_t to,
 std::vector<std::byte> AdcCompress(std::span<const std::byte> in) {
   std::vector<std::byte> out;
   out.reserve(in.size() + in.size() / kMaxLiteralRun + 1);
-  // Positions + 1 (0 = empty) of the last 3-byte sequence with each hash.
-  std::vector<uint32_t> table(size_t{1} << kHashBits, 0);
-  size_t literal_start = 0;
-  size_t i = 0;
-  while (i + kMinShortMatch <= in.size()) {
-    const uint32_t h = Hash3(in.data() + i);
-    const size_t candidate = table[h];
-    table[h] = static_cast<uint32_t>(i + 1);
-    size_t length = 0;
-    size_t offset = 0;
-    if (candidate != 0) {
-      offset = i - (candidate - 1);
-      if (offset <= kMaxLongOffset) {
-        const size_t limit = std::min(kMaxLongMatch, in.size() - i);
-        const std::byte* a = in.data() + i;
-        const std::byte* b = a - offset;
-        while (length < limit && a[length] == b[length]) {
-          ++length;
+  AdcMatchFinder finder(in, kMaxLongOffset, kMaxLongMatch);
+  // Every 2nd position inside a match is indexed so later matches find it.
+  const size_t literal_start = finder.GreedyParse(
+      /*reindex_step=*/2, [&](size_t lit_begin, size_t pos, const LzMatch& match) -> size_t {
+        size_t length = match.length;
+        const size_t offset = match.distance;
+        const bool short_ok = offset <= kMaxShortOffset;  // length >= 3 already
+        const bool long_ok = length >= kMinLongMatch;
+        if (!short_ok && !long_ok) {
+          return 0;
         }
-      }
-    }
-    const bool short_ok = length >= kMinShortMatch && offset <= kMaxShortOffset;
-    const bool long_ok = length >= kMinLongMatch;
-    if (!short_ok && !long_ok) {
-      ++i;
-      continue;
-    }
-    FlushLiterals(in, literal_start, i, out);
-    if (long_ok && (offset > kMaxShortOffset || length > kMaxShortMatch)) {
-      const size_t d = offset - 1;
-      out.push_back(static_cast<std::byte>(kLongMatchFlag | (length - kMinLongMatch)));
-      out.push_back(static_cast<std::byte>(d >> 8));
-      out.push_back(static_cast<std::byte>(d & 0xff));
-    } else {
-      length = std::min(length, kMaxShortMatch);
-      const size_t d = offset - 1;
-      out.push_back(static_cast<std::byte>(((length - kMinShortMatch) << 2) | (d >> 8)));
-      out.push_back(static_cast<std::byte>(d & 0xff));
-    }
-    // Index a few positions inside the match so later matches find them.
-    for (size_t k = i + 1; k < i + length && k + kMinShortMatch <= in.size(); k += 2) {
-      table[Hash3(in.data() + k)] = static_cast<uint32_t>(k + 1);
-    }
-    i += length;
-    literal_start = i;
-  }
+        FlushLiterals(in, lit_begin, pos, out);
+        const size_t d = offset - 1;
+        if (long_ok && (offset > kMaxShortOffset || length > kMaxShortMatch)) {
+          out.push_back(static_cast<std::byte>(kLongMatchFlag | (length - kMinLongMatch)));
+          out.push_back(static_cast<std::byte>(d >> 8));
+          out.push_back(static_cast<std::byte>(d & 0xff));
+        } else {
+          length = std::min(length, kMaxShortMatch);
+          out.push_back(static_cast<std::byte>(((length - kMinShortMatch) << 2) | (d >> 8)));
+          out.push_back(static_cast<std::byte>(d & 0xff));
+        }
+        return length;
+      });
   FlushLiterals(in, literal_start, in.size(), out);
   return out;
 }
 
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

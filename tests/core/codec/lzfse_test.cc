@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // LZFSE and LZVN: hand-made streams for each block kind and opcode form,
-// malformed streams, encoder round trips for every block kind, and the
-// independent oracle: 7-Zip (`7zz x -tdmg`) must extract DMGs whose chunks
-// our encoder wrote, block kind by block kind.
-#include "formats/dmg/lzfse/lzfse.h"
+// malformed streams, and encoder round trips for every block kind. The
+// independent oracle, 7-Zip reading DMGs whose chunks our encoder wrote
+// block kind by block kind, is in tests/formats/dmg/codec_oracle_test.cc.
+#include "core/codec/lzfse/lzfse.h"
 
 #include <gtest/gtest.h>
 
@@ -12,20 +12,17 @@
 #include <string>
 #include <vector>
 
-#include "formats/dmg/adc.h"
-#include "formats/dmg/codec.h"
-#include "formats/dmg/lzfse/lzvn.h"
+#include "core/codec/adc.h"
+#include "core/codec/lzfse/lzvn.h"
 #include "tests/formats/dmg/test_data.h"
-#include "tests/formats/dmg/test_dmg_builder.h"
 #include "tests/testing/oracles.h"
-#include "tests/testing/qemu_fixture.h"
 #include "tests/testing/status_matchers.h"
 
-namespace imgfs::dmg {
+namespace imgfs::codec {
 namespace {
 
-using testing::AsString;
-using testing::MixedData;
+using dmg::testing::AsString;
+using dmg::testing::MixedData;
 
 std::vector<std::byte> B(std::initializer_list<int> v) {
   std::vector<std::byte> out;
@@ -166,19 +163,7 @@ TEST_P(LzfseKindTest, BitFlipsNeverCrash) {
 }
 
 std::string KindName(const ::testing::TestParamInfo<LzfseBlockKind>& param_info) {
-  switch (param_info.param) {
-    case LzfseBlockKind::kAuto:
-      return "auto";
-    case LzfseBlockKind::kV2:
-      return "v2";
-    case LzfseBlockKind::kV1:
-      return "v1";
-    case LzfseBlockKind::kLzvn:
-      return "lzvn";
-    case LzfseBlockKind::kRaw:
-      return "raw";
-  }
-  return "unknown";
+  return std::string(LzfseBlockKindName(param_info.param));
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, LzfseKindTest,
@@ -199,64 +184,9 @@ TEST(LzfseEncode, ManyBlocksAndLongMatches) {
   EXPECT_TRUE(out == data);
 }
 
-// --- 7-Zip oracle ----------------------------------------------------------
-
-class LzfseSevenZipTest : public ::testing::TestWithParam<LzfseBlockKind> {};
-
-TEST_P(LzfseSevenZipTest, ExtractsOurChunks) {
-  IMGFS_REQUIRE_TOOL("7zz");
-  imgfs::testing::TempDir dir;
-  // 1 MiB chunks of mixed data (several blocks each), one small chunk, and
-  // a chunk of a long zero run.
-  std::vector<std::byte> data = MixedData((2u << 20) + 2048, 53);
-  data.insert(data.end(), 65536, std::byte{0});
-  std::vector<testing::TestChunk> chunks;
-  for (size_t at = 0; at < data.size();) {
-    const size_t n = std::min<size_t>(data.size() - at, at == 0 ? 2048 : 1 << 20);
-    testing::TestChunk c;
-    c.type = ChunkType::kLzfse;
-    c.sector_count = n / 512;
-    c.payload = LzfseCompress(std::span(data).subspan(at, n), GetParam());
-    chunks.push_back(std::move(c));
-    at += n;
-  }
-  imgfs::testing::WriteWholeFile(dir.Join("t.dmg"), AsString(testing::BuildTestDmg(chunks)));
-  std::vector<imgfs::testing::ExtractedFile> files;
-  ASSERT_TRUE(imgfs::testing::SevenZipExtractDmg(dir.Join("t.dmg"), &files, /*warnings_ok=*/true));
-  ASSERT_EQ(files.size(), 1u);
-  EXPECT_TRUE(files[0].bytes == AsString(data));
-  // Differential check on damaged chunks: where 7-Zip still extracts, our
-  // decoder must accept the same chunks and produce the same bytes.
-  for (size_t flip = 0; flip < 6; ++flip) {
-    SCOPED_TRACE(flip);
-    std::vector<testing::TestChunk> bad = chunks;
-    auto& payload = bad[1 + flip % 3].payload;
-    payload[(payload.size() * (flip + 1)) / 8] ^= std::byte{0x20};
-    imgfs::testing::WriteWholeFile(dir.Join("bad.dmg"), AsString(testing::BuildTestDmg(bad)));
-    if (imgfs::testing::RunIn(dir.path(),
-                              "rm -rf bad && 7zz x -tdmg -y -obad bad.dmg >/dev/null 2>&1") != 0) {
-      continue;
-    }
-    std::string ours;
-    for (const auto& c : bad) {
-      std::vector<std::byte> out(c.sector_count * 512);
-      ASSERT_OK(DecompressChunk(c.type, c.payload, out));
-      ours += AsString(out);
-    }
-    EXPECT_TRUE(imgfs::testing::ReadWholeFile(dir.Join("bad/0.hfs")) == ours);
-  }
-}
-
-// 7-Zip 26.02 decodes neither bvx1 blocks (E_NOTIMPL, "we need examples")
-// nor, in DMGs, bvx- blocks, so only the kinds below are checked with it.
-INSTANTIATE_TEST_SUITE_P(Kinds, LzfseSevenZipTest,
-                         ::testing::Values(LzfseBlockKind::kAuto, LzfseBlockKind::kV2,
-                                           LzfseBlockKind::kLzvn),
-                         KindName);
-
 // Writes the seed corpora of the codec fuzzers (tests/fuzz/codec_fuzz.h
 // layout) into $IMGFS_FUZZ_CORPUS_DIR/{adc,lzfse,lzvn}/. Run by hand:
-//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/formats/lzfse_test
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/core/lzfse_test
 //     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
 TEST(LzfseSeeds, DISABLED_WriteFuzzSeeds) {
   const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
@@ -289,4 +219,4 @@ TEST(LzfseSeeds, DISABLED_WriteFuzzSeeds) {
 }
 
 }  // namespace
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

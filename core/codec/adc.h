@@ -17,7 +17,7 @@
 
 #include "core/status.h"
 
-namespace imgfs::dmg {
+namespace imgfs::codec {
 
 // Decodes `in` into exactly out.size() bytes. A stream that ends before
 // `out` is full, whose token runs past `out` or refers back before its
@@ -26,9 +26,13 @@ namespace imgfs::dmg {
 // the two spans.
 Status AdcDecompress(std::span<const std::byte> in, std::span<std::byte> out);
 
-// Greedy encoder (one hash probe per position). Its output decodes with
+// Like AdcDecompress, but the token that reaches out.size() may run past it
+// (it is cut there): decodes the first out.size() bytes of a longer stream.
+Status AdcDecompressPrefix(std::span<const std::byte> in, std::span<std::byte> out);
+
+// Greedy encoder (match_finder.h: one hash probe per position). Its output decodes with
 // AdcDecompress, dmg2img and 7-Zip. Meant for tests and the writer; it is
 // not tuned for ratio. Thread-safe.
 std::vector<std::byte> AdcCompress(std::span<const std::byte> in);
 
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

@@ -19,7 +19,7 @@
 
 #include "core/status.h"
 
-namespace imgfs::dmg::lzfse {
+namespace imgfs::codec::lzfse {
 
 // Copies m bytes from p - d to p front to back, so an overlapping match
 // (d < m) repeats its pattern. REQUIRES: d >= 1 and both ranges in bounds.
@@ -45,4 +45,4 @@ Status LzvnDecode(std::span<const std::byte> in, std::span<std::byte> out, size_
 // end-of-stream opcode.
 std::vector<std::byte> LzvnEncode(std::span<const std::byte> in);
 
-}  // namespace imgfs::dmg::lzfse
+}  // namespace imgfs::codec::lzfse

@@ -8,18 +8,18 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/codec/lzfse/fse.h"
+#include "core/codec/lzfse/lzfse.h"
+#include "core/codec/lzfse/lzfse_format.h"
+#include "core/codec/lzfse/lzvn.h"
+#include "core/codec/match_finder.h"
 #include "core/util/endian.h"
-#include "formats/dmg/lzfse/fse.h"
-#include "formats/dmg/lzfse/lzfse.h"
-#include "formats/dmg/lzfse/lzfse_format.h"
-#include "formats/dmg/lzfse/lzvn.h"
 
-namespace imgfs::dmg {
+namespace imgfs::codec {
 namespace lzfse {
 namespace {
 
-constexpr unsigned kHashBits = 16;
-constexpr size_t kMinMatch = 4;
+using LzfseMatchFinder = HashMatchFinder<16, 4>;
 // Inputs below this size get an LZVN block, as Apple's encoder does.
 constexpr size_t kLzvnThresholdBytes = 4096;
 // The L/M/D payload starts with 8 zero bytes, as the reference encoder
@@ -295,41 +295,17 @@ class BlockWriter {
   size_t block_bytes_ = 0;
 };
 
-uint32_t Load32(const std::byte* p) {
-  uint32_t v = 0;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 void EncodeFse(std::span<const std::byte> in, bool v1, bool allow_raw,
                std::vector<std::byte>* out) {
   BlockWriter blocks(in, v1, allow_raw, out);
-  std::vector<uint32_t> table(size_t{1} << kHashBits, 0);  // position + 1
-  size_t lit = 0;
-  size_t i = 0;
-  while (i + kMinMatch <= in.size()) {
-    const uint32_t v = Load32(in.data() + i);
-    const uint32_t h = (v * 2654435761u) >> (32 - kHashBits);
-    const size_t cand = table[h];
-    table[h] = static_cast<uint32_t>(i + 1);
-    if (cand == 0 || i - (cand - 1) > kMaxDValue || Load32(in.data() + cand - 1) != v) {
-      ++i;
-      continue;
-    }
-    const size_t d = i - (cand - 1);
-    size_t m = kMinMatch;
-    while (i + m < in.size() && in[i + m] == in[i + m - d]) {
-      ++m;
-    }
-    blocks.Add(lit, i - lit, m, d);
-    // Index the start of the match's tail so the next search finds it.
-    for (size_t k = i + 1; k < i + m && k + kMinMatch <= in.size(); k += 4) {
-      table[(Load32(in.data() + k) * 2654435761u) >> (32 - kHashBits)] =
-          static_cast<uint32_t>(k + 1);
-    }
-    i += m;
-    lit = i;
-  }
+  LzfseMatchFinder finder(in, kMaxDValue, SIZE_MAX);
+  // Indexing every 4th position inside a match lets the next search find
+  // the match's tail.
+  const size_t lit = finder.GreedyParse(
+      /*reindex_step=*/4, [&](size_t lit_begin, size_t pos, const LzMatch& match) {
+        blocks.Add(lit_begin, pos - lit_begin, match.length, match.distance);
+        return match.length;
+      });
   if (lit < in.size()) {
     blocks.Add(lit, in.size() - lit, 0, 0);
   }
@@ -350,6 +326,22 @@ void EncodeLzvnBlock(std::span<const std::byte> in, bool allow_raw, std::vector<
 
 }  // namespace
 }  // namespace lzfse
+
+std::string_view LzfseBlockKindName(LzfseBlockKind kind) {
+  switch (kind) {
+    case LzfseBlockKind::kAuto:
+      return "auto";
+    case LzfseBlockKind::kV2:
+      return "v2";
+    case LzfseBlockKind::kV1:
+      return "v1";
+    case LzfseBlockKind::kLzvn:
+      return "lzvn";
+    case LzfseBlockKind::kRaw:
+      return "raw";
+  }
+  return "unknown";
+}
 
 std::vector<std::byte> LzfseCompress(std::span<const std::byte> in, LzfseBlockKind kind) {
   using namespace lzfse;  // NOLINT(google-build-using-namespace): this file's own helpers
@@ -384,4 +376,4 @@ std::vector<std::byte> LzfseCompress(std::span<const std::byte> in, LzfseBlockKi
   return out;
 }
 
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

@@ -16,9 +16,9 @@
 #include <cstdint>
 #include <span>
 
-#include "formats/dmg/lzfse/fse.h"
+#include "core/codec/lzfse/fse.h"
 
-namespace imgfs::dmg::lzfse {
+namespace imgfs::codec::lzfse {
 
 inline constexpr uint32_t kMagicEnd = 0x24787662;   // "bvx$"
 inline constexpr uint32_t kMagicRaw = 0x2d787662;   // "bvx-"
@@ -112,4 +112,4 @@ inline uint32_t EncodeFreqValue(uint32_t value, int* nbits) {
   return 15 | ((value - 24) << 4);
 }
 
-}  // namespace imgfs::dmg::lzfse
+}  // namespace imgfs::codec::lzfse

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: MIT
 // ADC decoder from hand-made token bytes, one case per rule, plus encoder
-// round trips.
-#include "formats/dmg/adc.h"
+// round trips and prefixes.
+#include "core/codec/adc.h"
 
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "tests/formats/dmg/test_data.h"
 #include "tests/testing/status_matchers.h"
 
-namespace imgfs::dmg {
+namespace imgfs::codec {
 namespace {
 
 std::vector<std::byte> B(std::initializer_list<int> v) {
@@ -28,7 +29,7 @@ TEST(AdcDecode, LiteralShortAndLongMatches) {
   const auto in = B({0x83, 'a', 'b', 'c', 'd', 0x00, 0x03, 0x41, 0x00, 0x00});
   std::vector<std::byte> out(12);
   ASSERT_OK(AdcDecompress(in, out));
-  EXPECT_EQ(testing::AsString(out), "abcdabcccccc");
+  EXPECT_EQ(dmg::testing::AsString(out), "abcdabcccccc");
 }
 
 TEST(AdcDecode, ShortMatchFieldLimits) {
@@ -79,8 +80,23 @@ TEST(AdcDecode, EmptyOutputNeedsNoInput) {
   EXPECT_OK(AdcDecompress({}, out));
 }
 
+TEST(AdcDecode, PrefixesCutTheLastToken) {
+  // The same stream as above; every prefix ends inside or after a token.
+  const auto in = B({0x83, 'a', 'b', 'c', 'd', 0x00, 0x03, 0x41, 0x00, 0x00});
+  const std::string want = "abcdabcccccc";
+  for (size_t n = 0; n <= want.size(); ++n) {
+    std::vector<std::byte> out(n);
+    ASSERT_OK(AdcDecompressPrefix(in, out));
+    EXPECT_EQ(dmg::testing::AsString(out), want.substr(0, n));
+  }
+  std::vector<std::byte> longer(want.size() + 1);
+  EXPECT_CODE(AdcDecompressPrefix(in, longer), kCorrupt);
+  std::vector<std::byte> out(8);
+  EXPECT_CODE(AdcDecompressPrefix(B({0x80, 'a', 0x00, 0x01}), out), kCorrupt);
+}
+
 TEST(AdcEncode, UsesAllTokenKinds) {
-  const auto data = testing::MixedData(200000, 21);
+  const auto data = dmg::testing::MixedData(200000, 21);
   const auto packed = AdcCompress(data);
   bool literal = false, short_match = false, long_match = false;
   for (size_t i = 0; i < packed.size();) {
@@ -113,4 +129,4 @@ TEST(AdcEncode, TinyInputs) {
 }
 
 }  // namespace
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

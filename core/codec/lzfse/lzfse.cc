@@ -2,7 +2,7 @@
 // LZFSE stream decoder: block framing, the v1/v2 compressed block headers
 // and the FSE literal and L/M/D streams. Everything read from the stream is
 // bounded before use; see lzfse.h for the block kinds.
-#include "formats/dmg/lzfse/lzfse.h"
+#include "core/codec/lzfse/lzfse.h"
 
 #include <array>
 #include <cstdint>
@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "core/codec/lzfse/fse.h"
+#include "core/codec/lzfse/lzfse_format.h"
+#include "core/codec/lzfse/lzvn.h"
 #include "core/util/endian.h"
-#include "formats/dmg/lzfse/fse.h"
-#include "formats/dmg/lzfse/lzfse_format.h"
-#include "formats/dmg/lzfse/lzvn.h"
 
-namespace imgfs::dmg {
+namespace imgfs::codec {
 namespace lzfse {
 namespace {
 
@@ -23,7 +23,7 @@ namespace {
 constexpr size_t kCopySlackBytes = 16;
 
 Status Bad(const std::string& what, size_t at) {
-  return CorruptError("dmg: lzfse " + what + " at stream byte " + std::to_string(at));
+  return CorruptError("lzfse: " + what + " at stream byte " + std::to_string(at));
 }
 
 uint32_t Field(uint64_t v, int offset, int bits) {
@@ -158,7 +158,7 @@ Status DecodeCompressedBlock(std::span<const std::byte> in, size_t at, std::span
     return Bad("block payload runs past the end of the stream", at);
   }
   if (h.n_raw_bytes > out.size() - *op) {
-    return Bad("block makes more bytes than the chunk holds", at);
+    return Bad("block makes more bytes than the output holds", at);
   }
   Tables t;
   if (!BuildDecoderTable(kLiteralStates, h.LiteralFreq(), t.literal) ||
@@ -275,7 +275,7 @@ Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out) 
     switch (magic) {
       case kMagicEnd:
         if (op != out.size()) {
-          return CorruptError("dmg: lzfse stream holds " + std::to_string(op) + " bytes, not " +
+          return CorruptError("lzfse: stream holds " + std::to_string(op) + " bytes, not " +
                               std::to_string(out.size()));
         }
         return Status::Ok();
@@ -285,7 +285,7 @@ Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out) 
         }
         const uint32_t n = LoadLE32(in.data() + ip + 4);
         if (n > out.size() - op) {
-          return Bad("raw block makes more bytes than the chunk holds", ip);
+          return Bad("raw block makes more bytes than the output holds", ip);
         }
         if (n > in.size() - ip - kRawHeaderBytes) {
           return Bad("raw block is truncated", ip);
@@ -304,7 +304,7 @@ Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out) 
         const uint32_t n_raw = LoadLE32(in.data() + ip + 4);
         const uint32_t n_payload = LoadLE32(in.data() + ip + 8);
         if (n_raw > out.size() - op) {
-          return Bad("lzvn block makes more bytes than the chunk holds", ip);
+          return Bad("lzvn block makes more bytes than the output holds", ip);
         }
         if (n_payload > in.size() - ip - kLzvnHeaderBytes) {
           return Bad("lzvn block is truncated", ip);
@@ -328,4 +328,4 @@ Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out) 
   }
 }
 
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

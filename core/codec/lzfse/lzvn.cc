@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // LZVN decoder and greedy encoder; opcodes are described in lzvn.h.
-#include "formats/dmg/lzfse/lzvn.h"
+#include "core/codec/lzfse/lzvn.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
-namespace imgfs::dmg::lzfse {
+#include "core/codec/match_finder.h"
+
+namespace imgfs::codec::lzfse {
 namespace {
 
 constexpr size_t kEndOfStreamBytes = 8;
@@ -45,7 +47,7 @@ Op Classify(unsigned b) {
 }
 
 Status Bad(const char* what, size_t at) {
-  return CorruptError(std::string("dmg: lzvn ") + what + " at payload byte " + std::to_string(at));
+  return CorruptError(std::string("lzvn: ") + what + " at payload byte " + std::to_string(at));
 }
 
 }  // namespace
@@ -71,8 +73,8 @@ Status LzvnDecode(std::span<const std::byte> in, std::span<std::byte> out, size_
           return Bad("end-of-stream opcode is truncated", ip);
         }
         if (op != out_end) {
-          return CorruptError("dmg: lzvn stream ends after " + std::to_string(op - out_begin) +
-                              " of " + std::to_string(out_end - out_begin) + " bytes");
+          return CorruptError("lzvn: stream ends after " + std::to_string(op - out_begin) + " of " +
+                              std::to_string(out_end - out_begin) + " bytes");
         }
         if (in_used != nullptr) {
           *in_used = ip + kEndOfStreamBytes;
@@ -163,19 +165,12 @@ Status LzvnDecode(std::span<const std::byte> in, std::span<std::byte> out, size_
 
 namespace {
 
-constexpr unsigned kHashBits = 14;
-constexpr size_t kMinMatch = 4;
+// LZVN blocks are small (LZFSE uses them below 4 KiB): a 16K-entry table.
+using LzvnMatchFinder = HashMatchFinder<14, 4>;
 constexpr size_t kMaxDistance = 0xffff;  // large-distance opcode limit
 // Distances the medium opcode is used for (small ones fit the 2-byte form).
 constexpr size_t kMinMediumDistance = 1536;
 constexpr size_t kMaxMediumDistance = 1 << 14;
-
-uint32_t Load32(const std::byte* p) {
-  uint32_t v = 0;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint32_t Hash4(uint32_t v) { return (v * 2654435761u) >> (32 - kHashBits); }
 
 void Put(std::vector<std::byte>& out, unsigned v) { out.push_back(static_cast<std::byte>(v)); }
 
@@ -260,32 +255,18 @@ void EmitMatch(std::vector<std::byte>& out, const std::byte* lit, size_t l, size
 std::vector<std::byte> LzvnEncode(std::span<const std::byte> in) {
   std::vector<std::byte> out;
   out.reserve(in.size() + in.size() / 64 + 16);
-  std::vector<uint32_t> table(size_t{1} << kHashBits, 0);  // position + 1
+  LzvnMatchFinder finder(in, kMaxDistance, SIZE_MAX);
   size_t prev_d = 0;
-  size_t lit = 0;
-  size_t i = 0;
-  while (in.size() >= kMinMatch && i + kMinMatch <= in.size()) {
-    const uint32_t v = Load32(in.data() + i);
-    const uint32_t h = Hash4(v);
-    const size_t cand = table[h];
-    table[h] = static_cast<uint32_t>(i + 1);
-    if (cand == 0 || i - (cand - 1) > kMaxDistance || Load32(in.data() + cand - 1) != v) {
-      ++i;
-      continue;
-    }
-    const size_t d = i - (cand - 1);
-    size_t m = kMinMatch;
-    while (i + m < in.size() && in[i + m] == in[i + m - d]) {
-      ++m;
-    }
-    EmitMatch(out, in.data() + lit, i - lit, m, d, &prev_d);
-    i += m;
-    lit = i;
-  }
+  const size_t lit = finder.GreedyParse(
+      /*reindex_step=*/0, [&](size_t lit_begin, size_t pos, const LzMatch& match) {
+        EmitMatch(out, in.data() + lit_begin, pos - lit_begin, match.length, match.distance,
+                  &prev_d);
+        return match.length;
+      });
   EmitLiterals(out, in.data() + lit, in.size() - lit);
   Put(out, 0x06);
   out.insert(out.end(), kEndOfStreamBytes - 1, std::byte{0});
   return out;
 }
 
-}  // namespace imgfs::dmg::lzfse
+}  // namespace imgfs::codec::lzfse

@@ -19,7 +19,7 @@
 #include <span>
 #include <vector>
 
-namespace imgfs::dmg::lzfse {
+namespace imgfs::codec::lzfse {
 
 // Symbol and state counts of the four entropy coders.
 inline constexpr int kLSymbols = 20;
@@ -166,4 +166,4 @@ class BitWriter {
   int nbits_ = 0;
 };
 
-}  // namespace imgfs::dmg::lzfse
+}  // namespace imgfs::codec::lzfse

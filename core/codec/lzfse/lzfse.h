@@ -9,11 +9,12 @@
 
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
 
-namespace imgfs::dmg {
+namespace imgfs::codec {
 
 // Decodes a whole LZFSE stream (up to and including its end block) into
 // exactly out.size() bytes. Anything malformed, a stream that ends early or
@@ -28,9 +29,12 @@ Status LzfseDecompress(std::span<const std::byte> in, std::span<std::byte> out);
 // 7-Zip also refuses bvx1, which Apple's encoders never write).
 enum class LzfseBlockKind { kAuto, kV2, kV1, kLzvn, kRaw };
 
+// "auto", "v2", "v1", "lzvn" or "raw" (for messages and test names).
+std::string_view LzfseBlockKindName(LzfseBlockKind kind);
+
 // Encodes `in` as an LZFSE stream that LzfseDecompress and 7-Zip read
 // (greedy hash matcher, real FSE entropy coding). Thread-safe.
 std::vector<std::byte> LzfseCompress(std::span<const std::byte> in,
                                      LzfseBlockKind kind = LzfseBlockKind::kAuto);
 
-}  // namespace imgfs::dmg
+}  // namespace imgfs::codec

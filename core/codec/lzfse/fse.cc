@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // FSE tables and bit streams for LZFSE; see fse.h.
-#include "formats/dmg/lzfse/fse.h"
+#include "core/codec/lzfse/fse.h"
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
 
-namespace imgfs::dmg::lzfse {
+namespace imgfs::codec::lzfse {
 namespace {
 
 template <size_t N>
@@ -217,4 +217,4 @@ int BitWriter::Finish() {
   return extra;
 }
 
-}  // namespace imgfs::dmg::lzfse
+}  // namespace imgfs::codec::lzfse

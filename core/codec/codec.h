@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// The codec library: one interface over every compression codec a disk
+// image format stores chunks or clusters in. Formats map their own type tag
+// (a dmg ChunkType, a qcow2 compression_type) to a Codec and call these.
+//
+// Decoders are pure functions of their input: thread-safe (per-thread
+// libdeflate, zlib, zstd and liblzma contexts live inside the library and
+// are reused, so a call neither shares nor allocates decoder state), never
+// write outside `out`, and are fuzzed (tests/fuzz/). Errors name the codec:
+// "zlib: stream holds 1000 bytes, not 4096"; callers add where the stream
+// was ("dmg: zlib chunk at sector 8: ...").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/status.h"
+
+namespace imgfs::codec {
+
+enum class Codec : uint8_t {
+  kDeflateRaw,  // RFC 1951 deflate, no header (qcow2 zlib-type clusters)
+  kZlib,        // RFC 1950: deflate in a zlib header and Adler-32 (dmg UDZO)
+  kZstd,        // zstd frames (qcow2 compression_type 1)
+  kBzip2,       // optional: libbz2 (dmg UDBZ)
+  kXz,          // optional: liblzma; decodes xz and legacy .lzma (dmg ULMO)
+  kAdc,         // Apple Data Compression, our own (adc.h; dmg UDCO)
+  kLzfse,       // LZFSE with LZVN blocks, our own (lzfse/lzfse.h; dmg ULFO)
+};
+
+// Every codec, for tests and tools that walk them all.
+inline constexpr Codec kAllCodecs[] = {Codec::kDeflateRaw, Codec::kZlib, Codec::kZstd,
+                                       Codec::kBzip2,      Codec::kXz,   Codec::kAdc,
+                                       Codec::kLzfse};
+
+// Lowercase name for messages: "deflate", "zlib", "zstd", "bzip2", "xz",
+// "adc", "lzfse" ("unknown" for a value outside the enum).
+std::string_view CodecName(Codec codec);
+
+// True when this build has the codec (bzip2 and xz are optional; the
+// others always are). A codec that is not built makes every call below
+// return kUnsupported.
+bool Available(Codec codec);
+
+// Decodes `in` into exactly out.size() bytes. The stream must end exactly
+// there: one that ends early, holds more than out.size() bytes, or is
+// malformed is kCorrupt. Bytes of `in` after the end of the stream are
+// ignored (formats pad streams to sectors). No caller needs a stream that
+// may end early, so there is no such mode. ADC has no end marker: its
+// stream ends when `out` is full. Here and below, a Codec value outside the
+// enum is kInvalidArgument.
+Status Decompress(Codec codec, std::span<const std::byte> in, std::span<std::byte> out);
+
+// Decodes only the first out.size() bytes of the stream and stops: the rest
+// of the stream is not looked at, so damage after the prefix goes unseen.
+// kCorrupt when the stream is malformed before, or ends before, out.size()
+// bytes. Cheaper than Decompress for a small prefix of a large stream:
+// kDeflateRaw/kZlib use zlib's streaming inflate, about half libdeflate's
+// speed, so whole-stream Decompress wins past about half the stream
+// (docs/BENCHMARKS.md, "Prefix inflate for small zlib reads"); zstd, bzip2,
+// xz and ADC stop where `out` is full. kLzfse is kUnsupported: its blocks
+// decode whole, so stopping inside one would need a temporary buffer, and
+// no format needs LZFSE prefixes.
+Status DecompressPrefix(Codec codec, std::span<const std::byte> in, std::span<std::byte> out);
+
+// Compresses `in` into one stream that Decompress(codec, ..., in.size())
+// restores. level < 0 means the codec's default; levels above the codec's
+// maximum are clamped (zlib/deflate 0..12 with libdeflate, zstd 1..19,
+// bzip2 1..9, xz 0..9; ADC and LZFSE have one level). The result may be
+// larger than `in`. kInvalidArgument for inputs over 2 GiB (our encoders
+// keep 32-bit positions; no format writes chunks that large).
+Result<std::vector<std::byte>> Compress(Codec codec, int level, std::span<const std::byte> in);
+
+}  // namespace imgfs::codec

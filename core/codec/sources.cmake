@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: MIT
+# The codec library (core/codec/) inside imgfs_core; included from
+# core/CMakeLists.txt. The root CMakeLists.txt derives the "lzfse" feature
+# from these sources, and found bzip2/liblzma decide the optional halves.
+target_sources(imgfs_core PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/codec.cc
+  ${CMAKE_CURRENT_LIST_DIR}/deflate.cc
+  ${CMAKE_CURRENT_LIST_DIR}/zstd.cc
+  ${CMAKE_CURRENT_LIST_DIR}/adc.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/fse.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzvn.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzfse.cc
+  ${CMAKE_CURRENT_LIST_DIR}/lzfse/lzfse_encode.cc
+)
+target_link_libraries(imgfs_core PRIVATE PkgConfig::DEFLATE PkgConfig::ZSTD ZLIB::ZLIB)
+
+# Optional codec libraries, found in the root CMakeLists.txt (features list).
+if(BZIP2_FOUND)
+  target_sources(imgfs_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/bzip2.cc)
+  target_link_libraries(imgfs_core PRIVATE BZip2::BZip2)
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_BZIP2=1)
+else()
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_BZIP2=0)
+endif()
+if(LZMA_FOUND)
+  target_sources(imgfs_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/xz.cc)
+  target_link_libraries(imgfs_core PRIVATE PkgConfig::LZMA)
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZMA=1)
+else()
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZMA=0)
+endif()
