@@ -21,12 +21,12 @@
 
 namespace imgfs {
 
-// What an entry holds, so that one device may cache several kinds of thing.
+// What an entry holds, so that one device may cache several kinds of thing
+// under the same index space (a host offset, a chunk number).
 enum class CacheKind : uint32_t {
-  kL2Table = 1,
-  kRefcountBlock = 2,
-  kDecompressed = 3,
-  kTable = 4,  // other per-format metadata tables
+  kMapTable = 1,  // a block map's lookup tables (qcow2 L2, grain tables, BAT pages)
+  kDecoded = 2,   // decompressed (or decrypted) units: chunks, clusters, grains
+  kTable = 3,     // other per-format metadata tables
 };
 
 struct CacheKey {

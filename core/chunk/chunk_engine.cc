@@ -8,13 +8,13 @@
 
 #include <algorithm>
 #include <array>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "core/util/mutex.h"
 
 namespace imgfs {
 namespace {
@@ -83,15 +83,16 @@ struct ChunkEngine::Inflation {
 };
 
 struct ChunkEngine::Shared {
-  std::mutex mu;
-  std::condition_variable cv;  // an inflation is done, or running_tasks fell
-  std::unordered_map<uint64_t, std::shared_ptr<Inflation>> inflight;  // by chunk; guarded by mu
-  size_t pending = 0;                        // ahead inflations not yet done; guarded by mu
-  size_t running_tasks = 0;                  // pool tasks using the engine; guarded by mu
-  size_t waiting = 0;                        // readers waiting for another's; guarded by mu
-  bool closed = false;                       // guarded by mu
-  std::array<Stream, kStreamSlots> streams;  // guarded by mu
-  uint64_t tick = 0;                         // guarded by mu
+  Mutex mu;
+  CondVar cv;  // an inflation is done, or running_tasks fell
+  std::unordered_map<uint64_t, std::shared_ptr<Inflation>> inflight
+      IMGFS_GUARDED_BY(mu);                       // by chunk
+  size_t pending IMGFS_GUARDED_BY(mu) = 0;        // ahead inflations not yet done
+  size_t running_tasks IMGFS_GUARDED_BY(mu) = 0;  // pool tasks using the engine
+  size_t waiting IMGFS_GUARDED_BY(mu) = 0;        // readers waiting for another's
+  bool closed IMGFS_GUARDED_BY(mu) = false;
+  std::array<Stream, kStreamSlots> streams IMGFS_GUARDED_BY(mu);
+  uint64_t tick IMGFS_GUARDED_BY(mu) = 0;
 };
 
 ChunkEngine::ChunkEngine(const ChunkSource* source, const Options& options)
@@ -108,9 +109,11 @@ ChunkEngine::ChunkEngine(const ChunkSource* source, const Options& options)
 ChunkEngine::~ChunkEngine() { Close(); }
 
 void ChunkEngine::Close() {
-  std::unique_lock lock(shared_->mu);
+  MutexLock lock(&shared_->mu);
   shared_->closed = true;
-  shared_->cv.wait(lock, [&] { return shared_->running_tasks == 0; });
+  while (shared_->running_tasks != 0) {
+    shared_->cv.Wait(&shared_->mu);
+  }
 }
 
 // None without a pool; at most kAheadChunksPerThread per pool thread and
@@ -126,12 +129,14 @@ size_t ChunkEngine::AheadLimit(const Options& options) {
 }
 
 void ChunkEngine::WaitIdle() const {
-  std::unique_lock lock(shared_->mu);
-  shared_->cv.wait(lock, [&] { return shared_->pending == 0 && shared_->running_tasks == 0; });
+  MutexLock lock(&shared_->mu);
+  while (shared_->pending != 0 || shared_->running_tasks != 0) {
+    shared_->cv.Wait(&shared_->mu);
+  }
 }
 
 size_t ChunkEngine::waiting_readers() const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(&shared_->mu);
   return shared_->waiting;
 }
 
@@ -152,7 +157,7 @@ Result<std::shared_ptr<const ChunkEngine::Decoded>> ChunkEngine::InflateToCache(
 // Marks `job` done with `data` (may be null) and wakes its waiters.
 void ChunkEngine::Finish(const std::shared_ptr<Inflation>& job,
                          std::shared_ptr<const Decoded> data) const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(&shared_->mu);
   job->state = Inflation::State::kDone;
   job->data = std::move(data);
   if (job->ahead) {
@@ -162,7 +167,7 @@ void ChunkEngine::Finish(const std::shared_ptr<Inflation>& job,
   if (it != shared_->inflight.end() && it->second == job) {
     shared_->inflight.erase(it);
   }
-  shared_->cv.notify_all();
+  shared_->cv.SignalAll();
 }
 
 // Decodes a chunk this reader registered (or took from the queue) in
@@ -197,8 +202,10 @@ void ChunkEngine::CopyOut(const ChunkPiece& p, const Decoded& data) const {
 // While a reader waits for a chunk being decoded elsewhere, it decodes the
 // earliest queued read-ahead chunk instead of sleeping, so that a stream
 // keeps the reader's core busy too. Returns false when none is queued.
-// REQUIRES: `lock` holds shared_->mu; it is released meanwhile.
-bool ChunkEngine::HelpOne(std::unique_lock<std::mutex>& lock, uint64_t wanted) const {
+// REQUIRES: shared_->mu is held; it is released meanwhile. (Not checked by
+// -Wthread-safety: Shared is incomplete where HelpOne is declared, so the
+// header cannot name its mutex.)
+bool ChunkEngine::HelpOne(uint64_t wanted) const IMGFS_NO_THREAD_SAFETY_ANALYSIS {
   std::shared_ptr<Inflation> job;
   for (const auto& [index, candidate] : shared_->inflight) {
     if (index != wanted && candidate->state == Inflation::State::kQueued &&
@@ -211,10 +218,10 @@ bool ChunkEngine::HelpOne(std::unique_lock<std::mutex>& lock, uint64_t wanted) c
   }
   job->state = Inflation::State::kRunning;
   const ChunkInfo chunk = job->chunk;
-  lock.unlock();
+  shared_->mu.Unlock();
   Result<std::shared_ptr<const Decoded>> data = InflateToCache(chunk, true);
   Finish(job, data.ok() ? *data : nullptr);
-  lock.lock();
+  shared_->mu.Lock();
   return true;
 }
 
@@ -227,7 +234,7 @@ Status ChunkEngine::ReadPiece(const ChunkPiece& p, bool streaming) const {
     if (!hit) {
       std::shared_ptr<Inflation> mine;
       {
-        std::unique_lock lock(shared_->mu);
+        MutexLock lock(&shared_->mu);
         auto it = shared_->inflight.find(p.chunk.index);
         if (it == shared_->inflight.end()) {
           mine = std::make_shared<Inflation>();
@@ -239,8 +246,8 @@ Status ChunkEngine::ReadPiece(const ChunkPiece& p, bool streaming) const {
           const std::shared_ptr<Inflation> other = it->second;
           ++shared_->waiting;
           while (other->state != Inflation::State::kDone) {
-            if (!HelpOne(lock, p.chunk.index)) {
-              shared_->cv.wait(lock);
+            if (!HelpOne(p.chunk.index)) {
+              shared_->cv.Wait(&shared_->mu);
             }
           }
           --shared_->waiting;
@@ -270,8 +277,8 @@ void ChunkEngine::FollowStream(uint64_t offset, uint64_t length, bool submit) co
   uint64_t to = 0;
   uint64_t id = 0;
   {
-    std::lock_guard lock(shared_->mu);
     Shared& s = *shared_;
+    MutexLock lock(&s.mu);
     ++s.tick;
     Stream* stream = nullptr;
     Stream* victim = &s.streams[0];
@@ -311,7 +318,7 @@ void ChunkEngine::QueueAhead(uint64_t from, uint64_t to, uint64_t stream_id) con
   std::vector<std::shared_ptr<Inflation>> queued;
   uint64_t stopped = to;
   source_->ForEachChunkIn(from, to, [&](const ChunkInfo& c) {
-    std::lock_guard lock(shared_->mu);
+    MutexLock lock(&shared_->mu);
     if (shared_->closed || shared_->pending >= ahead_limit_) {
       stopped = c.first_byte;
       return false;
@@ -328,7 +335,7 @@ void ChunkEngine::QueueAhead(uint64_t from, uint64_t to, uint64_t stream_id) con
     return true;
   });
   {
-    std::lock_guard lock(shared_->mu);
+    MutexLock lock(&shared_->mu);
     for (Stream& s : shared_->streams) {
       if (s.used && s.id == stream_id) {
         s.next_bytes = std::max(s.next_bytes, stopped);
@@ -338,7 +345,7 @@ void ChunkEngine::QueueAhead(uint64_t from, uint64_t to, uint64_t stream_id) con
   for (std::shared_ptr<Inflation>& job : queued) {
     pool_->Submit([this, shared = shared_, job = std::move(job)] {
       {
-        std::lock_guard lock(shared->mu);
+        MutexLock lock(&shared->mu);
         if (shared->closed || job->state != Inflation::State::kQueued) {
           return;  // the engine is gone or closing, or a reader took the chunk
         }
@@ -346,9 +353,9 @@ void ChunkEngine::QueueAhead(uint64_t from, uint64_t to, uint64_t stream_id) con
         ++shared->running_tasks;
       }
       RunAheadTask(job);
-      std::lock_guard lock(shared->mu);
+      MutexLock lock(&shared->mu);
       --shared->running_tasks;
-      shared->cv.notify_all();
+      shared->cv.SignalAll();
     });
   }
 }

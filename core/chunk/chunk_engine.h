@@ -92,7 +92,7 @@ class ChunkEngine {
     Cache* cache = nullptr;      // required; outlives the engine
     ThreadPool* pool = nullptr;  // may be null: no read-ahead, serial pieces
     uint64_t cache_id = 0;       // the owner's Cache::NewId()
-    CacheKind cache_kind = CacheKind::kDecompressed;
+    CacheKind cache_kind = CacheKind::kDecoded;
     // The largest decoded chunk read-ahead may meet; 0 turns it off.
     uint64_t max_chunk_bytes = 0;
     // Read-ahead chunks queued or running at once (readers that would
@@ -157,7 +157,7 @@ class ChunkEngine {
   Result<std::shared_ptr<const Decoded>> InflateToCache(const ChunkInfo& chunk,
                                                         bool transient) const;
   void CopyOut(const ChunkPiece& p, const Decoded& data) const;
-  bool HelpOne(std::unique_lock<std::mutex>& lock, uint64_t wanted) const;
+  bool HelpOne(uint64_t wanted) const;
   void Finish(const std::shared_ptr<Inflation>& job, std::shared_ptr<const Decoded> data) const;
   void FollowStream(uint64_t offset, uint64_t length, bool submit) const;
   void QueueAhead(uint64_t from, uint64_t to, uint64_t stream_id) const;

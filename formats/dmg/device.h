@@ -3,7 +3,7 @@
 // into one sorted map; a read finds its first chunk by binary search and
 // serves zero-fill and ignore chunks as zeros, raw chunks from the file and
 // compressed chunks through the compressed-chunk engine
-// (core/chunk/chunk_engine.h) and the shared Cache (CacheKind::kDecompressed,
+// (core/chunk/chunk_engine.h) and the shared Cache (CacheKind::kDecoded,
 // index = chunk number), so a 4 KiB read decompresses only the chunks it
 // touches. A read spanning several compressed chunks decompresses them in
 // parallel on OpenOptions::pool. With a pool, sequential streams (FUSE's

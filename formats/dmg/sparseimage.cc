@@ -12,6 +12,7 @@
 #include "core/util/checked.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
+#include "core/util/sector.h"
 
 namespace imgfs::dmg {
 namespace {
@@ -32,7 +33,6 @@ constexpr size_t kNodeBandArray = 56;
 constexpr size_t kNodeBandSlots = (kSparseHeaderBytes - kNodeBandArray) / 4;  // 1010
 
 constexpr uint32_t kMagic = 0x73707273;  // "sprs"
-constexpr uint64_t kSector = 512;
 // hdiutil uses 2048 sectors (1 MiB); larger bands than 1 GiB are hostile.
 constexpr uint32_t kMaxSectorsPerBand = 1u << 21;
 // 8 EiB: keeps every byte offset of the disk inside uint64_t.
@@ -78,10 +78,10 @@ class Device final : public BlockMapDevice {
         file_(std::move(file)),
         header_(std::move(header)),
         index_nodes_(index_nodes),
-        band_bytes_(uint64_t{header_.sectors_per_band} * kSector),
+        band_bytes_(uint64_t{header_.sectors_per_band} * kSectorBytes),
         map_(std::move(map)) {}
 
-  uint64_t Size() const override { return header_.sector_count * kSector; }
+  uint64_t Size() const override { return header_.sector_count * kSectorBytes; }
   ImageInfo Describe() const override;
 
  protected:
@@ -223,7 +223,7 @@ Result<std::unique_ptr<BlockDevice>> OpenSparseImage(std::unique_ptr<File> file,
   }
   IMGFS_RETURN_IF_ERROR(file->ReadExactAt(0, node_bytes, "sparseimage: header"));
   IMGFS_ASSIGN_OR_RETURN(SparseHeader h, DecodeSparseHeader(node_bytes));
-  const uint64_t band_bytes = uint64_t{h.sectors_per_band} * kSector;
+  const uint64_t band_bytes = uint64_t{h.sectors_per_band} * kSectorBytes;
   const uint64_t disk_bands = DivRoundUp(h.sector_count, h.sectors_per_band);
 
   // (disk band, file offset) of every stored band. A band must start inside

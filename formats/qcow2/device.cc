@@ -172,7 +172,7 @@ Status Device::DecompressInto(const Mapping& m, std::span<std::byte> out) const 
 }
 
 Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const {
-  CacheKey key{cache_id_, CacheKind::kDecompressed, m.host_offset};
+  CacheKey key{cache_id_, CacheKind::kDecoded, m.host_offset};
   const auto cluster_bytes = static_cast<size_t>(image_->geometry.cluster_size());
   const auto in_cluster = static_cast<size_t>(offset - m.unit_offset);
   const size_t need = in_cluster + dst.size();

@@ -52,7 +52,7 @@ Result<std::shared_ptr<const L2Table>> LoadL2(const File& file, const Geometry& 
     return CorruptError("qcow2: L2 table at " + Hex(offset) + " is not cluster aligned");
   }
   // One cluster of entries; clusters are at most 2 MiB (kMaxClusterBits).
-  return LoadTable<uint64_t>(file, *cache, CacheKey{cache_id, CacheKind::kL2Table, offset}, offset,
+  return LoadTable<uint64_t>(file, *cache, CacheKey{cache_id, CacheKind::kMapTable, offset}, offset,
                              g.cluster_size() / 8,
                              Spec("L2 table", uint64_t{1} << kMaxClusterBits));
 }

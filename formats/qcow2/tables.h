@@ -68,7 +68,7 @@ Geometry GeometryOf(const Header& h);
 Result<std::vector<uint64_t>> LoadL1(const File& file, const Geometry& g, uint64_t offset,
                                      uint64_t entries, const char* what);
 
-// Reads the L2 table at `offset` through the cache (CacheKind::kL2Table,
+// Reads the L2 table at `offset` through the cache (CacheKind::kMapTable,
 // index = offset) with the shared table loader. Thread-safe.
 Result<std::shared_ptr<const L2Table>> LoadL2(const File& file, const Geometry& g, Cache* cache,
                                               uint64_t cache_id, uint64_t offset);

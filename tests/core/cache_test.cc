@@ -10,7 +10,7 @@
 namespace imgfs {
 namespace {
 
-CacheKey Key(uint64_t dev, uint64_t i) { return CacheKey{dev, CacheKind::kL2Table, i}; }
+CacheKey Key(uint64_t dev, uint64_t i) { return CacheKey{dev, CacheKind::kMapTable, i}; }
 
 TEST(CacheTest, HitAfterInsert) {
   Cache c(1 << 20);
