@@ -264,17 +264,26 @@ TEST(WriterTest, TrailerFieldsMatchARealHdiutilImage) {
   ASSERT_GT(file.size(), 512u);
   const std::string ours_koly = file.substr(file.size() - 512);
   const std::string real_koly = real.substr(real.size() - 512);
-  ExpectSameField(ours_koly, real_koly, 0x00, 4, "koly magic");
-  ExpectSameField(ours_koly, real_koly, 0x04, 4, "version");
-  ExpectSameField(ours_koly, real_koly, 0x08, 4, "header size");
-  ExpectSameField(ours_koly, real_koly, 0x0c, 4, "flags");
-  ExpectSameField(ours_koly, real_koly, 0x10, 8, "running data fork offset");
-  ExpectSameField(ours_koly, real_koly, 0x18, 8, "data fork offset");
-  ExpectSameField(ours_koly, real_koly, 0x28, 16, "resource fork offset and length");
-  ExpectSameField(ours_koly, real_koly, 0x38, 8, "segment number and count");
-  ExpectSameField(ours_koly, real_koly, 0x50, 8, "data checksum type and bits");
-  ExpectSameField(ours_koly, real_koly, 0xe8, 0x78, "reserved");
-  ExpectSameField(ours_koly, real_koly, 0x160, 8, "master checksum type and bits");
+  struct Field {
+    size_t at, n;
+    const char* name;
+  };
+  const Field kKolyFields[] = {
+      {0x00, 4, "koly magic"},
+      {0x04, 4, "version"},
+      {0x08, 4, "header size"},
+      {0x0c, 4, "flags"},
+      {0x10, 8, "running data fork offset"},
+      {0x18, 8, "data fork offset"},
+      {0x28, 16, "resource fork offset and length"},
+      {0x38, 8, "segment number and count"},
+      {0x50, 8, "data checksum type and bits"},
+      {0xe8, 0x78, "reserved"},
+      {0x160, 8, "master checksum type and bits"},
+  };
+  for (const Field& f : kKolyFields) {
+    ExpectSameField(ours_koly, real_koly, f.at, f.n, f.name);
+  }
   // Our disk has no partition table, like node-udif's raw image (variant 2;
   // the zlib one holds an MBR disk: variant 1).
   const std::string real_unpartitioned = UnpackRealDmg("nodeudif-raw");
@@ -286,12 +295,14 @@ TEST(WriterTest, TrailerFieldsMatchARealHdiutilImage) {
   const std::string ours_mish = FirstMish(file);
   const std::string real_mish = FirstMish(real);
   ASSERT_GE(real_mish.size(), 204u);
-  ExpectSameField(ours_mish, real_mish, 0x00, 4, "mish magic");
-  ExpectSameField(ours_mish, real_mish, 0x04, 4, "mish version");
-  ExpectSameField(ours_mish, real_mish, 0x08, 8, "mish first sector");
-  ExpectSameField(ours_mish, real_mish, 0x18, 8, "mish data offset");
-  ExpectSameField(ours_mish, real_mish, 0x28, 0x18, "mish reserved");
-  ExpectSameField(ours_mish, real_mish, 0x40, 8, "mish checksum type and bits");
+  const Field kMishFields[] = {
+      {0x00, 4, "mish magic"},        {0x04, 4, "mish version"},
+      {0x08, 8, "mish first sector"}, {0x18, 8, "mish data offset"},
+      {0x28, 0x18, "mish reserved"},  {0x40, 8, "mish checksum type and bits"},
+  };
+  for (const Field& f : kMishFields) {
+    ExpectSameField(ours_mish, real_mish, f.at, f.n, f.name);
+  }
 }
 
 TEST(WriterTest, EmptyAndAllZeroDisksKeepANonEmptyDataFork) {
