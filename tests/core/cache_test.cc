@@ -34,13 +34,17 @@ TEST(CacheTest, CapacityIsHonoured) {
   EXPECT_EQ(c.Get<std::string>(Key(1, 0)), nullptr);
 }
 
-TEST(CacheTest, LargeCapacityShardsStillHonourBudget) {
+// Both bounds: the budget is never exceeded, and a cache offered twice its
+// budget is at least half full (one that never stores fails).
+TEST(CacheTest, LargeCapacityShardsFillUpToTheirBudget) {
   const uint64_t kCap = 256ULL << 20;
   Cache c(kCap);
   for (uint64_t i = 0; i < 4096; ++i) {
     c.Insert(Key(3, i), std::make_shared<const int>(1), 128 << 10);
   }
   EXPECT_LE(c.TotalCharge(), kCap);
+  EXPECT_GE(c.TotalCharge(), kCap / 2);
+  EXPECT_NE(c.Get<int>(Key(3, 4095)), nullptr);  // the newest entry is kept
 }
 
 TEST(CacheTest, OversizedValueIsNotKept) {
@@ -104,7 +108,9 @@ TEST(CacheTest, GetOrLoadLoadsOnce) {
   EXPECT_EQ(loads, 1);
 }
 
-TEST(CacheTest, ConcurrentUseStaysWithinBudget) {
+// Four threads offer 4.7 MiB to a 1 MiB cache: it ends within budget, at
+// least half full, and still stores and finds a new entry.
+TEST(CacheTest, ConcurrentUseFillsUpToTheBudget) {
   const uint64_t kCap = 1 << 20;
   Cache c(kCap);
   std::vector<std::thread> threads;
@@ -120,6 +126,11 @@ TEST(CacheTest, ConcurrentUseStaysWithinBudget) {
     th.join();
   }
   EXPECT_LE(c.TotalCharge(), kCap);
+  EXPECT_GE(c.TotalCharge(), kCap / 2);
+  c.Insert(Key(9, 1), std::make_shared<const int>(7), 4096);
+  auto v = c.Get<int>(Key(9, 1));
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, 7);
 }
 
 }  // namespace

@@ -141,15 +141,9 @@ bool IsHole(int fd, uint64_t offset, uint64_t length) {
   return ::testing::AssertionSuccess();
 }
 
-// imgfs's own DMG reader (formats/dmg, issue 3's read part) converts the
-// DMG back to raw. Until that reader is in the build, imgfs refuses DMGs by
-// name and this check says so in the log instead of failing.
+// imgfs's own DMG reader (formats/dmg) converts the DMG back to raw.
 void ExpectImgfsReadsBack(const std::string& dmg, const std::string& expected) {
   RunResult i = RunCommand({ImgfsBinary(), "convert", "-O", "raw", dmg, dmg + ".i"});
-  if (i.exit_code != 0 && i.err.find("does not read yet") != std::string::npos) {
-    std::printf("note: imgfs has no DMG reader yet: %s", i.err.c_str());
-    return;
-  }
   EXPECT_EQ(i.exit_code, 0) << "imgfs: " << i.err;
   EXPECT_TRUE(FilesMatch(dmg + ".i", expected));
   std::filesystem::remove(dmg + ".i");

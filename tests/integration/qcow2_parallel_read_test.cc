@@ -3,7 +3,9 @@
 // in OpenOptions (large reads are cut into pieces that inflate and read the
 // host in parallel, and sequential readers prefetch) must give the same
 // bytes as `qemu-img convert` and as the same image opened without a pool,
-// for zlib, zstd, uncompressed and mixed images over a backing file.
+// for zlib, zstd, uncompressed and mixed images over a backing file. The
+// device's pieces_read() counter shows that the pooled reads really were
+// split into parallel pieces (and the unpooled ones were not).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/blockmap/block_map_device.h"
 #include "core/cache/cache.h"
 #include "core/exec/thread_pool.h"
 #include "formats/open.h"
@@ -57,6 +60,18 @@ int64_t FirstMismatch(const BlockDevice& dev, const std::string& want, uint64_t 
   return -1;
 }
 
+// The parallel pieces `dev` (a qcow2 BlockMapDevice) has read: some when
+// it has a pool, none without one.
+void ExpectPieces(const BlockDevice& dev, bool pooled) {
+  const auto* map = dynamic_cast<const BlockMapDevice*>(&dev);
+  ASSERT_NE(map, nullptr) << "qcow2 is no longer a BlockMapDevice";
+  if (pooled) {
+    EXPECT_GT(map->pieces_read(), 0u) << "the pool never got a piece";
+  } else {
+    EXPECT_EQ(map->pieces_read(), 0u);
+  }
+}
+
 // Opens `image` with and without a pool and compares both, at several
 // request sizes and alignments, with `qemu-img convert`'s bytes.
 void ExpectPoolMatches(const TempDir& dir, const std::string& image) {
@@ -78,6 +93,7 @@ void ExpectPoolMatches(const TempDir& dir, const std::string& image) {
       EXPECT_EQ(FirstMismatch(**dev, want, c[0], c[1]), -1)
           << "start " << c[0] << ", requests of " << c[1] << " bytes";
     }
+    ExpectPieces(**dev, p != nullptr);
   }
 }
 
@@ -150,6 +166,7 @@ TEST(Qcow2ParallelReadOracle, ConcurrentLargeReadersShareOnePool) {
     th.join();
   }
   EXPECT_EQ(mismatches.load(), 0);
+  ExpectPieces(**dev, /*pooled=*/true);
 }
 
 }  // namespace

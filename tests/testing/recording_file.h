@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// A File for tests: an in-memory file that records every Prefetch() call.
+// A File for tests: an in-memory file that records every Prefetch() call
+// and, when given a counter, adds up the bytes its reads return.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -17,8 +19,11 @@ class RecordingFile final : public File {
  public:
   using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;  // (offset, length)
 
-  explicit RecordingFile(std::string contents, std::string name = "recorded")
-      : contents_(std::move(contents)), name_(std::move(name)) {}
+  // `bytes_read`, when not null, must outlive the file: tests bound the
+  // I/O of a walk with it instead of timing the walk.
+  explicit RecordingFile(std::string contents, std::string name = "recorded",
+                         std::atomic<uint64_t>* bytes_read = nullptr)
+      : contents_(std::move(contents)), name_(std::move(name)), bytes_read_(bytes_read) {}
 
   Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> dst) const override {
     if (offset >= contents_.size()) {
@@ -26,6 +31,9 @@ class RecordingFile final : public File {
     }
     const size_t n = std::min<uint64_t>(dst.size(), contents_.size() - offset);
     std::memcpy(dst.data(), contents_.data() + offset, n);
+    if (bytes_read_ != nullptr) {
+      bytes_read_->fetch_add(n, std::memory_order_relaxed);
+    }
     return n;
   }
   Status WriteAt(uint64_t, std::span<const std::byte>) override {
@@ -48,6 +56,7 @@ class RecordingFile final : public File {
  private:
   const std::string contents_;
   const std::string name_;
+  std::atomic<uint64_t>* const bytes_read_;
   mutable std::mutex mu_;
   mutable Ranges prefetches_;
 };

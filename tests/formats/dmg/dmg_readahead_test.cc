@@ -4,10 +4,12 @@
 // fills the Cache (and only for streams), several streams at once, closing
 // the device while inflations are queued or running, a small Cache, and a
 // corrupt chunk met by read-ahead. Run under TSan too (scripts/test.sh).
+// Nothing here sleeps: checks of what read-ahead did first drain the pool.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstring>
+#include <latch>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,16 +78,22 @@ void ReadSequentially(const BlockDevice& dev, const std::vector<std::byte>& disk
   }
 }
 
-// Polls `done` for up to 10 s (pool tasks finish in milliseconds).
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 1000; ++i) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+// Returns once every task submitted to `pool` before the call has finished:
+// one barrier task per worker, all of which must be running at once, so the
+// (FIFO) queue ahead of them is empty and no worker is still busy. The
+// engine submits read-ahead only from inside a Read, so after the reads
+// return this drains it deterministically, without sleeping.
+void DrainPool(ThreadPool& pool) {
+  const std::ptrdiff_t n = pool.size();
+  auto all_running = std::make_shared<std::latch>(n);
+  auto done = std::make_shared<std::latch>(n);
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    pool.Submit([all_running, done] {
+      all_running->arrive_and_wait();
+      done->count_down();
+    });
   }
-  return done();
+  done->wait();
 }
 
 TEST(DmgReadAheadTest, SequentialReadsWithPoolMatchContent) {
@@ -110,11 +118,9 @@ TEST(DmgReadAheadTest, StreamFillsCacheAhead) {
   // Whole-chunk reads inflate into the caller's buffer and cache nothing;
   // three make a confirmed stream, whose next chunks go to the Cache.
   ReadSequentially(dev, img.disk, 0, 3 * kChunkBytes, kChunkBytes);
-  ASSERT_TRUE(Eventually([&] { return cache.TotalCharge() >= 8 * kChunkBytes; }))
-      << cache.TotalCharge();
-  // At most 8 chunks ahead (the device's cap), however long we wait.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_LE(cache.TotalCharge(), 8 * kChunkBytes);
+  // Once the pool is drained: exactly 8 chunks ahead (the device's cap).
+  DrainPool(o.pool);
+  EXPECT_EQ(cache.TotalCharge(), 8 * kChunkBytes);
   const uint64_t hits = cache.hits();
   ReadSequentially(dev, img.disk, 3 * kChunkBytes, 4 * kChunkBytes, kChunkBytes);
   EXPECT_EQ(cache.hits(), hits + 1);
@@ -128,7 +134,7 @@ TEST(DmgReadAheadTest, SmallReadsStartNoReadAhead) {
   const BlockDevice& dev = *o.dev;
   // 4 KiB reads over the first three chunks: only those three are cached.
   ReadSequentially(dev, img.disk, 0, 3 * kChunkBytes, 4096);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  DrainPool(o.pool);
   EXPECT_EQ(cache.TotalCharge(), 3 * kChunkBytes);
 }
 
@@ -239,7 +245,8 @@ TEST(DmgReadAheadTest, CorruptChunkFailsOnlyItsReader) {
     const BlockDevice& dev = *o.dev;
     // The stream is confirmed on chunk 2; read-ahead then meets chunk 6.
     ReadSequentially(dev, img.disk, 0, bad * kChunkBytes, kChunkBytes);
-    ASSERT_TRUE(Eventually([&] { return cache.TotalCharge() >= 4 * kChunkBytes; }));
+    DrainPool(o.pool);
+    ASSERT_GE(cache.TotalCharge(), 4 * kChunkBytes);
     std::vector<std::byte> got(kChunkBytes);
     EXPECT_CODE(dev.Read(bad * kChunkBytes, got), kCorrupt);
     EXPECT_CODE(dev.Read(bad * kChunkBytes + 512, std::span(got.data(), 4096)), kCorrupt);

@@ -4,6 +4,12 @@
 // base64 mish, and the koly trailer. Enough for dmg2img and `7z x -tdmg` to
 // read, so hand-made chunks (ADC, LZFSE, ...) can be checked against them.
 // Test code: no validation beyond what keeps the image self-consistent.
+//
+// The builder is independent of imgfs's UDIF code: it lays out the koly
+// trailer, the mish tables, the plist and the resource fork with its own
+// byte stores, and takes the CRC-32s from zlib over decoded bytes it knows
+// without imgfs's decompressors (TestChunk::decoded, raw and zero chunks,
+// zlib's own inflate). A reader bug cannot hide behind a builder sharing it.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +27,11 @@ struct TestChunk {
   ChunkType type = ChunkType::kRaw;
   uint64_t sector_count = 0;       // output sectors
   std::vector<std::byte> payload;  // stored bytes (empty for zero fill)
+  // What the chunk decodes to (sector_count * 512 bytes), for the blkx
+  // CRC-32; CompressIntoChunks fills it. When empty the builder derives it
+  // for raw, zero, ignore and zlib chunks; a table with another chunk
+  // whose output it cannot know gets no blkx checksum.
+  std::vector<std::byte> decoded = {};
 };
 
 struct TestDmgOptions {
@@ -47,8 +58,9 @@ std::vector<std::byte> BuildTestDmgPartitions(std::span<const TestPartition> par
                                               const TestDmgOptions& options = {});
 
 // Splits `data` (a multiple of 512 bytes) into chunks of at most
-// chunk_sectors sectors, each compressed with `type` through CompressChunk;
-// a chunk that does not shrink is stored raw when allow_raw is set.
+// chunk_sectors sectors, each compressed with `type` through CompressChunk
+// (the codecs have their own oracle tests), with `decoded` set to the
+// input; a chunk that does not shrink is stored raw when allow_raw is set.
 Result<std::vector<TestChunk>> CompressIntoChunks(ChunkType type, std::span<const std::byte> data,
                                                   uint64_t chunk_sectors, bool allow_raw = false);
 

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 // The DMG writer from a scripted device into memory: every format reads
-// back byte-identical through a small independent reader, and the koly,
-// mish and checksum fields are what hdiutil writes (writer.cc says where
-// each value comes from). Oracle tests with real readers are in
-// tests/integration/dmg_writer_test.cc.
+// back byte-identical through a small independent reader with consistent
+// koly, mish and checksum fields, and the fields that do not depend on the
+// disk are byte-for-byte those of a real hdiutil image's trailer and first
+// mish table (tests/data/dmg-real/, read by offset). Oracle tests with real
+// readers are in tests/integration/dmg_writer_test.cc.
 #include "formats/dmg/writer.h"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <string_view>
 
 #include "core/util/crc32.h"
 #include "tests/formats/dmg/udif_readback.h"
+#include "tests/integration/dmg_real_fixtures.h"
 #include "tests/testing/faulty_block_device.h"
 #include "tests/testing/memory_block_device.h"
 #include "tests/testing/status_matchers.h"
@@ -70,7 +74,7 @@ ScriptedDisk MakeDevice(std::string* bytes) {
 
 class WriterFormatTest : public ::testing::TestWithParam<DmgFormat> {};
 
-TEST_P(WriterFormatTest, ReadsBackIdenticalWithHdiutilFields) {
+TEST_P(WriterFormatTest, ReadsBackIdenticalWithConsistentFields) {
   std::string bytes;
   ScriptedDisk dev = MakeDevice(&bytes);
   for (bool parallel : {false, true}) {
@@ -157,6 +161,130 @@ INSTANTIATE_TEST_SUITE_P(Formats, WriterFormatTest,
                          ::testing::Values(DmgFormat::kUdzo, DmgFormat::kUdbz, DmgFormat::kUlmo,
                                            DmgFormat::kUdro, DmgFormat::kUdrw),
                          [](const auto& p) { return std::string(DmgFormatName(p.param)); });
+
+// The unpacked bytes of a tests/data/dmg-real/ image ("" if xz fails).
+std::string UnpackRealDmg(const char* stem) {
+  for (const imgfs::testing::RealDmg& d : imgfs::testing::kRealDmgs) {
+    if (std::string_view(d.stem) != stem) {
+      continue;
+    }
+    std::string out;
+    FILE* pipe = ::popen(("xz -dc '" + imgfs::testing::RealDmgXzPath(d) + "'").c_str(), "r");
+    if (pipe == nullptr) {
+      return out;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) {
+      out.append(buf, n);
+    }
+    return ::pclose(pipe) == 0 ? out : std::string();
+  }
+  return {};
+}
+
+// The first blkx table's mish bytes, base64-decoded from the XML plist
+// that the koly at the end of `dmg` points to (a plain scan and decoder,
+// not imgfs's plist reader).
+std::string FirstMish(const std::string& dmg) {
+  const std::string koly = dmg.substr(dmg.size() - 512);
+  auto be64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      v = v << 8 | static_cast<uint8_t>(koly[at + i]);
+    }
+    return v;
+  };
+  const std::string xml = dmg.substr(be64(0xd8), be64(0xe0));
+  size_t at = xml.find("<key>blkx</key>");
+  at = xml.find("<data>", at);
+  const size_t end = xml.find("</data>", at);
+  if (at == std::string::npos || end == std::string::npos) {
+    return {};
+  }
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int have = 0;
+  for (size_t i = at + 6; i < end; ++i) {
+    const size_t v = kAlphabet.find(xml[i]);
+    if (v == std::string_view::npos) {
+      continue;  // whitespace and '=' padding
+    }
+    bits = bits << 6 | static_cast<uint32_t>(v);
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      out.push_back(static_cast<char>(bits >> have & 0xff));
+    }
+  }
+  return out;
+}
+
+// Bytes [at, at + n) of `ours` and `real` are the same.
+void ExpectSameField(const std::string& ours, const std::string& real, size_t at, size_t n,
+                     const char* field) {
+  ASSERT_GE(ours.size(), at + n);
+  ASSERT_GE(real.size(), at + n);
+  EXPECT_EQ(ours.substr(at, n), real.substr(at, n)) << field << " at " << at;
+}
+
+// The fields hdiutil writes the same for every disk, pinned to the raw
+// bytes of a real UDZO image that hdiutil made (node-udif's test data).
+TEST(WriterTest, TrailerFieldsMatchARealHdiutilImage) {
+  const std::string real = UnpackRealDmg("nodeudif-compression-zlib");
+  ASSERT_GT(real.size(), 512u) << "cannot unpack the real DMG (is xz installed?)";
+  std::string bytes;
+  ScriptedDisk dev = MakeDevice(&bytes);
+  auto out = NewMemoryFile("out.dmg");
+  DmgWriteOptions o;
+  o.format = DmgFormat::kUdzo;
+  ASSERT_OK(WriteDmg(dev, *out, o));
+  const std::string file = Contents(*out);
+  ASSERT_GT(file.size(), 512u);
+  const std::string ours_koly = file.substr(file.size() - 512);
+  const std::string real_koly = real.substr(real.size() - 512);
+  struct Field {
+    size_t at, n;
+    const char* name;
+  };
+  const Field kKolyFields[] = {
+      {0x00, 4, "koly magic"},
+      {0x04, 4, "version"},
+      {0x08, 4, "header size"},
+      {0x0c, 4, "flags"},
+      {0x10, 8, "running data fork offset"},
+      {0x18, 8, "data fork offset"},
+      {0x28, 16, "resource fork offset and length"},
+      {0x38, 8, "segment number and count"},
+      {0x50, 8, "data checksum type and bits"},
+      {0xe8, 0x78, "reserved"},
+      {0x160, 8, "master checksum type and bits"},
+  };
+  for (const Field& f : kKolyFields) {
+    ExpectSameField(ours_koly, real_koly, f.at, f.n, f.name);
+  }
+  // Our disk has no partition table, like node-udif's raw image (variant 2;
+  // the zlib one holds an MBR disk: variant 1).
+  const std::string real_unpartitioned = UnpackRealDmg("nodeudif-raw");
+  ASSERT_GT(real_unpartitioned.size(), 512u);
+  ExpectSameField(ours_koly, real_unpartitioned.substr(real_unpartitioned.size() - 512), 0x1e8, 4,
+                  "image variant");
+  ExpectSameField(ours_koly, real_koly, 0x1f4, 12, "reserved tail");
+
+  const std::string ours_mish = FirstMish(file);
+  const std::string real_mish = FirstMish(real);
+  ASSERT_GE(real_mish.size(), 204u);
+  const Field kMishFields[] = {
+      {0x00, 4, "mish magic"},        {0x04, 4, "mish version"},
+      {0x08, 8, "mish first sector"}, {0x18, 8, "mish data offset"},
+      {0x28, 0x18, "mish reserved"},  {0x40, 8, "mish checksum type and bits"},
+  };
+  for (const Field& f : kMishFields) {
+    ExpectSameField(ours_mish, real_mish, f.at, f.n, f.name);
+  }
+}
 
 TEST(WriterTest, EmptyAndAllZeroDisksKeepANonEmptyDataFork) {
   for (uint64_t size : {uint64_t{0}, uint64_t{1} << 20}) {
