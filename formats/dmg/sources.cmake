@@ -28,4 +28,5 @@ target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/plist_writer.cc
   ${CMAKE_CURRENT_LIST_DIR}/virtual_dmg.cc
   ${CMAKE_CURRENT_LIST_DIR}/writer.cc
+  ${CMAKE_CURRENT_LIST_DIR}/writer_hook.cc
 )
