@@ -33,7 +33,7 @@
 #   JOBS=2                    parallel compile and ctest jobs
 #   FUZZ_SECONDS=20           per fuzz target (every target runs, JOBS at a time)
 #   FUZZ_INPUT_TIMEOUT=5      seconds one input may take before it counts as a hang
-#   FUZZ_MIN_UNITS=200        inputs each target must execute in FUZZ_SECONDS
+#   FUZZ_MIN_UNITS=500        inputs each target must execute in FUZZ_SECONDS
 #   BUILD_ROOT=<repo>         where build-ci, build-asan, build-tsan, build-fuzz go
 #   IMGFS_SKIP_DEPS=1         skip apt-get (a developer box without root); skips
 #                             the fresh stage too
@@ -50,7 +50,7 @@ STAGES=${STAGES:-deps fresh release asan tsan fuzz format features package}
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 FUZZ_INPUT_TIMEOUT=${FUZZ_INPUT_TIMEOUT:-5}
-FUZZ_MIN_UNITS=${FUZZ_MIN_UNITS:-200}
+FUZZ_MIN_UNITS=${FUZZ_MIN_UNITS:-500}
 expected_counts=$root/scripts/expected-test-counts.txt
 skip_allowlist=$root/scripts/skip-allowlist.txt
 BUILD_ROOT=${BUILD_ROOT:-$root}
