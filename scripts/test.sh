@@ -13,18 +13,28 @@
 #             from apt-get to the DMG read-back (needs root and deb.debian.org)
 #   release   Release build, -Werror, tests and benchmarks; ctest
 #   asan      ASan + UBSan build; ctest
-#   tsan      TSan build of the cache, thread pool, parallel read and FUSE tests; ctest
-#   fuzz      clang libFuzzer build; each target runs FUZZ_SECONDS over its seeds
+#   tsan      TSan build of the test programs labelled `concurrent` (the CMake
+#             list build-tsan/tests/concurrent-tests.txt); ctest -L concurrent
+#   fuzz      clang libFuzzer build; each target runs FUZZ_SECONDS over its
+#             committed seeds (tests/fuzz/corpus/<name>/), each input at most
+#             FUZZ_INPUT_TIMEOUT s, and must execute FUZZ_MIN_UNITS inputs
 #   format    clang-format --dry-run -Werror over every tracked C++ source
 #   features  the optional features CMake found, diffed against
 #             scripts/expected-features.txt
 #   package   cmake --install into a temp prefix, cpack -G DEB, dpkg-deb -c
-# The last line is "N passed, N failed" over all ctest runs.
+# Each ctest stage (release, asan, tsan) must run at least the number of tests
+# committed in scripts/expected-test-counts.txt (more only prints a note to
+# update it), every test program must register at least one test, and under
+# CI=true a skipped test fails the stage unless scripts/skip-allowlist.txt
+# names it. The last line is "N passed, N failed, N skipped" over all ctest runs.
 #
 # Knobs (environment):
 #   STAGES="release format"   run only these stages (default: all)
 #   JOBS=2                    parallel compile and ctest jobs
-#   FUZZ_SECONDS=20           per fuzz target (every target runs; CI budget: 25 min)
+#   FUZZ_SECONDS=20           per fuzz target (every target runs, JOBS at a time)
+#   FUZZ_INPUT_TIMEOUT=5      seconds one input may take before it counts as a hang
+#   FUZZ_MIN_UNITS=500        inputs each target must execute (default 25 per
+#                             FUZZ_SECONDS; a working target runs 200+ per second)
 #   BUILD_ROOT=<repo>         where build-ci, build-asan, build-tsan, build-fuzz go
 #   IMGFS_SKIP_DEPS=1         skip apt-get (a developer box without root); skips
 #                             the fresh stage too
@@ -40,6 +50,10 @@ cd "$root" || exit 1
 STAGES=${STAGES:-deps fresh release asan tsan fuzz format features package}
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_INPUT_TIMEOUT=${FUZZ_INPUT_TIMEOUT:-5}
+FUZZ_MIN_UNITS=${FUZZ_MIN_UNITS:-$((25 * FUZZ_SECONDS))}
+expected_counts=$root/scripts/expected-test-counts.txt
+skip_allowlist=$root/scripts/skip-allowlist.txt
 BUILD_ROOT=${BUILD_ROOT:-$root}
 export CI=${CI:-true}
 
@@ -80,11 +94,74 @@ stage() {
   fi
 }
 
-# run_ctest DIR LABEL [CTEST ARGS...]: runs ctest and adds its counts to the
-# totals.
+# check_count LABEL TOTAL: TOTAL tests ran in stage LABEL; fails below the
+# count committed for LABEL in scripts/expected-test-counts.txt.
+check_count() {
+  local label=$1 total=$2 want
+  want=$(awk -v s="$label" '$1 == s { print $2 }' "$expected_counts")
+  if [[ -z $want ]]; then
+    echo "ctest ($label): no expected count for '$label' in $expected_counts" >&2
+    return 1
+  fi
+  if ((total < want)); then
+    echo "ctest ($label): $total tests ran, fewer than the $want expected in" \
+      "scripts/expected-test-counts.txt: a test program, file or case went missing" >&2
+    return 1
+  fi
+  if ((total > want)); then
+    echo "note: ctest ($label): $total tests ran, $want expected: update the line" \
+      "'$label $total' in scripts/expected-test-counts.txt"
+  fi
+}
+
+# check_skips LABEL LOG: under CI=true, every test LOG reports skipped must
+# match a pattern (a shell glob) in scripts/skip-allowlist.txt.
+check_skips() {
+  local label=$1 log=$2 name pattern reason allowed rc=0
+  while read -r name; do
+    allowed=
+    while read -r pattern reason; do
+      [[ -z $pattern || $pattern == \#* ]] && continue
+      # shellcheck disable=SC2053 # the pattern is a glob on purpose
+      if [[ $name == $pattern ]]; then
+        allowed=$reason
+        break
+      fi
+    done <"$skip_allowlist"
+    if [[ -n $allowed ]]; then
+      echo "ctest ($label): skipped $name (allowed: $allowed)"
+    elif [[ $CI == true ]]; then
+      echo "ctest ($label): $name skipped under CI=true and not in scripts/skip-allowlist.txt" >&2
+      rc=1
+    fi
+  done < <(sed -n 's/^[[:space:]]*[0-9][0-9]* - \(.*\) (Skipped)$/\1/p' "$log")
+  return "$rc"
+}
+
+# check_programs DIR LIST: every test program named in LIST (a file CMake
+# writes, one target per line) registered at least one test with ctest.
+check_programs() {
+  local dir=$1 list=$2 name file n rc=0
+  [[ -s $list ]] || { echo "no test programs listed in $list" >&2; return 1; }
+  while read -r name; do
+    [[ -n $name ]] || continue
+    file=$(find "$dir/tests" -name "$name\[*\]_tests.cmake" -print -quit)
+    n=0
+    [[ -n $file ]] && n=$(grep -c '^[[:space:]]*add_test(' "$file")
+    if ((n == 0)); then
+      echo "test program $name registered no tests (${file:-no ${name}[N]_tests.cmake})" >&2
+      rc=1
+    fi
+  done <"$list"
+  return "$rc"
+}
+
+# run_ctest DIR LABEL PROGRAMS [CTEST ARGS...]: runs ctest, adds its counts to
+# the totals and checks them: the expected count, the skip allow-list, and
+# that each program listed in the file PROGRAMS registered tests.
 run_ctest() {
-  local dir=$1 label=$2 log=$logs/ctest-$2.log rc total failed skipped
-  shift 2
+  local dir=$1 label=$2 programs=$3 log=$logs/ctest-$2.log rc total failed skipped
+  shift 3
   ctest --test-dir "$dir" -j"$JOBS" --output-on-failure --timeout 600 "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   # "100% tests passed, 0 tests failed out of 42"
@@ -93,14 +170,13 @@ run_ctest() {
   skipped=$(grep -c '(Skipped)$' "$log")
   total=${total:-0}
   failed=${failed:-0}
-  if [[ $total -eq 0 ]]; then
-    echo "ctest ($label): no tests ran" >&2
-    rc=1
-  fi
   tests_passed=$((tests_passed + total - failed - skipped))
   tests_failed=$((tests_failed + failed))
   tests_skipped=$((tests_skipped + skipped))
   echo "ctest ($label): $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+  check_count "$label" "$total" || rc=1
+  check_skips "$label" "$log" || rc=1
+  check_programs "$dir" "$programs" || rc=1
   return "$rc"
 }
 
@@ -135,7 +211,7 @@ stage_release() {
     -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
     -DIMGFS_BUILD_TESTS=ON -DIMGFS_BUILD_BENCHMARKS=ON -DIMGFS_WITH_FUSE=ON &&
     cmake --build "$build_ci" -j"$JOBS" &&
-    run_ctest "$build_ci" release
+    run_ctest "$build_ci" release "$build_ci/tests/test-programs.txt"
 }
 
 stage_asan() {
@@ -152,49 +228,61 @@ stage_asan() {
     cmake --build "$build_asan" -j"$JOBS" &&
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-      run_ctest "$build_asan" asan
+      run_ctest "$build_asan" asan "$build_asan/tests/test-programs.txt"
 }
 
 stage_tsan() {
-  # Only the multithreaded parts (docs/CONTRIBUTING.md#sanitizers): the shared cache, the thread
-  # pool, host read-ahead and the parallel qcow2 reads on it, the DMG
-  # read-ahead (pool tasks vs device lifetime), and the FUSE tests, which
-  # read through a multithreaded mount. -O1 -g1, as TSan's documentation advises:
+  # Only the multithreaded parts (docs/CONTRIBUTING.md#sanitizers): the test programs that
+  # tests/CMakeLists.txt marks CONCURRENT (label `concurrent`; the shared
+  # cache, thread pool, read-ahead, parallel qcow2 and DMG reads, the DMG
+  # writer, the FUSE tests...), listed by CMake in concurrent-tests.txt.
+  # -O1 -g1, as TSan's documentation advises:
   # half the compile time of -O2 -g, same instrumentation, line-table stacks.
   cmake -S . -B "$build_tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DIMGFS_SANITIZE=thread -DIMGFS_BUILD_TESTS=ON -DIMGFS_BUILD_BENCHMARKS=OFF || return 1
-  local targets=(cache_test thread_pool_test readahead_file_test qcow2_parallel_read_test
-    dmg_readahead_test)
-  [[ -f tests/fuse/CMakeLists.txt ]] && targets+=(tests/fuse/all)
+  local list=$build_tsan/tests/concurrent-tests.txt targets=()
+  mapfile -t targets < <(grep -v '^$' "$list")
+  [[ ${#targets[@]} -gt 0 ]] || { echo "no test programs listed in $list" >&2; return 1; }
   cmake --build "$build_tsan" -j"$JOBS" --target "${targets[@]}" || return 1
-  # Test binaries not built here are registered as <target>_NOT_BUILT; skip them.
+  # Test binaries not built here are registered as <target>_NOT_BUILT; they
+  # carry no label, so -L leaves them out.
   TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
-    run_ctest "$build_tsan" tsan -E '_NOT_BUILT$'
+    run_ctest "$build_tsan" tsan "$list" -L '^concurrent$'
 }
 
 # One fuzz target over its seeds; its report goes to $logs/fuzz-NAME.out.
+# Fails on a crash, a leak, an input slower than FUZZ_INPUT_TIMEOUT, or
+# fewer than FUZZ_MIN_UNITS inputs executed (a target that stalls or finds
+# nothing to run cannot pass).
 fuzz_one() {
-  local fuzzer=$1 name=${1%_fuzzer} seeds work out
+  local fuzzer=$1 name=${1%_fuzzer} seeds work out units
   seeds=$root/tests/fuzz/corpus/$name
   out=$logs/fuzz-$name.out
-  if [[ ! -d $seeds ]]; then
-    echo "$fuzzer: no seed corpus $seeds" >"$out"
+  if [[ -z $(find "$seeds" -type f -print -quit 2>/dev/null) ]]; then
+    echo "$fuzzer: no seeds in $seeds" >"$out"
     return 1
   fi
-  # New inputs go to a scratch dir, never into the committed seeds.
+  # New inputs go to a scratch dir, never into the committed seeds
+  # (scripts/fuzz-long.sh merges them in).
   work=$logs/corpus-$name
   mkdir -p "$work"
   echo "$fuzzer: ${FUZZ_SECONDS}s over $(find "$seeds" -type f | wc -l) seeds" >"$out"
-  if "$build_fuzz/tests/fuzz/$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=25 \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build_fuzz/artifacts/$name-" \
-    "$work" "$seeds" >"$logs/fuzz-$name.log" 2>&1; then
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done )' "$logs/fuzz-$name.log" >>"$out" || true
-  else
-    { echo "$fuzzer FAILED; the crashing input is in $build_fuzz/artifacts/ (add it as a" \
-        "regression seed). Last lines:"
+  if ! "$build_fuzz/tests/fuzz/$fuzzer" -max_total_time="$FUZZ_SECONDS" \
+    -timeout="$FUZZ_INPUT_TIMEOUT" -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$build_fuzz/artifacts/$name-" "$work" "$seeds" >"$logs/fuzz-$name.log" 2>&1; then
+    { echo "$fuzzer FAILED; the crashing or slow input is in $build_fuzz/artifacts/ (fix" \
+        "the bug, then add the input to $seeds as a regression seed). Last lines:"
       tail -n 60 "$logs/fuzz-$name.log"; } >>"$out"
+    return 1
+  fi
+  # The coverage reached (cov: edges, ft: features), inputs run, peak RSS.
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb)' \
+    "$logs/fuzz-$name.log" >>"$out"
+  units=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$logs/fuzz-$name.log")
+  if ((${units:-0} < FUZZ_MIN_UNITS)); then
+    echo "$fuzzer FAILED: ${units:-0} inputs executed, fewer than FUZZ_MIN_UNITS=$FUZZ_MIN_UNITS" >>"$out"
     return 1
   fi
 }

@@ -9,7 +9,8 @@
 //      mutations reach the code behind the CRC checks.
 // Each time, the table's contract is checked (every partition non-empty,
 // inside the disk, numbers ascending, at most kMaxPartitions) and a little of
-// every partition window is read and its extents walked.
+// every partition window is read (its ends, then scattered small reads
+// checked against wider ones) and its extents walked and checked.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "core/partition/partition_table.h"
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
+#include "tests/fuzz/fuzz_common.h"
 #include "tests/testing/memory_block_device.h"
 
 namespace {
@@ -69,6 +71,8 @@ void Exercise(const imgfs::BlockDevice& disk) {
     Check(!window->Read(p.length_bytes - n + 1, std::span(buf).first(n)).ok());
     std::vector<imgfs::Extent> extents;
     Check(imgfs::CollectExtents(*window, 0, p.length_bytes, &extents).ok());
+    imgfs::fuzz::ScatteredReads(*window);
+    imgfs::fuzz::WalkExtents(*window);
     (void)window->Describe();
   }
   (void)imgfs::SchemeName(table->scheme);

@@ -2,8 +2,10 @@
 // libFuzzer target for the qcow2 driver: opens the input from memory as
 // qcow2 with a small cache, reads the device (whole, or sampled when huge),
 // walks its allocation map, describes and checks it, and opens every listed
-// internal snapshot the same way. Backing and external data files are
-// refused by OpenImageFile, so the target never touches the host.
+// internal snapshot the same way. Backing files are not followed
+// (follow_backing = false), so an image naming one is still read as its top
+// layer; external data files are refused by OpenImageFile, so the target
+// never touches the host.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   imgfs::Cache cache(kCacheBytes);
   imgfs::OpenOptions options;
   options.format = "qcow2";
+  options.follow_backing = false;
   auto dev = imgfs::OpenImageFile(
       imgfs::NewMemoryFile("fuzz.qcow2", std::string(reinterpret_cast<const char*>(data), size)),
       options, &cache);
