@@ -287,11 +287,14 @@ fuzz_one() {
   fi
 }
 
-# Each target is single-threaded, so JOBS of them run at once.
+# Each target is single-threaded, so JOBS of them run at once. This is
+# also the Clang build of the library, so -Werror here is what makes
+# -Wthread-safety (on under Clang) enforce the IMGFS_GUARDED_BY lock rules.
 stage_fuzz() {
   CC=clang CXX=clang++ cmake -S . -B "$build_fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DIMGFS_WERROR=ON \
     -DIMGFS_BUILD_FUZZERS=ON -DIMGFS_BUILD_TESTS=OFF -DIMGFS_BUILD_BENCHMARKS=OFF &&
-    cmake --build "$build_fuzz" -j"$JOBS" --target imgfs_fuzzers || return 1
+    cmake --build "$build_fuzz" -j"$JOBS" --target imgfs_fuzzers imgfs || return 1
   local list=$build_fuzz/tests/fuzz/fuzzers.txt fuzzer rc=0 n=0 running=0
   [[ -s $list ]] || { echo "no fuzz targets listed in $list" >&2; return 1; }
   mkdir -p "$build_fuzz/artifacts"
