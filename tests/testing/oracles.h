@@ -51,10 +51,9 @@ struct ExtractedFile {
 };
 
 // Extracts `image` with `7zz x -tdmg` into *files, sorted by name. Fails on a
-// non-zero exit or an "ERROR" in 7-Zip's log, and on a "WARNING" too unless
-// `warnings_ok`. The log goes in *log when non-null.
+// non-zero exit, and on an "ERROR" or a "WARNING" (a CRC that does not
+// match, say) in 7-Zip's log.
 ::testing::AssertionResult SevenZipExtractDmg(const std::string& image,
-                                              std::vector<ExtractedFile>* files,
-                                              bool warnings_ok = false, std::string* log = nullptr);
+                                              std::vector<ExtractedFile>* files);
 
 }  // namespace imgfs::testing
