@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Apple UDIF (.dmg) sources of imgfs_formats; included from
-# formats/CMakeLists.txt. Each dmg engineer appends their files here.
+# formats/CMakeLists.txt.
 
 # Reading (structures, plist, resource fork, devices, check, driver).
 target_sources(imgfs_formats PRIVATE

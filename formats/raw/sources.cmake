@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: MIT
+# raw sources of imgfs_formats; included from formats/CMakeLists.txt.
+target_sources(imgfs_formats PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/driver.cc
+)
