@@ -106,6 +106,11 @@ Status BlockMapDevice::ReadIndirect(const Mapping& /*m*/, uint64_t offset,
                           " has no reader in this driver");
 }
 
+Result<ExtentKind> BlockMapDevice::IndirectExtentKind(const Mapping& /*m*/,
+                                                      uint64_t /*offset*/) const {
+  return ExtentKind::kData;
+}
+
 bool BlockMapDevice::ContinuesRecentRead(uint64_t offset, uint64_t end) const {
   bool continues = false;
   for (const std::atomic<uint64_t>& e : recent_ends_) {
@@ -327,9 +332,15 @@ Status BlockMapDevice::Extents(uint64_t offset, uint64_t length, std::vector<Ext
       case MapKind::kCompressed:
         out->push_back(Extent{pos, m.length, ExtentKind::kData, 0, std::nullopt, true});
         break;
-      case MapKind::kIndirect:
-        out->push_back(Extent{pos, m.length, ExtentKind::kData, 0, std::nullopt, false});
+      case MapKind::kIndirect: {
+        IMGFS_ASSIGN_OR_RETURN(ExtentKind kind, IndirectExtentKind(m, pos));
+        if (kind == ExtentKind::kUnallocated) {
+          IMGFS_RETURN_IF_ERROR(BackingExtents(pos, m.length, out));
+        } else {
+          out->push_back(Extent{pos, m.length, kind, 0, std::nullopt, false});
+        }
         break;
+      }
       case MapKind::kZero:
         out->push_back(Extent{pos, m.length, ExtentKind::kZero, 0, std::nullopt, false});
         break;

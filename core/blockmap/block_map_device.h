@@ -91,7 +91,8 @@ class BlockMapDevice : public BlockDevice {
   // first failing piece in guest order gives the error.
   Status Read(uint64_t offset, std::span<std::byte> dst) const override;
   // kHost -> kData with host_offset, kCompressed -> kData compressed,
-  // kIndirect -> kData without a host offset, kZero
+  // kIndirect -> what IndirectExtentKind says (kData without a host offset
+  // by default), kZero
   // -> kZero, kUnallocated -> the backing device's extents one level deeper
   // (unallocated at depth 0 past its end or without one).
   Status Extents(uint64_t offset, uint64_t length, std::vector<Extent>* out) const override;
@@ -119,6 +120,12 @@ class BlockMapDevice : public BlockDevice {
   virtual Status ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const;
   // The same for a kIndirect mapping. The default returns kUnsupported.
   virtual Status ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const;
+  // What the kIndirect mapping `m` (starting at `offset`) holds, asked by
+  // Extents only, so that reads never pay for the answer: a driver whose
+  // indirect storage may be absent (a sparse bundle's band files) looks it
+  // up here, and kUnallocated then falls through to the backing device.
+  // The default is kData.
+  virtual Result<ExtentKind> IndirectExtentKind(const Mapping& m, uint64_t offset) const;
 
   // Records that a partial-unit read [offset, end) happened and says whether
   // it continues one of the last few such reads (a small-block stream), so

@@ -47,20 +47,25 @@ class Device final : public BlockMapDevice {
 
   uint64_t Size() const override { return info_.size_bytes; }
 
-  // A band that cannot be looked up (not "missing") is left to the read,
-  // which reports why.
+  // Every band maps indirectly; a read opens its file (a missing one reads
+  // as zeros), so no read pays for a separate existence check.
   Result<Mapping> Map(uint64_t offset, uint64_t max_length) const override {
     const uint64_t band = offset / info_.band_bytes;
     const uint64_t length = std::min(max_length, info_.band_bytes - offset % info_.band_bytes);
-    std::error_code ec;
-    if (!fs::exists(BandPath(band), ec) && !ec) {
-      return Mapping{MapKind::kUnallocated, length, nullptr, 0, 0, 0, 0};
-    }
     return Mapping{MapKind::kIndirect, length, nullptr, 0, 0, 0, band};
   }
 
   Status ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override {
     return ReadBand(m.driver_data, offset % info_.band_bytes, dst);
+  }
+
+  // For Extents: a band never written has no file. A band that cannot be
+  // looked up (not "missing") counts as data and is left to the read,
+  // which reports why.
+  Result<ExtentKind> IndirectExtentKind(const Mapping& m, uint64_t /*offset*/) const override {
+    std::error_code ec;
+    const bool missing = !fs::exists(BandPath(m.driver_data), ec) && !ec;
+    return missing ? ExtentKind::kUnallocated : ExtentKind::kData;
   }
 
   ImageInfo Describe() const override {
@@ -104,16 +109,7 @@ class Device final : public BlockMapDevice {
       }
       return file.status().Annotate("sparsebundle");
     }
-    size_t got = 0;
-    while (got < dst.size()) {
-      IMGFS_ASSIGN_OR_RETURN(size_t r, (*file)->ReadAt(in_band + got, dst.subspan(got)));
-      if (r == 0) {
-        std::memset(dst.data() + got, 0, dst.size() - got);  // a short band
-        break;
-      }
-      got += r;
-    }
-    return Status::Ok();
+    return ReadHostZeroFilled(**file, in_band, dst);  // a short band reads as zeros
   }
 
   const std::string dir_;
