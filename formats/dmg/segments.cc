@@ -216,18 +216,6 @@ Result<SegmentFile> CheckSegment(std::string name, std::shared_ptr<const File> f
   return seg;
 }
 
-bool IsLaterSegment(const File& file) {
-  auto size = file.Size();
-  if (!size.ok() || *size < kKolyBytes) {
-    return false;
-  }
-  std::array<std::byte, kKolyBytes> trailer;
-  if (!file.ReadExactAt(*size - kKolyBytes, trailer, "dmg: koly trailer").ok()) {
-    return false;
-  }
-  return IsLaterSegmentTail(trailer);
-}
-
 bool IsLaterSegmentTail(std::span<const std::byte> tail) {
   if (tail.size() < kKolyBytes) {
     return false;

@@ -79,12 +79,10 @@ Result<SegmentFile> CheckSegment(std::string name, std::shared_ptr<const File> f
 // dropping the message's own "dmg: " so the line names the format once.
 Status InSegment(const std::string& where, const Status& s);
 
-// True when `file` ends with a koly trailer that says it is a later
-// segment (number > 1) of a segmented image: such a file is not an image
-// of its own (directory listings skip it).
-bool IsLaterSegment(const File& file);
-// The same test on the file's last bytes (`tail` ends where the file ends;
-// shorter than a koly trailer: false).
+// True when a file's last bytes `tail` (ending where the file ends) hold a
+// koly trailer that says it is a later segment (number > 1) of a segmented
+// image: such a file is not an image of its own (directory listings skip
+// it). Shorter than a koly trailer: false.
 bool IsLaterSegmentTail(std::span<const std::byte> tail);
 
 }  // namespace imgfs::dmg
