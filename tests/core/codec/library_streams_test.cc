@@ -13,6 +13,7 @@
 
 #include "core/codec/codec.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/zlib_stream.h"
 
 namespace imgfs::codec {
 namespace {
@@ -28,17 +29,7 @@ std::string Pattern(size_t n) {
 // Raw deflate as QEMU writes it (window bits -12), or zlib-wrapped (12),
 // padded to a sector.
 std::string Deflate(const std::string& in, int window_bits = -12) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 9, Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(in.size() * 2 + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
+  std::string out = imgfs::testing::ZlibDeflate(in, window_bits);
   out.resize((out.size() + 511) / 512 * 512, '\x55');
   return out;
 }

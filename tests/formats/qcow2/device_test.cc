@@ -15,6 +15,7 @@
 #include "tests/formats/qcow2/image_builder.h"
 #include "tests/testing/recording_file.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/zlib_stream.h"
 
 namespace imgfs::qcow2 {
 namespace {
@@ -122,19 +123,7 @@ TEST(Qcow2DeviceTest, BadL2OffsetFailsTheReadOnly) {
   EXPECT_NE(s.message().find("L2 table at 0x100000"), std::string::npos) << s.ToString();
 }
 
-std::string RawDeflate(const std::string& in) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(1024, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+std::string RawDeflate(const std::string& in) { return imgfs::testing::ZlibDeflate(in, -12, 9); }
 
 TEST(Qcow2DeviceTest, CompressedClusters) {
   MiniImage img;
