@@ -26,7 +26,9 @@ bool HasRawImageExtension(const fs::path& p) {
 // True when probing `path` finds anything but the raw fallback. Returns an
 // error only when the file cannot be read at all.
 Result<bool> ProbesAsImage(const std::string& path) {
-  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, OpenPosixFile(path, false));
+  // Read once for its probe: no read-ahead descriptor.
+  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                         OpenPosixFile(path, {.direct_read_ahead = false}));
   IMGFS_ASSIGN_OR_RETURN(ProbeBuffers buffers, ReadProbeBuffers(*file));
   if (CompanionOf(path, buffers.input())) {
     return false;  // e.g. a .dmgpart, read through its set's .dmg
