@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench-fuse.sh: reads the raw view of qcow2 images through three FUSE
+# bench-fuse.sh: reads the raw view of disk images through several FUSE
 # servers in the same run and prints a markdown table of medians:
 #   imgfs      `imgfs mount -f IMAGE DIR`          -> DIR/<stem>.raw
 #   qsd        qemu-storage-daemon --export type=fuse (mountpoint is a file)
-#   qcowmount  libqcow-utils (fuse2; cannot read zstd-compressed images)
+#   qcowmount  libqcow-utils (fuse2; qcow2 only, cannot read zstd)
+#   vmdkmount  libvmdk-utils (fuse2; vmdk only)
+#   vhdimount  libvhdi-utils (fuse2; vpc and vhdx only)
 # and, when BENCH_TOOLS names it, the ceiling no FUSE server can pass:
 #   disk       fio on the image file itself with O_DIRECT: random 4 KiB reads
 #              at the same depth as the FUSE readers, sequential reads as
 #              2 MiB requests 4 deep (a server that reads ahead at no cost).
 #              It is not an anchor; it shows when every server is disk-bound.
-# for an uncompressed (64 KiB clusters), a zlib- and a zstd-compressed
-# qcow2 made by `qemu-img convert` from the same disk-like data (per 4 KiB
-# block: 25% random, 10% zeros, 30% text-like, 35% repeated records; about
-# 2x compressible).
+# for images made by `qemu-img convert` from the same disk-like data (per
+# 4 KiB block: 25% random, 10% zeros, 30% text-like, 35% repeated records;
+# about 2x compressible): uncompressed (64 KiB clusters), zlib- and
+# zstd-compressed qcow2, and the variants vmdk (monolithicSparse), vmdks
+# (streamOptimized: zlib grains), vpc (dynamic VHD), vhdx (dynamic) and vdi
+# (dynamic). A tool that cannot read a variant is shown as n/a.
 #
 # Every measurement starts a fresh server and drops the page cache first
 # (echo 3 > /proc/sys/vm/drop_caches), so each one is cold: no server cache,
@@ -43,8 +47,10 @@
 #   BENCH_SIZE_MIB  virtual size (default 2048)
 #   BENCH_ROUNDS    rounds (default 3; 0 only prepares the images)
 #   BENCH_RUNTIME   seconds per random-read run (default 10)
-#   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw" (default "qcow2 zlib zstd")
-#   BENCH_TOOLS     subset of "imgfs qsd qcowmount disk base" (default: the first three)
+#   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw vmdk vmdks vpc vhdx vdi"
+#                   (default "qcow2 zlib zstd")
+#   BENCH_TOOLS     subset of "imgfs qsd qcowmount vmdkmount vhdimount disk base"
+#                   (default "imgfs qsd qcowmount")
 #   BENCH_METRICS   subset of "seqd seqb rand1 rand2" (default all four)
 #   IMGFS           the imgfs binary (default: build-bench/fuse/imgfs, build/fuse/imgfs, PATH)
 #   IMGFS_MOUNT_ARGS extra `imgfs mount` arguments, e.g. "--cache-size 256M"
@@ -137,16 +143,23 @@ image_for() {  # variant -> path (built once, cached in $workdir)
     raw) echo "$raw"; return ;;
     qcow2) out="$base-qcow2.qcow2" ;;
     zlib | zstd) out="$base-$v.qcow2" ;;
+    vmdk | vmdks | vpc | vhdx | vdi) out="$base-$v.${v%s}" ;;
     *) die "unknown variant $v" ;;
   esac
   if [[ ! -s $out ]]; then
     log "converting $raw -> $out"
-    if [[ $v == qcow2 ]]; then
-      qemu-img convert -O qcow2 -o cluster_size=65536 "$raw" "$out.tmp"
-    else
-      qemu-img convert -c -O qcow2 -o cluster_size=65536,compression_type="$v" "$raw" "$out.tmp"
-    fi
-    mv "$out.tmp" "$out"
+    local args
+    case $v in
+      qcow2) args=(-O qcow2 -o cluster_size=65536) ;;
+      zlib | zstd) args=(-c -O qcow2 -o cluster_size=65536,compression_type="$v") ;;
+      vmdk) args=(-O vmdk -o subformat=monolithicSparse) ;;
+      vmdks) args=(-O vmdk -o subformat=streamOptimized) ;;
+      vpc) args=(-O vpc -o subformat=dynamic,force_size=on) ;;
+      vhdx | vdi) args=(-O "$v") ;;
+    esac
+    # The temporary name keeps the extension: a vmdk descriptor names it.
+    qemu-img convert "${args[@]}" "$raw" "$out.tmp.${out##*.}"
+    mv "$out.tmp.${out##*.}" "$out"
   fi
   echo "$out"
 }
@@ -176,8 +189,12 @@ start_server() {
       command -v qemu-storage-daemon >/dev/null || return 1
       mnt="$workdir/mnt-qsd.raw"
       : >"$mnt"
-      local drv=qcow2
-      [[ $v == raw ]] && drv=raw
+      local drv
+      case $v in
+        qcow2 | zlib | zstd) drv=qcow2 ;;
+        vmdks) drv=vmdk ;;
+        *) drv=$v ;;
+      esac
       qemu-storage-daemon \
         --blockdev "driver=file,node-name=f,filename=$img" \
         --blockdev "driver=$drv,node-name=q,file=f" \
@@ -187,13 +204,27 @@ start_server() {
       ;;
     qcowmount)
       command -v qcowmount >/dev/null || return 1
-      [[ $v == zstd || $v == raw ]] && return 1  # libqcow 20201213 has no zstd
+      [[ $v == qcow2 || $v == zlib ]] || return 1  # libqcow 20201213 has no zstd
       mnt="$workdir/mnt-qcowmount"
       mkdir -p "$mnt"
       # -v keeps it in the foreground, so $! is the server.
       qcowmount -v "$img" "$mnt" >"$workdir/qcowmount.log" 2>&1 &
       srv_pid=$!
       srv_file="$mnt/qcow1"
+      ;;
+    vmdkmount | vhdimount)
+      command -v "$tool" >/dev/null || return 1
+      local first=vmdk1
+      case $tool:$v in
+        vmdkmount:vmdk | vmdkmount:vmdks) ;;
+        vhdimount:vpc | vhdimount:vhdx) first=vhdi1 ;;
+        *) return 1 ;;
+      esac
+      mnt="$workdir/mnt-$tool"
+      mkdir -p "$mnt"
+      "$tool" -v "$img" "$mnt" >"$workdir/$tool.log" 2>&1 &
+      srv_pid=$!
+      srv_file="$mnt/$first"
       ;;
     disk)
       srv_file=$img
@@ -358,7 +389,9 @@ for v in variants:
             best = max(have) if higher else min(have)
             r = (med["imgfs"] / best if higher else best / med["imgfs"]) if best and med["imgfs"] else float("nan")
             ratio = f"{r:.2f}x"
-        name = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd", "raw": "raw"}.get(v, v)
+        name = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd", "raw": "raw",
+                "vmdk": "vmdk monolithicSparse", "vmdks": "vmdk streamOptimized",
+                "vpc": "vpc dynamic", "vhdx": "vhdx dynamic", "vdi": "vdi dynamic"}.get(v, v)
         print(f"| {name} | {label} | " + " | ".join(cells) + f" | {ratio} |")
 loads = [x for (v, t, k), xs in vals.items() if k == "load" for x in xs]
 if loads:
