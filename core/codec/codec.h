@@ -27,7 +27,8 @@ enum class Codec : uint8_t {
   kZlib,        // RFC 1950: deflate in a zlib header and Adler-32 (dmg UDZO)
   kZstd,        // zstd frames (qcow2 compression_type 1)
   kBzip2,       // optional: libbz2 (dmg UDBZ)
-  kXz,          // optional: liblzma; decodes xz and legacy .lzma (dmg ULMO)
+  kXz,          // optional: liblzma; decodes xz and legacy .lzma, encodes xz as
+                // hdiutil's ULMO chunks (check None, 8 MiB dictionary; xz.cc)
   kAdc,         // Apple Data Compression, our own (adc.h; dmg UDCO)
   kLzfse,       // LZFSE with LZVN blocks, our own (lzfse/lzfse.h; dmg ULFO)
 };

@@ -3,6 +3,13 @@
 // "ULMO" chunks (type 0x80000008) are xz streams: that is what hdiutil
 // writes and what 7-Zip's DMG reader decodes. liblzma's auto decoder also
 // accepts the legacy .lzma container, so either kind decodes.
+//
+// The encoder writes streams shaped like hdiutil's ULMO chunks (every
+// chunk of tests/data/dmg-real/keramics-hfsplus_lzma.dmg): integrity check
+// None (the DMG's own CRC-32s cover the data) and an LZMA2 dictionary of
+// 8 MiB (filter property 0x16) whatever the input's size. The dictionary
+// size only tells a decoder how much to reserve; inputs no longer than the
+// dictionary compress the same with any larger one.
 #include <lzma.h>
 
 #include <algorithm>
@@ -18,9 +25,8 @@ namespace {
 // xz -9 (64 MiB dictionary) needs about 65 MiB, so every preset fits.
 constexpr uint64_t kMemLimitBytes = 256ull << 20;
 constexpr int kDefaultLevel = 6;
-// Smallest dictionary; larger inputs use a dictionary of their size (a
-// bigger one would only cost memory, in the encoder and every decoder).
-constexpr uint32_t kMinDictBytes = 4096;
+// hdiutil's ULMO dictionary (see the top of this file).
+constexpr uint32_t kDictBytes = 8u << 20;
 
 // One lzma_stream per thread: re-initialising a decoder with the same
 // dictionary size reuses its buffers, which matters for 8 MiB+ dictionaries
@@ -84,13 +90,12 @@ Result<std::vector<std::byte>> Xz(int level, std::span<const std::byte> in) {
   if (lzma_lzma_preset(&options, static_cast<uint32_t>(level))) {
     return InternalError("xz: liblzma has no preset " + std::to_string(level));
   }
-  const uint64_t want_dict = std::max<uint64_t>(kMinDictBytes, in.size());
-  options.dict_size = static_cast<uint32_t>(std::min<uint64_t>(options.dict_size, want_dict));
+  options.dict_size = kDictBytes;
   lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
   std::vector<std::byte> out(lzma_stream_buffer_bound(in.size()));
   size_t out_pos = 0;
   const lzma_ret r = lzma_stream_buffer_encode(
-      filters, LZMA_CHECK_CRC32, nullptr, reinterpret_cast<const uint8_t*>(in.data()), in.size(),
+      filters, LZMA_CHECK_NONE, nullptr, reinterpret_cast<const uint8_t*>(in.data()), in.size(),
       reinterpret_cast<uint8_t*>(out.data()), &out_pos, out.size());
   if (r != LZMA_OK) {
     return InternalError("xz: compression failed (liblzma error " +

@@ -77,27 +77,35 @@ std::optional<unsigned> ParseMbrType(const std::string& type) {
   return value;
 }
 
-// hdiutil's names for MBR types as its transcripts show them; others print
-// as "Type XX" (" (Type EF : 2)").
+// hdiutil's names for MBR types: the content names of Apple's
+// IOFDiskPartitionScheme table (the ones `diskutil list` shows), which
+// hdiutil's own MBR image in tests/data/dmg-real/ confirms (type 0x0E is
+// " (Windows_FAT_16 : 2)"). Types the table lacks print as "Type XX"
+// (" (Type EF : 2)").
 std::string MbrTypeName(unsigned type) {
   switch (type) {
     case 0x01:
       return "DOS_FAT_12";
     case 0x04:
+      return "DOS_FAT_16_S";
     case 0x06:
-    case 0x0e:
       return "DOS_FAT_16";
-    case 0x0b:
-    case 0x0c:
-      return "DOS_FAT_32";
     case 0x07:
       return "Windows_NTFS";
+    case 0x0b:
+      return "DOS_FAT_32";
+    case 0x0c:
+      return "Windows_FAT_32";
+    case 0x0e:
+      return "Windows_FAT_16";
     case 0x17:
       return "Windows_NTFS_Hidden";
-    case 0x83:
-      return "Linux";
     case 0x82:
       return "Linux_Swap";
+    case 0x83:
+      return "Linux";
+    case 0xab:
+      return "Apple_Boot";
     case 0xaf:
       return "Apple_HFS";
     default: {
@@ -168,9 +176,11 @@ DiskLayout WholeDisk(uint64_t size_bytes, std::string_view type) {
   layout.sector_count = DivRoundUp(size_bytes, kSectorBytes);
   layout.image_variant = kVariantPartition;
   // An empty disk still gets its (empty) blkx: dmg2img calls an image
-  // without any blkx corrupt.
-  layout.regions.push_back(
-      {"whole disk (" + std::string(type) + " : 0)", -1, 0, 0, layout.sector_count});
+  // without any blkx corrupt. hdiutil's whole-disk image (nodeudif-raw.dmg)
+  // and libdmg-hfsplus give it ID 0 and the entire-device descriptor; the
+  // -1 and 0 of a partitioned image's first blkx would say "MBR".
+  layout.regions.push_back({"whole disk (" + std::string(type) + " : 0)", 0, 0, 0,
+                            layout.sector_count, kDescriptorEntireDevice, false});
   return layout;
 }
 
@@ -266,8 +276,16 @@ DiskLayout PlanLayout(uint64_t size_bytes, const PartitionTable& table, const Gp
   uint64_t pos = 0;
   auto add = [&](const std::string& prefix, const std::string& type, uint64_t start,
                  uint64_t count) {
+    const int32_t id = static_cast<int32_t>(n) - 1;
+    // MBR and GPT: hdiutil's images (tests/data/dmg-real/) give blkx n the
+    // descriptor n ("(MBR : 0)" has 0). APM: no hdiutil APM image is at
+    // hand; libdmg-hfsplus, whose APM images macOS attaches (Firefox's
+    // DMGs are made with it), gives each blkx its ID, so the DDM gets
+    // 0xFFFFFFFF (its DDM_DESCRIPTOR) and the map "(... : 1)" 0.
+    const uint32_t descriptor =
+        table.scheme == PartitionScheme::kApm ? static_cast<uint32_t>(id) : n;
     layout.regions.push_back(
-        {RegionName(prefix, type, n), static_cast<int32_t>(n) - 1, n, start, count});
+        {RegionName(prefix, type, n), id, n, start, count, descriptor, type == "Apple_Free"});
     ++n;
   };
   for (const Piece& p : pieces) {
@@ -378,6 +396,68 @@ Status ForEachPiece(const BlockDevice& dev, const BlkxRegion& region, uint64_t c
     pos += n;
   }
   return Status::Ok();
+}
+
+void AppendZeroChunks(const BlkxRegion& region, uint64_t chunk_sectors, uint64_t rel,
+                      uint64_t count, uint64_t fork_offset, std::vector<Chunk>* out) {
+  const uint64_t end = rel + count;
+  // Ignore chunks of whole cells stay on the grid too: at most the largest
+  // multiple of chunk_sectors that qemu accepts.
+  const uint64_t ignore_max =
+      std::max<uint64_t>(1, kMaxChunkSectors / chunk_sectors) * chunk_sectors;
+  auto ignore = [&](uint64_t from, uint64_t to) {
+    for (uint64_t s = from; s < to;) {
+      const uint64_t n = std::min(ignore_max, to - s);
+      out->push_back({ChunkType::kIgnore, 0, s, n, fork_offset, 0});
+      s += n;
+    }
+  };
+  auto zero_fill = [&](uint64_t from, uint64_t to) {
+    for (uint64_t s = from; s < to;) {
+      const uint64_t cell_end = (s / chunk_sectors + 1) * chunk_sectors;
+      const uint64_t n = std::min(cell_end, to) - s;
+      out->push_back({ChunkType::kZeroFill, 0, s, n, fork_offset, 0});
+      s += n;
+    }
+  };
+  if (region.free_space) {
+    ignore(rel, end);
+    return;
+  }
+  const uint64_t whole_begin = DivRoundUp(rel, chunk_sectors) * chunk_sectors;
+  const uint64_t whole_end = end / chunk_sectors * chunk_sectors;
+  if (whole_begin >= whole_end) {
+    zero_fill(rel, end);  // no whole cell: one or two partial ones
+    return;
+  }
+  zero_fill(rel, whole_begin);
+  ignore(whole_begin, whole_end);
+  zero_fill(whole_end, end);
+}
+
+uint32_t BuffersNeeded(std::optional<ChunkType> codec, uint64_t chunk_sectors) {
+  if (!codec) {
+    return 0;
+  }
+  uint64_t margin = 0;
+  switch (*codec) {
+    case ChunkType::kZlib:
+      margin = 8;
+      break;
+    case ChunkType::kAdc:
+      margin = 1;
+      break;
+    case ChunkType::kBzip2:
+    case ChunkType::kLzma:
+      margin = 3;
+      break;
+    case ChunkType::kLzfse:
+      margin = 5;
+      break;
+    default:
+      break;
+  }
+  return static_cast<uint32_t>(chunk_sectors + margin);
 }
 
 }  // namespace imgfs::dmg

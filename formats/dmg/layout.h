@@ -7,12 +7,14 @@
 // in sector order, named "<name> (<type> : <n>)" with IDs from -1 upward
 // ("Protective Master Boot Record (MBR : 0)", "GPT Header (Primary GPT
 // Header : 1)", " (Apple_Free : 3)", ...); a disk without a partition map
-// gets one "whole disk (<type> : 0)" blkx. The names come from hdiutil
-// transcripts quoted in formats/dmg/WRITER.md.
+// gets one "whole disk (<type> : 0)" blkx with ID 0. The names come from
+// hdiutil transcripts and images quoted in formats/dmg/WRITER.md, which
+// also says where each block-descriptor value comes from.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,10 +26,9 @@
 
 namespace imgfs::dmg {
 
-// hdiutil's chunk size: its UDZO/ULFO images record buffers-needed 0x808,
-// i.e. chunks of 2048 sectors (1 MiB) plus 8 sectors of slack.
+// hdiutil's chunk size: its images record buffers-needed 0x801 to 0x808
+// and split zero-fill runs every 2048 sectors, i.e. chunks of 1 MiB.
 inline constexpr uint64_t kDefaultChunkSectors = 2048;
-inline constexpr uint32_t kBuffersSlackSectors = 8;
 // The largest chunk, read or written: 64 MiB. hdiutil writes at most 2048
 // sectors (1 MiB) per chunk; the reader allows other writers more while
 // bounding what one hostile chunk can make it allocate (compressed chunks
@@ -36,13 +37,26 @@ inline constexpr uint32_t kBuffersSlackSectors = 8;
 // included, so the writer never writes larger ones.
 inline constexpr uint64_t kMaxChunkSectors = (64ULL << 20) / kSectorBytes;
 
+// mish block-descriptor values with a meaning of their own (libdmg-hfsplus
+// names them DDM_DESCRIPTOR and ENTIRE_DEVICE_DESCRIPTOR; hdiutil's
+// whole-disk image in tests/data/dmg-real/nodeudif-raw.dmg has the latter).
+inline constexpr uint32_t kDescriptorDdm = 0xffffffff;
+inline constexpr uint32_t kDescriptorEntireDevice = 0xfffffffe;
+
 // One planned blkx: a run of whole sectors of the disk.
 struct BlkxRegion {
   std::string name;     // "disk image (Apple_HFS : 4)"
-  int32_t id = -1;      // number - 1, as hdiutil numbers them
+  int32_t id = -1;      // number - 1, as hdiutil numbers them; 0 for a whole disk
   uint32_t number = 0;  // the "<n>" in the name
   uint64_t first_sector = 0;
   uint64_t sector_count = 0;
+  // The mish block-descriptor field: the number n for MBR and GPT maps
+  // (hdiutil), the ID for APM maps with kDescriptorDdm for the DDM
+  // (libdmg-hfsplus), kDescriptorEntireDevice for a whole disk.
+  uint32_t descriptor = 0;
+  // Apple_Free: space no partition uses. Its zero runs are written as
+  // ignore (type 2) chunks whatever their length, as hdiutil does.
+  bool free_space = false;
 };
 
 struct DiskLayout {
@@ -103,5 +117,29 @@ inline constexpr uint64_t kRunWindowSectors = (1ULL << 30) / kSectorBytes;
 // REQUIRES: chunk_sectors >= 1.
 Status ForEachPiece(const BlockDevice& dev, const BlkxRegion& region, uint64_t chunk_sectors,
                     bool split_zero, const std::function<Status(const SectorRun&)>& fn);
+
+// Appends the chunks of a zero run of `count` sectors at sector `rel` of
+// `region` (relative to its first sector), as hdiutil shapes them: a
+// zero-fill (type 0) chunk never crosses the chunk grid (cells of
+// chunk_sectors from the region's start, so it stays within the buffers
+// the table declares), and space nothing uses is an ignore (type 2) chunk
+// of any length up to kMaxChunkSectors. A run in free space is all ignore
+// chunks; elsewhere the grid cells it covers whole are ignore chunks and
+// the partial cells at its ends zero-fill chunks. Both kinds carry offset
+// `fork_offset` (the data-fork position) and length 0: hdiutil's newer
+// images put zero-fill chunks at offset 0, but dmg2img 1.6.7 takes a blkx
+// whose first chunk is at offset 0 for one whose offsets continue the
+// previous blkx's (that is how it misreads those images), so we follow
+// the older images' habit for zero-length chunks. The blkx CRC-32 counts
+// zero-fill sectors as zeros and leaves ignore sectors out.
+// REQUIRES: 1 <= chunk_sectors <= kMaxChunkSectors.
+void AppendZeroChunks(const BlkxRegion& region, uint64_t chunk_sectors, uint64_t rel,
+                      uint64_t count, uint64_t fork_offset, std::vector<Chunk>* out);
+
+// The mish "buffers needed" of a table whose chunks are at most
+// chunk_sectors and stored with `codec` (nullopt: raw chunks). hdiutil's
+// images declare the chunk's 2048 sectors plus a per-codec margin: zlib 8,
+// ADC 1, bzip2 3, LZFSE 5, LZMA 3, and 0 when nothing is compressed.
+uint32_t BuffersNeeded(std::optional<ChunkType> codec, uint64_t chunk_sectors);
 
 }  // namespace imgfs::dmg

@@ -97,8 +97,8 @@ class Planner {
     BlkxTable t;
     t.first_sector = region.first_sector;
     t.sector_count = region.sector_count;
-    t.buffers_needed = static_cast<uint32_t>(chunk_sectors_ + kBuffersSlackSectors);
-    t.block_descriptors = region.number;
+    t.buffers_needed = BuffersNeeded(std::nullopt, chunk_sectors_);  // raw chunks only
+    t.block_descriptors = region.descriptor;
     IMGFS_RETURN_IF_ERROR(
         ForEachPiece(dev, region, chunk_sectors_, false, [&](const SectorRun& piece) {
           const uint64_t rel = piece.first_sector - region.first_sector;
@@ -108,11 +108,7 @@ class Planner {
             AddSegment(piece.first_sector * kSectorBytes, bytes);
             return Status::Ok();
           }
-          for (uint64_t done = 0; done < piece.sector_count;) {
-            uint64_t n = std::min(kMaxChunkSectors, piece.sector_count - done);
-            t.chunks.push_back({ChunkType::kZeroFill, 0, rel + done, n, fork_bytes_, 0});
-            done += n;
-          }
+          AppendZeroChunks(region, chunk_sectors_, rel, piece.sector_count, fork_bytes_, &t.chunks);
           return Status::Ok();
         }));
     t.chunks.push_back({ChunkType::kTerminator, 0, region.sector_count, 0, 0, 0});
@@ -169,7 +165,8 @@ Result<std::unique_ptr<BlockDevice>> NewVirtualDmg(std::unique_ptr<BlockDevice> 
   Koly koly;
   koly.flags = 1;  // flattened, as writer.cc
   koly.data_fork_length = planner.fork_bytes() + pad;
-  koly.segment_id = RandomSegmentId();
+  koly.segment_number = 0;  // segment fields as writer.cc
+  koly.segment_count = 0;
   koly.xml_offset = koly.data_fork_length;
   koly.xml_length = plist.size();
   koly.image_variant = layout.image_variant;
@@ -178,8 +175,10 @@ Result<std::unique_ptr<BlockDevice>> NewVirtualDmg(std::unique_ptr<BlockDevice> 
   std::memcpy(trailer.data() + pad, plist.data(), plist.size());
   auto encoded = EncodeKoly(koly);
   std::memcpy(trailer.data() + pad + plist.size(), encoded.data(), encoded.size());
-  std::string note = "UDIF view computed on the fly: raw chunks for data, zero-fill for holes, " +
-                     std::to_string(layout.regions.size()) + " blkx, no checksums";
+  std::string note =
+      "UDIF view computed on the fly: raw chunks for data, zero-fill and ignore chunks for "
+      "holes, " +
+      std::to_string(layout.regions.size()) + " blkx, no checksums";
   if (layout.sector_count * kSectorBytes != layout.size_bytes) {
     note += "; the last sector is padded with zeros";
   }
@@ -196,8 +195,8 @@ Result<std::unique_ptr<BlockDevice>> MakeView(std::unique_ptr<BlockDevice> sourc
 
 constexpr VirtualView kView = {
     "a UDIF image (raw chunks for data, zero-fill\n"
-    "for holes, one blkx per partition; no\n"
-    "checksums)\n",
+    "and ignore chunks for holes, one blkx per\n"
+    "partition; no checksums)\n",
     &MakeView,
 };
 

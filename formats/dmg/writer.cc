@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MIT
-// Where each field's value comes from (hdiutil-made images as described in
-// formats/dmg/WRITER.md):
+// Where each field's value comes from (hdiutil-made images, field by field
+// in formats/dmg/WRITER.md):
 //   koly  version 4, header 512, flags 1 (flattened), data fork at 0, no
-//         resource fork (offset and length 0 in XML-only images), segment 1
-//         of 1 with a random UUID, data-fork CRC-32, XML offset/length,
-//         master checksum (see MasterChecksum), variant 1 for a partitioned
-//         device and 2 for a bare volume, sector count.
+//         resource fork (offset and length 0 in XML-only images), segment
+//         number/count 0/0 with a zero segment ID and no data-fork checksum
+//         (the newer of hdiutil's two forms, see WriteTrailer), XML
+//         offset/length, master checksum (see MasterChecksum), variant 1
+//         for a partitioned device and 2 for a bare volume, sector count.
 //   mish  version 1, data offset 0 (chunk offsets are absolute in the data
-//         fork), buffers-needed = chunk sectors + 8 (0x808 for hdiutil's
-//         2048-sector chunks), block descriptors = the blkx number (0 for
-//         "(MBR : 0)" in an hdiutil image), CRC-32 of the blkx's
-//         uncompressed sectors, chunks in sector order, then a terminator
+//         fork), buffers-needed per codec (BuffersNeeded), the region's
+//         block descriptor (layout.h), CRC-32 of the blkx's sectors with
+//         ignore chunks left out, chunks in sector order, then a terminator
 //         (0xffffffff at the blkx's end sector, offset and length 0).
-//   chunks zero-fill chunks carry the data-fork position and length 0;
-//         a chunk whose compressed form is not smaller is stored raw.
+//   chunks zero runs as AppendZeroChunks shapes them (zero-fill within one
+//         chunk cell, ignore for whole cells and free space); a chunk whose
+//         compressed form is not smaller is stored raw.
 #include "formats/dmg/writer.h"
 
 #include <algorithm>
@@ -21,7 +22,6 @@
 #include <deque>
 #include <future>
 #include <memory>
-#include <random>
 
 #include "core/util/checked.h"
 #include "core/util/crc32.h"
@@ -60,15 +60,14 @@ const FormatInfo& Info(DmgFormat format) {
 }
 
 // The data fork, written front to back through a buffer. Skip leaves a
-// hole (UDRW's zero chunks); the CRC covers the hole as zeros.
+// hole (UDRW's zero chunks).
 class ForkWriter {
  public:
   explicit ForkWriter(File& out) : out_(out) { buffer_.reserve(kOutputBufferBytes); }
 
   uint64_t offset() const { return end_; }
-  uint32_t crc() const { return crc_; }
 
-  Status Append(std::span<const std::byte> bytes, uint32_t bytes_crc) {
+  Status Append(std::span<const std::byte> bytes) {
     if (buffer_.size() + bytes.size() > kOutputBufferBytes) {
       IMGFS_RETURN_IF_ERROR(Flush());
     }
@@ -79,7 +78,6 @@ class ForkWriter {
       buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
     }
     end_ += bytes.size();
-    crc_ = CrcCombine(crc_, bytes_crc, bytes.size());
     return Status::Ok();
   }
 
@@ -87,7 +85,6 @@ class ForkWriter {
     IMGFS_RETURN_IF_ERROR(Flush());
     end_ += length;
     buffer_start_ = end_;
-    crc_ = Crc32ZeroExtend(crc_, length);
     return Status::Ok();
   }
 
@@ -110,7 +107,6 @@ class ForkWriter {
   std::vector<std::byte> buffer_;
   uint64_t buffer_start_ = 0;  // file offset of buffer_[0]
   uint64_t end_ = 0;           // logical end of the data fork
-  uint32_t crc_ = 0;
 };
 
 // One chunk's worth of work: read, test for zeros, compress, checksum.
@@ -124,7 +120,6 @@ struct Job {
   ChunkType type = ChunkType::kZeroFill;  // kZeroFill also for all-zero data
   std::vector<std::byte> bytes;           // what the data fork stores
   uint32_t data_crc = 0;                  // over the uncompressed sectors
-  uint32_t stored_crc = 0;                // over `bytes`
   std::promise<void> promise;
   std::future<void> done = promise.get_future();
 };
@@ -134,7 +129,10 @@ struct RegionState {
   size_t index = 0;
   BlkxTable table;
   uint32_t crc = 0;
-  std::optional<Chunk> pending_zero;
+  // A zero run not yet written as chunks: [zero_begin, zero_end) relative
+  // to the region's first sector; empty when equal.
+  uint64_t zero_begin = 0;
+  uint64_t zero_end = 0;
 };
 
 struct FinishedBlkx {
@@ -191,7 +189,7 @@ class DmgWriter {
       // empty data fork, so an image whose disk is empty or all zeros gets
       // one unreferenced zero sector as its data fork.
       std::array<std::byte, kSectorBytes> pad{};
-      IMGFS_RETURN_IF_ERROR(fork_.Append(pad, Crc32(pad)));
+      IMGFS_RETURN_IF_ERROR(fork_.Append(pad));
     }
     IMGFS_RETURN_IF_ERROR(fork_.Flush());
     IMGFS_RETURN_IF_ERROR(WriteTrailer());
@@ -268,7 +266,6 @@ class DmgWriter {
       job.type = ChunkType::kRaw;
       job.bytes = std::move(buffer);
     }
-    job.stored_crc = Crc32(job.bytes);
   }
 
   Status EmitFront() {
@@ -284,10 +281,10 @@ class DmgWriter {
     const uint64_t rel = job->first_sector - layout_.regions[st.index].first_sector;
     const uint64_t bytes = job->sector_count * kSectorBytes;
     if (job->type == ChunkType::kZeroFill) {
-      st.crc = Crc32ZeroExtend(st.crc, bytes);
       stats_.zero_bytes += bytes;
       if (flat_) {
         // UDRW: a raw chunk over a hole keeps the data fork flat.
+        st.crc = Crc32ZeroExtend(st.crc, bytes);
         st.table.chunks.push_back(
             {ChunkType::kRaw, 0, rel, job->sector_count, fork_.offset(), bytes});
         ++stats_.raw_chunks;
@@ -301,37 +298,39 @@ class DmgWriter {
       st.table.chunks.push_back(
           {job->type, 0, rel, job->sector_count, fork_.offset(), job->bytes.size()});
       ++(job->type == ChunkType::kRaw ? stats_.raw_chunks : stats_.compressed_chunks);
-      IMGFS_RETURN_IF_ERROR(fork_.Append(job->bytes, job->stored_crc));
+      IMGFS_RETURN_IF_ERROR(fork_.Append(job->bytes));
     }
     Report((job->first_sector + job->sector_count) * kSectorBytes);
     return Status::Ok();
   }
 
-  // Zero-fill chunks merge while adjacent, up to kMaxChunkSectors each.
+  // Adjacent zero runs (holes and all-zero chunks) merge into one run,
+  // which FlushZero cuts into chunks.
   void AddZero(uint64_t rel, uint64_t count) {
     RegionState& st = *region_;
-    while (count > 0) {
-      if (st.pending_zero &&
-          st.pending_zero->sector_number + st.pending_zero->sector_count == rel &&
-          st.pending_zero->sector_count < kMaxChunkSectors) {
-        uint64_t n = std::min(count, kMaxChunkSectors - st.pending_zero->sector_count);
-        st.pending_zero->sector_count += n;
-        rel += n;
-        count -= n;
-        continue;
-      }
+    if (st.zero_end != rel) {
       FlushZero();
-      st.pending_zero = Chunk{ChunkType::kZeroFill, 0, rel, 0, fork_.offset(), 0};
+      st.zero_begin = rel;
     }
+    st.zero_end = rel + count;
   }
 
   void FlushZero() {
     RegionState& st = *region_;
-    if (st.pending_zero) {
-      st.table.chunks.push_back(*st.pending_zero);
-      st.pending_zero.reset();
+    if (st.zero_begin == st.zero_end) {
+      return;
+    }
+    const size_t first = st.table.chunks.size();
+    AppendZeroChunks(layout_.regions[st.index], options_.chunk_sectors, st.zero_begin,
+                     st.zero_end - st.zero_begin, fork_.offset(), &st.table.chunks);
+    for (size_t i = first; i < st.table.chunks.size(); ++i) {
+      const Chunk& c = st.table.chunks[i];
+      if (c.type == ChunkType::kZeroFill) {
+        st.crc = Crc32ZeroExtend(st.crc, c.sector_count * kSectorBytes);
+      }
       ++stats_.zero_chunks;
     }
+    st.zero_begin = st.zero_end = 0;
   }
 
   Status SwitchRegion(size_t index) {
@@ -355,8 +354,8 @@ class DmgWriter {
     t.first_sector = region.first_sector;
     t.sector_count = region.sector_count;
     t.data_offset = 0;
-    t.buffers_needed = static_cast<uint32_t>(options_.chunk_sectors + kBuffersSlackSectors);
-    t.block_descriptors = region.number;
+    t.buffers_needed = BuffersNeeded(flat_ ? std::nullopt : codec_, options_.chunk_sectors);
+    t.block_descriptors = region.descriptor;
     t.checksum.type = kChecksumCrc32;
     t.checksum.bit_count = 32;
     t.checksum.data[0] = st.crc;
@@ -377,12 +376,17 @@ class DmgWriter {
     koly.flags = kKolyFlagsFlattened;
     koly.data_fork_offset = 0;
     koly.data_fork_length = fork_.offset();
-    koly.segment_number = 1;
-    koly.segment_count = 1;
-    koly.segment_id = RandomSegmentId();
-    koly.data_checksum.type = kChecksumCrc32;
-    koly.data_checksum.bit_count = 32;
-    koly.data_checksum.data[0] = fork_.crc();
+    // hdiutil has written two forms: segment 1 of 1 with a random UUID and
+    // a data-fork CRC-32 (the node-udif images in tests/data/dmg-real/,
+    // from before 2019), and segment 0 of 0 with a zero UUID and no
+    // data-fork checksum (the Keramics images, made with ULFO and ULMO,
+    // which only newer macOS writes). We write the newer form, what
+    // current hdiutil makes; the blkx and master CRC-32s still cover every
+    // sector that is not ignored.
+    koly.segment_number = 0;
+    koly.segment_count = 0;
+    koly.segment_id = {};
+    koly.data_checksum = UdifChecksum{};
     koly.xml_offset = fork_.offset();
     koly.xml_length = plist.size();
     koly.master_checksum.type = kChecksumCrc32;
@@ -447,20 +451,6 @@ Result<DmgFormat> ParseDmgFormat(std::string_view name) {
 std::string_view DmgFormatName(DmgFormat format) { return Info(format).name; }
 
 std::optional<ChunkType> FormatCodec(DmgFormat format) { return Info(format).codec; }
-
-std::array<uint8_t, 16> RandomSegmentId() {
-  std::random_device rd;
-  std::array<uint8_t, 16> id{};
-  for (size_t i = 0; i < id.size(); i += 4) {
-    uint32_t v = rd();
-    for (size_t j = 0; j < 4; ++j) {
-      id[i + j] = static_cast<uint8_t>(v >> (8 * j));
-    }
-  }
-  id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // version 4
-  id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  return id;
-}
 
 Result<DmgWriteStats> WriteDmg(const BlockDevice& src, File& out, const DmgWriteOptions& options) {
   DmgWriter writer(src, out, options);

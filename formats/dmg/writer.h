@@ -61,7 +61,7 @@ struct DmgWriteStats {
   uint64_t compressed_chunks = 0;
   uint64_t raw_chunks = 0;
   uint64_t zero_chunks = 0;
-  uint64_t zero_bytes = 0;  // disk bytes stored as zero-fill (or holes in UDRW)
+  uint64_t zero_bytes = 0;  // disk bytes stored as zero-fill or ignore chunks (holes in UDRW)
   size_t blkx_count = 0;
   std::vector<std::string> notes;  // from layout planning
 };
@@ -75,8 +75,5 @@ Result<DmgWriteOptions> ParseDmgWriteOptions(std::span<const std::string> values
 // the output is incomplete; the caller removes it. Errors name the source
 // offset or the output offset that failed.
 Result<DmgWriteStats> WriteDmg(const BlockDevice& src, File& out, const DmgWriteOptions& options);
-
-// A fresh random (version 4) UUID for koly segment_id.
-std::array<uint8_t, 16> RandomSegmentId();
 
 }  // namespace imgfs::dmg

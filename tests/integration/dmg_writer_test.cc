@@ -9,8 +9,8 @@
 //                                    dmg modules and qemu has no LZMA
 //   dmg2img                          zlib, bzip2, ADC, raw, zero (no LZMA
 //                                    or LZFSE in 1.6.7)
-//   7zz x -tdmg                      every codec; also verifies the data
-//                                    fork and blkx CRC-32s
+//   7zz x -tdmg                      every codec; also verifies the blkx
+//                                    CRC-32s
 //   imgfs convert -O raw             every codec
 // With CI=true a missing tool fails the test instead of skipping it.
 #include <fcntl.h>
@@ -362,8 +362,8 @@ TEST(DmgWriterLargeTest, SeveralGibSparseImageReadsBackIdentical) {
   ExpectImgfsReadsBack(dmg, src);
   // Streaming 4 GiB out of dmg2img and 7-Zip takes tens of seconds on a
   // loaded CI machine, so here they only decode it: 7-Zip checks the data
-  // against the blkx CRC-32 (computed from the source when writing) and the
-  // data-fork CRC-32; dmg2img must decode every chunk without error. Both
+  // against the blkx CRC-32s (computed from the source when writing);
+  // dmg2img must decode every chunk without error. Both
   // compare byte for byte on every other input.
   RunResult z = Shell("7zz t -tdmg " + Quote(dmg) + " 2>&1");
   EXPECT_EQ(z.exit_code, 0) << z.out;

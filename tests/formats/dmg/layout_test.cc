@@ -35,7 +35,10 @@ std::vector<std::string> Names(const DiskLayout& layout) {
   return names;
 }
 
-// Regions must tile the disk and be numbered 0, 1, ... with IDs from -1.
+// Regions must tile the disk and be numbered 0, 1, ... with IDs from -1
+// (a whole disk: ID 0), with the block descriptors of WRITER.md: n for
+// MBR and GPT (hdiutil), the ID for APM (libdmg-hfsplus), entire device
+// for a whole disk.
 void ExpectTiles(const DiskLayout& layout) {
   uint64_t pos = 0;
   for (size_t i = 0; i < layout.regions.size(); ++i) {
@@ -43,7 +46,16 @@ void ExpectTiles(const DiskLayout& layout) {
     EXPECT_EQ(r.first_sector, pos) << r.name;
     EXPECT_GT(r.sector_count, 0u) << r.name;
     EXPECT_EQ(r.number, i);
-    EXPECT_EQ(r.id, static_cast<int32_t>(i) - 1);
+    EXPECT_EQ(r.free_space, r.name.find("(Apple_Free : ") != std::string::npos) << r.name;
+    if (layout.scheme == PartitionScheme::kNone) {
+      EXPECT_EQ(r.id, 0);
+      EXPECT_EQ(r.descriptor, kDescriptorEntireDevice);
+    } else {
+      EXPECT_EQ(r.id, static_cast<int32_t>(i) - 1);
+      EXPECT_EQ(r.descriptor, layout.scheme == PartitionScheme::kApm ? static_cast<uint32_t>(r.id)
+                                                                     : static_cast<uint32_t>(i))
+          << r.name;
+    }
     pos += r.sector_count;
   }
   EXPECT_EQ(pos, layout.sector_count);
@@ -87,7 +99,7 @@ TEST(LayoutTest, MbrSkipsTheExtendedContainerAndNamesTypes) {
   EXPECT_EQ(Names(l), (std::vector<std::string>{
                           "Master Boot Record (MBR : 0)",
                           " (Apple_Free : 1)",
-                          " (DOS_FAT_32 : 2)",
+                          " (Windows_FAT_32 : 2)",
                           " (Apple_Free : 3)",  // the EBR of partition 5
                           " (Linux : 4)",
                           " (Apple_Free : 5)",
@@ -110,6 +122,52 @@ TEST(LayoutTest, ApmMapEntriesBecomeBlkx) {
                           " (Apple_Free : 3)",
                       }));
   ExpectTiles(l);
+  EXPECT_EQ(l.regions[0].descriptor, kDescriptorDdm);  // libdmg-hfsplus's DDM_DESCRIPTOR
+}
+
+// Zero runs as hdiutil shapes them, on a grid of 8-sector cells.
+std::string Shape(const BlkxRegion& region, uint64_t rel, uint64_t count) {
+  std::vector<Chunk> chunks;
+  AppendZeroChunks(region, 8, rel, count, 777, &chunks);
+  std::string s;
+  for (const Chunk& c : chunks) {
+    EXPECT_EQ(c.compressed_length, 0u);
+    EXPECT_EQ(c.compressed_offset, 777u);  // the data-fork position
+    s += (c.type == ChunkType::kZeroFill ? "Z"
+          : c.type == ChunkType::kIgnore ? "I"
+                                         : "?") +
+         std::to_string(c.sector_number) + "+" + std::to_string(c.sector_count) + " ";
+  }
+  return s;
+}
+
+TEST(LayoutTest, ZeroRunsAreZeroFillWithinACellAndIgnoreForWholeCells) {
+  BlkxRegion part;
+  EXPECT_EQ(Shape(part, 3, 4), "Z3+4 ");               // inside one cell
+  EXPECT_EQ(Shape(part, 5, 6), "Z5+3 Z8+3 ");          // across a line: split there
+  EXPECT_EQ(Shape(part, 5, 20), "Z5+3 I8+16 Z24+1 ");  // whole cells are ignored
+  EXPECT_EQ(Shape(part, 8, 8), "I8+8 ");
+  BlkxRegion free_space;
+  free_space.free_space = true;
+  EXPECT_EQ(Shape(free_space, 3, 4), "I3+4 ");  // Apple_Free: always ignore
+  EXPECT_EQ(Shape(free_space, 5, 20), "I5+20 ");
+  // Ignore chunks stay under qemu's 64 MiB and on the grid.
+  std::vector<Chunk> chunks;
+  AppendZeroChunks(part, 2048, 0, 3 * kMaxChunkSectors + 5, 0, &chunks);
+  ASSERT_EQ(chunks.size(), 4u);
+  EXPECT_EQ(chunks[0].sector_count, kMaxChunkSectors);
+  EXPECT_EQ(chunks[3].type, ChunkType::kZeroFill);
+  EXPECT_EQ(chunks[3].sector_count, 5u);
+}
+
+TEST(LayoutTest, BuffersNeededFollowHdiutilPerCodec) {
+  EXPECT_EQ(BuffersNeeded(ChunkType::kZlib, 2048), 0x808u);
+  EXPECT_EQ(BuffersNeeded(ChunkType::kAdc, 2048), 0x801u);
+  EXPECT_EQ(BuffersNeeded(ChunkType::kBzip2, 2048), 0x803u);
+  EXPECT_EQ(BuffersNeeded(ChunkType::kLzfse, 2048), 0x805u);
+  EXPECT_EQ(BuffersNeeded(ChunkType::kLzma, 2048), 0x803u);
+  EXPECT_EQ(BuffersNeeded(std::nullopt, 2048), 0u);
+  EXPECT_EQ(BuffersNeeded(ChunkType::kZlib, 16), 24u);
 }
 
 TEST(LayoutTest, BadMapsFallBackToTheWholeDisk) {
@@ -135,7 +193,10 @@ TEST(LayoutTest, WholeDiskRoundsUpAndKeepsAnEmptyBlkxForAnEmptyDisk) {
   EXPECT_EQ(l.sector_count, (3 * kMiB + 1024) / 512);
   EXPECT_EQ(l.image_variant, kVariantPartition);
   EXPECT_EQ(Names(l), std::vector<std::string>{"whole disk (Unknown Partition : 0)"});
-  EXPECT_EQ(l.regions[0].id, -1);
+  // hdiutil's and libdmg-hfsplus's whole-disk blkx: ID 0, entire device.
+  EXPECT_EQ(l.regions[0].id, 0);
+  EXPECT_EQ(l.regions[0].descriptor, kDescriptorEntireDevice);
+  EXPECT_FALSE(l.regions[0].free_space);
   l = PlanLayout(0, none, {}, "Unknown Partition");
   ASSERT_EQ(l.regions.size(), 1u);
   EXPECT_EQ(l.regions[0].sector_count, 0u);

@@ -9,12 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string_view>
 
 #include "core/util/crc32.h"
+#include "formats/dmg/layout.h"
 #include "tests/formats/dmg/udif_readback.h"
 #include "tests/integration/dmg_real_fixtures.h"
 #include "tests/testing/faulty_block_device.h"
@@ -72,6 +74,21 @@ ScriptedDisk MakeDevice(std::string* bytes) {
                           Ext(200 * kKiB + 1, 100 * kKiB + 6, ExtentKind::kUnallocated)});
 }
 
+// The blkx CRC-32 rule of hdiutil's images: every chunk's sectors of
+// `disk` in order except those of ignore chunks.
+uint32_t CrcWithoutIgnored(const BlkxTable& t, const std::string& disk) {
+  uint32_t crc = 0;
+  for (const Chunk& c : t.chunks) {
+    if (c.type == ChunkType::kIgnore || c.type == ChunkType::kTerminator) {
+      continue;
+    }
+    const std::string part =
+        disk.substr((t.first_sector + c.sector_number) * 512, c.sector_count * 512);
+    crc = CrcCombine(crc, Crc32(Bytes(part)), part.size());
+  }
+  return crc;
+}
+
 class WriterFormatTest : public ::testing::TestWithParam<DmgFormat> {};
 
 TEST_P(WriterFormatTest, ReadsBackIdenticalWithConsistentFields) {
@@ -102,25 +119,29 @@ TEST_P(WriterFormatTest, ReadsBackIdenticalWithConsistentFields) {
     EXPECT_EQ(k.data_fork_offset, 0u);
     EXPECT_EQ(k.rsrc_fork_offset, 0u);
     EXPECT_EQ(k.rsrc_fork_length, 0u);
-    EXPECT_EQ(k.segment_number, 1u);
-    EXPECT_EQ(k.segment_count, 1u);
-    EXPECT_EQ(k.segment_id[6] >> 4, 4);  // random UUID
+    // hdiutil's newer form (WRITER.md): segment 0 of 0 (which DecodeKoly
+    // reads as 1 of 1), zero ID.
+    EXPECT_EQ(file.substr(file.size() - 512 + 0x38, 8), std::string(8, '\0'));
+    EXPECT_EQ(k.segment_id, (std::array<uint8_t, 16>{}));
     EXPECT_EQ(k.xml_offset, k.data_fork_length);
     EXPECT_EQ(file.size(), k.xml_offset + k.xml_length + 512);
     EXPECT_EQ(k.image_variant, kVariantPartition);
     EXPECT_EQ(k.sector_count, padded.size() / 512);
-    EXPECT_EQ(k.data_checksum.type, kChecksumCrc32);
-    EXPECT_EQ(k.data_checksum.bit_count, 32u);
-    EXPECT_EQ(k.data_checksum.data[0], Crc32(Bytes(file.substr(0, k.data_fork_length))));
+    EXPECT_EQ(k.data_checksum.type, kChecksumNone);  // as hdiutil's newer images
+    EXPECT_EQ(k.data_checksum.bit_count, 0u);
     ASSERT_EQ(rb.tables.size(), 1u);
     const BlkxTable& t = rb.tables[0];
     EXPECT_EQ(t.first_sector, 0u);
     EXPECT_EQ(t.sector_count, k.sector_count);
     EXPECT_EQ(t.data_offset, 0u);
-    EXPECT_EQ(t.buffers_needed, 16u + 8u);
-    EXPECT_EQ(t.block_descriptors, 0u);
+    EXPECT_EQ(
+        t.buffers_needed,
+        BuffersNeeded(GetParam() == DmgFormat::kUdrw ? std::nullopt : FormatCodec(GetParam()), 16));
+    EXPECT_EQ(t.buffers_needed == 0,
+              GetParam() == DmgFormat::kUdro || GetParam() == DmgFormat::kUdrw);
+    EXPECT_EQ(t.block_descriptors, kDescriptorEntireDevice);
     EXPECT_EQ(t.checksum.type, kChecksumCrc32);
-    EXPECT_EQ(t.checksum.data[0], Crc32(Bytes(padded)));
+    EXPECT_EQ(t.checksum.data[0], CrcWithoutIgnored(t, padded));
     EXPECT_EQ(k.master_checksum.type, kChecksumCrc32);
     const UdifChecksum sums[] = {t.checksum};
     EXPECT_EQ(k.master_checksum.data[0], MasterChecksum(sums));
@@ -135,8 +156,14 @@ TEST_P(WriterFormatTest, ReadsBackIdenticalWithConsistentFields) {
       }
       EXPECT_EQ(c.sector_number, next);
       next += c.sector_count;
-      saw_zero |= c.type == ChunkType::kZeroFill;
+      saw_zero |= IsZero(c.type);
       if (c.type == ChunkType::kZeroFill) {
+        // Within one 16-sector chunk cell (hdiutil's rule).
+        EXPECT_EQ(c.sector_number / 16, (c.sector_number + c.sector_count - 1) / 16);
+        EXPECT_EQ(c.compressed_length, 0u);
+      } else if (c.type == ChunkType::kIgnore) {
+        EXPECT_EQ(c.sector_number % 16, 0u);  // whole cells
+        EXPECT_EQ(c.sector_count % 16, 0u);
         EXPECT_EQ(c.compressed_length, 0u);
       } else {
         EXPECT_LE(c.sector_count, 16u);
@@ -145,7 +172,7 @@ TEST_P(WriterFormatTest, ReadsBackIdenticalWithConsistentFields) {
         EXPECT_EQ(c.type, ChunkType::kRaw);
         EXPECT_EQ(c.compressed_offset, c.sector_number * 512);  // flat data fork
       } else if (GetParam() == DmgFormat::kUdro) {
-        EXPECT_TRUE(c.type == ChunkType::kRaw || c.type == ChunkType::kZeroFill);
+        EXPECT_TRUE(c.type == ChunkType::kRaw || IsZero(c.type));
       }
     }
     EXPECT_EQ(next, t.sector_count);
@@ -231,9 +258,11 @@ void ExpectSameField(const std::string& ours, const std::string& real, size_t at
 }
 
 // The fields hdiutil writes the same for every disk, pinned to the raw
-// bytes of a real UDZO image that hdiutil made (node-udif's test data).
+// bytes of the newest real UDZO image that hdiutil made (Keramics's test
+// data; node-udif's older ones differ in the segment and data-checksum
+// fields, see WRITER.md).
 TEST(WriterTest, TrailerFieldsMatchARealHdiutilImage) {
-  const std::string real = UnpackRealDmg("nodeudif-compression-zlib");
+  const std::string real = UnpackRealDmg("keramics-hfsplus_zlib");
   ASSERT_GT(real.size(), 512u) << "cannot unpack the real DMG (is xz installed?)";
   std::string bytes;
   ScriptedDisk dev = MakeDevice(&bytes);
@@ -258,7 +287,8 @@ TEST(WriterTest, TrailerFieldsMatchARealHdiutilImage) {
       {0x18, 8, "data fork offset"},
       {0x28, 16, "resource fork offset and length"},
       {0x38, 8, "segment number and count"},
-      {0x50, 8, "data checksum type and bits"},
+      {0x40, 16, "segment ID"},
+      {0x50, 0x88, "data checksum"},
       {0xe8, 0x78, "reserved"},
       {0x160, 8, "master checksum type and bits"},
   };
@@ -277,13 +307,19 @@ TEST(WriterTest, TrailerFieldsMatchARealHdiutilImage) {
   const std::string real_mish = FirstMish(real);
   ASSERT_GE(real_mish.size(), 204u);
   const Field kMishFields[] = {
-      {0x00, 4, "mish magic"},        {0x04, 4, "mish version"},
-      {0x08, 8, "mish first sector"}, {0x18, 8, "mish data offset"},
-      {0x28, 0x18, "mish reserved"},  {0x40, 8, "mish checksum type and bits"},
+      {0x00, 4, "mish magic"},
+      {0x04, 4, "mish version"},
+      {0x08, 8, "mish first sector"},
+      {0x18, 8, "mish data offset"},
+      {0x20, 4, "mish buffers needed"},
+      {0x28, 0x18, "mish reserved"},
+      {0x40, 8, "mish checksum type and bits"},
   };
   for (const Field& f : kMishFields) {
     ExpectSameField(ours_mish, real_mish, f.at, f.n, f.name);
   }
+  // A whole-disk blkx's block descriptor ("entire device").
+  ExpectSameField(ours_mish, FirstMish(real_unpartitioned), 0x24, 4, "mish block descriptor");
 }
 
 TEST(WriterTest, EmptyAndAllZeroDisksKeepANonEmptyDataFork) {
@@ -315,8 +351,11 @@ TEST(WriterTest, ZeroFillChunksStayWithinQemusLimit) {
   EXPECT_EQ(rb.tables[0].chunks.size(), 4u + 1u);  // 64+64+64+8 MiB, terminator
   for (const Chunk& c : rb.tables[0].chunks) {
     EXPECT_LE(c.sector_count, kMaxChunkSectors);
+    if (c.type != ChunkType::kTerminator) {
+      EXPECT_EQ(c.type, ChunkType::kIgnore);  // whole chunk cells of nothing
+    }
   }
-  EXPECT_EQ(rb.tables[0].checksum.data[0], Crc32OfZeros(size));
+  EXPECT_EQ(rb.tables[0].checksum.data[0], 0u);  // ignore chunks count as nothing
 }
 
 TEST(WriterTest, ReadErrorsNameTheOffset) {
