@@ -227,8 +227,10 @@ Result<VirtualSize> DecideVirtualSize(const Footer& f) {
 }
 
 uint64_t BitmapBytes(uint32_t block_bytes) {
-  const uint64_t bits = block_bytes / kSectorBytes;
-  return (bits / 8 + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
+  // QEMU computes (bits / 8) rounded up to a sector, which is 0 for blocks
+  // under 4 KiB; the specification's sector of bitmap is what others write.
+  const uint64_t bitmap_bytes = (block_bytes / kSectorBytes + 7) / 8;
+  return (bitmap_bytes + kSectorBytes - 1) / kSectorBytes * kSectorBytes;
 }
 
 std::string UniqueIdText(const UniqueId& id) {
