@@ -65,7 +65,10 @@ Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
   const uint64_t length = std::min(max_length, block_bytes - in_block);
   const uint32_t entry = block < im.bat.size() ? im.bat[block] : kUnallocatedBlock;
   if (entry == kUnallocatedBlock) {
-    return Mapping{MapKind::kUnallocated, length, nullptr, 0, 0, 0, 0};
+    // A dynamic disk's unwritten block reads as zeros and `qemu-img map`
+    // calls it present and zero; a differencing disk's is its parent's.
+    const MapKind kind = im.type == DiskType::kDynamic ? MapKind::kZero : MapKind::kUnallocated;
+    return Mapping{kind, length, nullptr, 0, 0, 0, 0};
   }
   const uint64_t data = BlockDataOffset(entry, block_bytes);
   if (data + block_bytes > im.file_size) {

@@ -70,7 +70,7 @@ TEST(VpcDevice, ReadsDynamicDisk) {
   EXPECT_TRUE(report->clean()) << testing::IdOf(0).size();
 }
 
-TEST(VpcDevice, UnallocatedBlocksAreHoles) {
+TEST(VpcDevice, UnallocatedBlocksReadAsStoredZeros) {
   Cache cache(1 << 20);
   VhdSpec spec = Dynamic();
   spec.contents.assign(spec.size_bytes, '\0');
@@ -80,11 +80,11 @@ TEST(VpcDevice, UnallocatedBlocksAreHoles) {
   std::vector<Extent> extents;
   ASSERT_OK(CollectExtents(**dev, 0, (*dev)->Size(), &extents));
   ASSERT_EQ(extents.size(), 3u);
-  EXPECT_EQ(extents[0].kind, ExtentKind::kUnallocated);
+  EXPECT_EQ(extents[0].kind, ExtentKind::kZero);
   EXPECT_EQ(extents[1].kind, ExtentKind::kData);
   EXPECT_EQ(extents[1].offset, 192u * 1024);
   EXPECT_EQ(extents[1].length, 64u * 1024);
-  EXPECT_EQ(extents[2].kind, ExtentKind::kUnallocated);
+  EXPECT_EQ(extents[2].kind, ExtentKind::kZero);
 }
 
 // QEMU reads every sector of an allocated block of a dynamic disk, whatever
