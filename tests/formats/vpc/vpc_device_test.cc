@@ -4,6 +4,7 @@
 // and broken images that must fail with one error (no crash, no hang).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "core/cache/cache.h"
@@ -319,6 +320,47 @@ TEST(VpcBadInput, HugeLocatorIsUnsupported) {
   std::string image = BuildVhd(spec);
   image.replace(512 + 576 + 8, 4, Be32(0x7fffffff));
   EXPECT_CODE(OpenBytes(&cache, image, false), kUnsupported);
+}
+
+}  // namespace
+}  // namespace imgfs::vpc
+
+namespace imgfs::vpc {
+namespace {
+
+// Seeds for tests/fuzz/corpus/vpc/ that qemu-img cannot make (small blocks,
+// differencing disks with every kind of locator). Run vpc_device_test with
+// IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus and
+// --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(VpcSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  const std::string sub = std::string(dir) + "/vpc";
+  ASSERT_EQ(imgfs::testing::RunIn(".", "mkdir -p " + sub), 0);
+  VhdSpec spec;
+  spec.size_bytes = 64 * 1024;
+  spec.block_bytes = 4096;
+  spec.contents.assign(spec.size_bytes, '\0');
+  spec.contents.replace(100, 5, "hello");
+  spec.contents.replace(20000, 600, 600, 'x');
+  spec.contents.replace(60000, 5, "world");
+  spec.unique_id = testing::IdOf(7);
+  imgfs::testing::WriteWholeFile(sub + "/builder-dynamic-b4k.vhd", BuildVhd(spec));
+  spec.type = DiskType::kDifferencing;
+  spec.parent_unique_id = testing::IdOf(8);
+  spec.parent_name = "parent.vhd";
+  spec.locators = {{"W2ru", ".\\parent.vhd"},
+                   {"W2ku", "C:\\VMs\\parent.vhd"},
+                   {"MacX", "file://localhost/VMs/parent.vhd"}};
+  imgfs::testing::WriteWholeFile(sub + "/builder-differencing-b4k.vhd", BuildVhd(spec));
+  VhdSpec fixed;
+  fixed.type = DiskType::kFixed;
+  fixed.size_bytes = 8192;
+  fixed.creator_app = "vpc ";
+  fixed.contents.assign(fixed.size_bytes, 'f');
+  imgfs::testing::WriteWholeFile(sub + "/builder-fixed-vpc.vhd", BuildVhd(fixed));
 }
 
 }  // namespace
