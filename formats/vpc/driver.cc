@@ -93,6 +93,16 @@ Status ReadDynamic(Image* im) {
   return Status::Ok();
 }
 
+// The unique id `info` shows for a VHD device, or "" for other formats.
+std::string VpcUniqueIdOf(const BlockDevice& dev) {
+  const nlohmann::json fs = dev.Describe().format_specific;
+  if (!fs.is_object() || fs.value("type", "") != "vpc" || !fs.contains("data") ||
+      !fs["data"].is_object()) {
+    return "";
+  }
+  return fs["data"].value("unique-id", "");
+}
+
 // Opens the parent of a differencing disk: the first candidate name that
 // exists, whose unique id (when it is a VHD) must be the one recorded.
 Status OpenParent(const OpenContext& ctx, Image* im) {
@@ -119,12 +129,11 @@ Status OpenParent(const OpenContext& ctx, Image* im) {
       last = parent.status();
       continue;
     }
-    const nlohmann::json fs = (*parent)->Describe().format_specific;
     const std::string want = UniqueIdText(im->header.parent_unique_id);
-    if (fs.value("type", "") == "vpc" && fs["data"].value("unique-id", "") != want) {
-      return CorruptError("vpc: parent '" + name + "' has unique id " +
-                          fs["data"].value("unique-id", "") + ", but this disk's parent is " +
-                          want);
+    const std::string got = VpcUniqueIdOf(**parent);
+    if (!got.empty() && got != want) {
+      return CorruptError("vpc: parent '" + name + "' has unique id " + got +
+                          ", but this disk's parent is " + want);
     }
     im->parent_ref = name;
     im->full_parent_path = ctx.resolve ? ctx.resolve(name) : name;

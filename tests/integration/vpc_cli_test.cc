@@ -125,12 +125,17 @@ TEST(VpcCli, ConvertToDmgAndRawMatchQemu) {
   EXPECT_NE(map.find("0x200000"), std::string::npos) << map;
 }
 
-TEST(VpcCli, CheckExitCodes) {
-  TempDir dir;
+// A 1 MiB dynamic VHD full of 'x', from the test builder.
+std::string SmallVhd() {
   vpc::testing::VhdSpec spec;
   spec.size_bytes = 1 << 20;
   spec.contents.assign(spec.size_bytes, 'x');
-  const std::string good = vpc::testing::BuildVhd(spec);
+  return vpc::testing::BuildVhd(spec);
+}
+
+TEST(VpcCli, CheckExitCodes) {
+  TempDir dir;
+  const std::string good = SmallVhd();
   WriteWholeFile(dir.Join("good.vhd"), good);
   std::string damaged = good;
   damaged[damaged.size() - 512] = 'X';
@@ -148,10 +153,7 @@ TEST(VpcCli, CheckExitCodes) {
 // vpc, and a non-zero exit.
 TEST(VpcCli, BrokenImagesFailWithOneLine) {
   TempDir dir;
-  vpc::testing::VhdSpec spec;
-  spec.size_bytes = 1 << 20;
-  spec.contents.assign(spec.size_bytes, 'x');
-  const std::string good = vpc::testing::BuildVhd(spec);
+  const std::string good = SmallVhd();
   auto put32 = [](std::string s, size_t at, uint32_t v) {
     for (int i = 0; i < 4; ++i) {
       s[at + static_cast<size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));

@@ -48,6 +48,16 @@ constexpr const char* kWrites =
     "-c 'write -P 0x5a 1M 64k' -c 'write -P 0xa5 2093000 9000' -c 'write -P 0x11 5000000 700' "
     "-c 'write -P 0x3c 0 512'";
 
+// Opens `path` with the default options and compares every byte.
+::testing::AssertionResult OpensAs(const std::string& path, const std::string& expected) {
+  Cache cache(4 << 20);
+  auto dev = OpenImage(path, {}, &cache);
+  if (!dev.ok()) {
+    return ::testing::AssertionFailure() << dev.status().ToString();
+  }
+  return DeviceMatches(**dev, expected);
+}
+
 class VpcQemuTest : public ::testing::TestWithParam<QemuCase> {};
 
 TEST_P(VpcQemuTest, MatchesQemuImg) {
@@ -96,10 +106,7 @@ TEST(VpcOracle, ConvertedFromQcow2MatchesQemu) {
                                  " s.qcow2 >/dev/null && qemu-img convert -O vpc s.qcow2 d.vhd"));
   std::string expected;
   ASSERT_TRUE(QemuImgRaw(dir.Join("d.vhd"), "vpc", &expected));
-  Cache cache(4 << 20);
-  auto dev = OpenImage(dir.Join("d.vhd"), {}, &cache);
-  ASSERT_OK(dev);
-  EXPECT_TRUE(DeviceMatches(**dev, expected));
+  EXPECT_TRUE(OpensAs(dir.Join("d.vhd"), expected));
 }
 
 // qcow2 over qcow2 over vpc, three deep, against qemu-img.
@@ -248,10 +255,42 @@ TEST(VpcOracle, WholeBlockDifferencingChainMatchesVhdimountAndSevenZip) {
   std::string by_7zz;
   ASSERT_TRUE(testing::SevenZipExtractVhd(dir.Join("d2.vhd"), &by_7zz));
   EXPECT_TRUE(by_7zz == expected) << "7zz disagrees with the chain as built";
+  EXPECT_TRUE(OpensAs(dir.Join("d2.vhd"), expected));
+}
+
+// Mixed formats, three deep: top.qcow2 (qemu-img) <- mid.vhd (a
+// differencing VHD, builder) <- base.qcow2 (qemu-img). QEMU cannot read the
+// middle layer's parent, so the expected disk is composed here from
+// qemu-img's reading of base.qcow2, the sectors mid.vhd stores and the
+// bytes qemu-io wrote to top.qcow2 (one whole cluster, so that qemu, which
+// reads mid.vhd without its parent, copies nothing up from it).
+TEST(VpcOracle, MixedChainQcow2OverVpcOverQcow2) {
+  IMGFS_REQUIRE_QEMU();
+  TempDir dir;
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 base.qcow2 6M && "
+                 "qemu-io -f qcow2 -c 'write -P 0x71 0 3M' base.qcow2 >/dev/null"));
+  std::string expected;
+  ASSERT_TRUE(QemuImgRaw(dir.Join("base.qcow2"), "qcow2", &expected));
+  VhdSpec mid;
+  mid.type = DiskType::kDifferencing;
+  mid.size_bytes = 6 << 20;
+  mid.contents.assign(mid.size_bytes, '\0');
+  mid.locators = {{"W2ru", ".\\base.qcow2"}};
+  Stamp(2, 5, 'M', &mid, &expected);
+  WriteWholeFile(dir.Join("mid.vhd"), BuildVhd(mid));
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow2 -u -b mid.vhd -F vpc top.qcow2 6M && "
+                 "qemu-io -f qcow2 -c 'write -P 0x33 1M 64k' top.qcow2 "
+                 ">/dev/null"));
+  expected.replace(1 << 20, 64 << 10, 64 << 10, '\x33');
+  EXPECT_TRUE(OpensAs(dir.Join("top.qcow2"), expected));
   Cache cache(4 << 20);
-  auto dev = OpenImage(dir.Join("d2.vhd"), {}, &cache);
+  auto dev = OpenImage(dir.Join("top.qcow2"), {}, &cache);
   ASSERT_OK(dev);
-  EXPECT_TRUE(DeviceMatches(**dev, expected));
+  ASSERT_NE((*dev)->backing(), nullptr);
+  ASSERT_NE((*dev)->backing()->backing(), nullptr);
+  EXPECT_EQ((*dev)->backing()->backing()->Describe().format, "qcow2");
 }
 
 TEST(VpcOracle, NoBackingReadsOnlyTheTopLayer) {
