@@ -32,6 +32,8 @@ IMGFS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   bzip2 xz-utils python3
   qemu-system-common libqcow-utils
+  # vhdimount: libvhdi's reader, the second oracle for VHD (vpc) chains.
+  libvhdi-utils
   clang libclang-rt-14-dev clang-format-16
   fio dpkg-dev
   fdisk gdisk parted dosfstools mtools e2fsprogs

@@ -138,6 +138,21 @@ mk oddsize-c4k 10001 cluster_size=4096
 io "$work/oddsize-c4k.qcow2" "write -P 0x31 9728 273"
 keep oddsize-c4k
 
+# vpc (VHD): what qemu-img makes (dynamic and fixed, CHS and force_size
+# sizes), and the head and footer of the Windows-made fixture (its blocks
+# cut away, so its BAT points past the end). Seeds qemu-img cannot make
+# (small blocks, differencing disks, locators) are written by
+# vpc_device_test's DISABLED_WriteFuzzSeeds (see tests/formats/vpc/).
+vpc=$out/vpc
+rm -f "$vpc"/qemu-* "$vpc"/real-*
+mkdir -p "$vpc"
+qemu-img create -q -f vpc "$vpc/qemu-dynamic-empty.vhd" 3M
+qemu-img create -q -f vpc -o force_size=on "$vpc/qemu-dynamic-forcesize.vhd" 1M
+qemu-img create -q -f vpc -o subformat=fixed "$vpc/qemu-fixed.vhd" 12K
+qemu-io -f vpc -c "write -P 0x5a 1k 2k" "$vpc/qemu-fixed.vhd" >/dev/null
+xz -dc "$root/tests/data/vpc-real/nodevhd-dynamic.vhd.xz" >"$work/real.vhd"
+{ head -c 2560 "$work/real.vhd"; tail -c 512 "$work/real.vhd"; } >"$vpc/real-windows-head.vhd"
+
 # Probe corpus: a few magics at the offsets probing looks at, plus two of the
 # small qcow2 seeds.
 pad() { head -c "$1" /dev/zero; }
@@ -157,5 +172,5 @@ printf '' >"$probe/empty"
 cp "$q2/v3-c512.qcow2" "$probe/qcow2-v3-c512"
 cp "$q2/zlib-c512-v2.qcow2" "$probe/qcow2-v2-zlib"
 
-echo "make-fuzz-corpus: $(ls "$q2" | wc -l) qcow2 seeds, $(ls "$probe" | wc -l) probe seeds in $out"
-du -sh "$q2" "$probe"
+echo "make-fuzz-corpus: $(ls "$q2" | wc -l) qcow2 seeds, $(ls "$vpc" | wc -l) vpc seeds, $(ls "$probe" | wc -l) probe seeds in $out"
+du -sh "$q2" "$vpc" "$probe"

@@ -14,7 +14,7 @@
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
-#include "core/util/utf8.h"
+#include "core/util/utf16.h"
 
 namespace imgfs::partition {
 namespace {
@@ -24,7 +24,6 @@ namespace {
 constexpr uint32_t kBlockSizes[] = {512, 4096};
 constexpr uint32_t kRevisionMajorShift = 16;
 constexpr uint32_t kRevision1 = 1;
-constexpr uint32_t kReplacementChar = 0xfffd;
 
 std::string AtLba(uint64_t lba) { return "gpt: header at LBA " + std::to_string(lba) + ": "; }
 
@@ -255,27 +254,7 @@ std::string GuidToString(const Guid& guid) {
 }
 
 std::string Utf16LeToUtf8(std::span<const std::byte> bytes) {
-  std::string out;
-  const size_t units = bytes.size() / 2;
-  for (size_t i = 0; i < units; ++i) {
-    uint32_t u = LoadLE16(bytes.data() + 2 * i);
-    if (u == 0) {
-      break;
-    }
-    if (u >= 0xd800 && u <= 0xdbff) {
-      const uint32_t low = i + 1 < units ? LoadLE16(bytes.data() + 2 * (i + 1)) : 0;
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        u = 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
-        ++i;
-      } else {
-        u = kReplacementChar;
-      }
-    } else if (u >= 0xdc00 && u <= 0xdfff) {
-      u = kReplacementChar;
-    }
-    AppendUtf8(u, &out);
-  }
-  return out;
+  return Utf16ToUtf8(bytes, Utf16Order::kLittle);
 }
 
 std::string_view GptTypeName(std::string_view guid) {

@@ -15,6 +15,7 @@
 
 #include "formats/dmg/udif.h"
 #include "formats/open.h"
+#include "formats/vpc/header.h"
 #include "tests/testing/qemu_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -81,7 +82,6 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
   const Case cases[] = {
       {"vmdk", 0, "KDMV"},
       {"vmdk (descriptor)", 0, "# Disk DescriptorFile"},
-      {"vpc", 0, "conectix"},
       {"vhdx", 0, "vhdxfile"},
       {"vdi", 64, std::string("\x7f\x10\xda\xbe", 4)},
       {"luks", 0, std::string("LUKS\xba\xbe", 6)},
@@ -126,6 +126,37 @@ TEST(RegistryProbeTest, KolyTrailerWinsOverRaw) {
   r = Probe(f);
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "raw");
+}
+
+// A VHD footer: "conectix" at 0 (dynamic, differencing) or a valid footer
+// in the last 512 bytes (fixed, which must never be shown as raw). A head
+// magic beats a footer at the tail, which may be the last sector of a disk
+// inside another container.
+TEST(RegistryProbeTest, VpcFooterAtHeadOrTail) {
+  vpc::Footer footer;
+  footer.disk_type = static_cast<uint32_t>(vpc::DiskType::kFixed);
+  const std::vector<std::byte> encoded = vpc::EncodeFooter(footer);
+  const std::string tail(reinterpret_cast<const char*>(encoded.data()), encoded.size());
+  FileBytes f{std::string(4096, 'x') + tail};
+  auto r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "vpc");
+  f.bytes = tail + std::string(4096, '\0');
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "vpc");
+  // An unknown disk type at the tail is not a footer.
+  footer.disk_type = 7;
+  const std::vector<std::byte> odd = vpc::EncodeFooter(footer);
+  f.bytes = std::string(4096, 'x') + std::string(reinterpret_cast<const char*>(odd.data()), 512);
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
+  // qcow2's head magic wins over a footer at the tail.
+  f.bytes = std::string("QFI\xfb\0\0\0\3", 8) + std::string(4088, '\0') + tail;
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qcow2");
 }
 
 TEST(RegistryProbeTest, FileTooSmallForTheTailIsRaw) {

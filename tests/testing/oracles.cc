@@ -75,3 +75,54 @@ std::string ShellQuote(const std::string& s) {
 }
 
 }  // namespace imgfs::testing
+
+namespace imgfs::testing {
+
+::testing::AssertionResult SevenZipExtractVhd(const std::string& image, std::string* raw) {
+  TempDir dir;
+  std::string out;
+  ::testing::AssertionResult ok =
+      Sh(dir.path(),
+         "7zz x -tvhd -y -oout " + ShellQuote(std::filesystem::absolute(image).string()), &out);
+  if (!ok) {
+    return ok;
+  }
+  if (out.find("ERROR") != std::string::npos || out.find("WARNING") != std::string::npos) {
+    return ::testing::AssertionFailure() << "7zz x -tvhd reported a problem: " << out;
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Join("out"))) {
+    names.push_back(entry.path().string());
+  }
+  if (names.size() != 1) {
+    return ::testing::AssertionFailure() << "7zz x -tvhd wrote " << names.size() << " files";
+  }
+  *raw = ReadWholeFile(names[0]);
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw) {
+  TempDir dir;
+  std::string out;
+  ::testing::AssertionResult ok = Sh(
+      dir.path(),
+      "mkdir m && vhdimount " + ShellQuote(std::filesystem::absolute(image).string()) + " m", &out);
+  if (!ok) {
+    return ok;
+  }
+  // vhdimount returns once the file system is mounted (it daemonizes). It
+  // shows each layer of a differencing chain: vhdi1 is the base, the
+  // highest number the image itself.
+  size_t layers = 0;
+  while (std::filesystem::exists(dir.Join("m/vhdi" + std::to_string(layers + 1)))) {
+    ++layers;
+  }
+  *raw = ReadWholeFile(dir.Join("m/vhdi" + std::to_string(layers)));
+  const bool unmounted = RunIn(dir.path(), "fusermount -u m || umount m") == 0;
+  if (!unmounted) {
+    return ::testing::AssertionFailure() << "cannot unmount vhdimount at " << dir.Join("m");
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace imgfs::testing

@@ -57,3 +57,18 @@ struct ExtractedFile {
                                               std::vector<ExtractedFile>* files);
 
 }  // namespace imgfs::testing
+
+namespace imgfs::testing {
+
+// The virtual disk of a VHD (`7zz x -tvhd`: one file; a differencing disk's
+// parent is found by 7-Zip next to the image). Fails on a non-zero exit or
+// an ERROR/WARNING in 7-Zip's log.
+::testing::AssertionResult SevenZipExtractVhd(const std::string& image, std::string* raw);
+
+// The virtual disk of a VHD as libvhdi reads it: `vhdimount IMAGE MNT`,
+// then the top layer MNT/vhdi<N>, then unmount. Needs /dev/fuse. Debian
+// 12's libvhdi (20210425) reads allocated blocks of differencing disks
+// whole, ignoring their sector bitmaps.
+::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw);
+
+}  // namespace imgfs::testing
