@@ -13,7 +13,7 @@
 # page cache first (echo 3 > /proc/sys/vm/drop_caches), so each is cold.
 # Metrics per (image, server), median over BENCH_ROUNDS rounds; the servers
 # are interleaved and their order rotates every round:
-#   seq 1M, 1 conn / 4 conn   nbdcopy --request-size=1M --connections=1|4
+#   seq 1M, 1 conn / 4 conn   nbdcopy --request-size=1048576 --connections=1|4
 #                             of the whole disk to null: (MB/s)
 #   rand 4k, 1 conn / 4 conn  fio --ioengine=nbd --rw=randread --bs=4k,
 #                             1 or 4 jobs (one connection each), iodepth 1,
@@ -169,14 +169,16 @@ measure() {  # round variant server metric image
     seq1 | seq4)
       bytes=$(qemu-img info --output=json "$img" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
       t0=$(date +%s.%N)
-      nbdcopy --request-size=1M --connections="${metric#seq}" "$uri" null:
+      nbdcopy --request-size=1048576 --connections="${metric#seq}" "$uri" null:
       t1=$(date +%s.%N)
       value=$(python3 -c "print($bytes / ($t1 - $t0) / 1e6)")
       ;;
     rand1 | rand4)
       value=$(fio --name=bench --ioengine=nbd --uri="$uri" --rw=randread --bs=4k --iodepth=1 \
         --numjobs="${metric#rand}" --time_based --runtime="$runtime" --group_reporting \
-        --output-format=json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["read"]["iops"])')
+        --output-format=json --output="$workdir/nbd-fio.json" >/dev/null &&
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"])' \
+          "$workdir/nbd-fio.json")
       ;;
   esac
   c1=$(cpu_ticks "$srv_pid")
