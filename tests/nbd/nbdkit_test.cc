@@ -35,17 +35,25 @@ namespace {
 std::string Socket(const TempDir& dir) { return dir.Join("nbd.sock"); }
 std::string Uri(const TempDir& dir) { return "nbd+unix:///?socket=" + Socket(dir); }
 
+// Sanitizer builds preload the sanitizer runtime into nbdkit, which lacks
+// it (the plugin needs it); empty otherwise.
+std::string SanitizerEnv() {
+  const std::string preload = IMGFS_NBDKIT_PRELOAD;
+  return preload.empty() ? std::string()
+                         : "LD_PRELOAD=" + ShellQuote(preload) + " ASAN_OPTIONS=detect_leaks=0 ";
+}
+
+// The same for a command nbdkit runs (--run): its clients need no runtime.
+std::string Unpreloaded(const std::string& run) {
+  return std::string(IMGFS_NBDKIT_PRELOAD).empty() ? run : "unset LD_PRELOAD; " + run;
+}
+
 // nbdkit serving `params` (file=... and the rest) with the build-tree plugin
 // on the dir's socket while `run` runs; nbdkit exits with run's status.
-// Sanitizer builds preload the sanitizer runtime, which nbdkit lacks.
 std::string Served(const TempDir& dir, const std::string& params, const std::string& run) {
-  std::string env;
-  if (std::string preload = IMGFS_NBDKIT_PRELOAD; !preload.empty()) {
-    env = "LD_PRELOAD=" + ShellQuote(preload) + " ASAN_OPTIONS=detect_leaks=0 ";
-  }
   // nbdkit leaves its socket behind; the next server of the test reuses the name.
-  return "rm -f " + ShellQuote(Socket(dir)) + " && " + env + "nbdkit --unix " +
-         ShellQuote(Socket(dir)) + " --readonly --run " + ShellQuote(run) + " " +
+  return "rm -f " + ShellQuote(Socket(dir)) + " && " + SanitizerEnv() + "nbdkit --unix " +
+         ShellQuote(Socket(dir)) + " --readonly --run " + ShellQuote(Unpreloaded(run)) + " " +
          ShellQuote(IMGFS_NBDKIT_PLUGIN) + " " + params;
 }
 
@@ -285,11 +293,7 @@ TEST(NbdkitPlugin, AnImageThatCannotOpenStopsNbdkitWithTheReason) {
 class BackgroundNbdkit {
  public:
   BackgroundNbdkit(const TempDir& dir, const std::string& params) : dir_(dir) {
-    std::string env;
-    if (std::string preload = IMGFS_NBDKIT_PRELOAD; !preload.empty()) {
-      env = "LD_PRELOAD=" + ShellQuote(preload) + " ASAN_OPTIONS=detect_leaks=0 ";
-    }
-    started_ = Sh(dir.path(), env + "nbdkit --unix " + ShellQuote(Socket(dir)) +
+    started_ = Sh(dir.path(), SanitizerEnv() + "nbdkit --unix " + ShellQuote(Socket(dir)) +
                                   " --readonly -P nbdkit.pid " + ShellQuote(IMGFS_NBDKIT_PLUGIN) +
                                   " " + params);
   }
@@ -341,13 +345,10 @@ TEST(NbdkitServe, ServeRunsNbdkitWithThePlugin) {
   std::string want;
   ASSERT_TRUE(QemuImgRaw(dir.Join("disk.qcow2"), "qcow2", &want));
   const std::string env =
-      "IMGFS_NBDKIT_PLUGIN=" + ShellQuote(IMGFS_NBDKIT_PLUGIN) + " " +
-      (std::string(IMGFS_NBDKIT_PRELOAD).empty()
-           ? std::string()
-           : "LD_PRELOAD=" + ShellQuote(IMGFS_NBDKIT_PRELOAD) + " ASAN_OPTIONS=detect_leaks=0 ");
-  ASSERT_TRUE(Sh(dir.path(),
-                 env + ImgfsBinary() + " serve --socket " + ShellQuote(Socket(dir)) + " --run " +
-                     ShellQuote("nbdcopy " + ShellQuote(Uri(dir)) + " out.raw") + " disk.qcow2"));
+      "IMGFS_NBDKIT_PLUGIN=" + ShellQuote(IMGFS_NBDKIT_PLUGIN) + " " + SanitizerEnv();
+  const std::string copy = Unpreloaded("nbdcopy " + ShellQuote(Uri(dir)) + " out.raw");
+  ASSERT_TRUE(Sh(dir.path(), env + ImgfsBinary() + " serve --socket " + ShellQuote(Socket(dir)) +
+                                 " --run " + ShellQuote(copy) + " disk.qcow2"));
   EXPECT_TRUE(ReadWholeFile(dir.Join("out.raw")) == want);
 
   std::string cmd;
