@@ -24,6 +24,7 @@ constexpr const char* kHelp =
     "                                        or as a DMG (UDZO, UDBZ, ULMO, ...)\n"
     "  check [-f FMT] IMAGE                  check image metadata\n"
     "  map [--json] [-f FMT] IMAGE           print the allocation map\n"
+    "  serve [--socket PATH|--port N] IMAGE  serve an image over NBD (nbdkit)\n"
     "\n"
     "'imgfs COMMAND --help' describes each command. Errors are printed as\n"
     "'imgfs: <file>: <what went wrong>' with a non-zero exit status.\n";
@@ -39,7 +40,7 @@ constexpr Command kCommands[] = {
 #endif
     {"umount", imgfs::cli::RunUmount},   {"info", imgfs::cli::RunInfo},
     {"convert", imgfs::cli::RunConvert}, {"check", imgfs::cli::RunCheck},
-    {"map", imgfs::cli::RunMap},
+    {"map", imgfs::cli::RunMap},         {"serve", imgfs::cli::RunServe},
 };
 
 }  // namespace

@@ -23,6 +23,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # imgfs_<version>_<arch>.deb
 # Debian 12 (bookworm) runtime package names for what imgfs links.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libfuse3-3 (>= 3.2), fuse3, liburing2, zlib1g, libzstd1, libdeflate0, libnettle8, libc6, libstdc++6")
+# The nbdkit plugin (nbd/) is installed into nbdkit's plugin directory when
+# built; nbdkit itself is only needed to use it.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nbdkit, libnbd-bin")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
     "imgfs mounts virtual machine disk images and shows each one as a single\nread-only raw file, reading the image format (qcow2 with backing chains,\ncompression and snapshots; raw) in user space through FUSE.")
 include(CPack)

@@ -36,6 +36,9 @@ IMGFS_TEST_PACKAGES=(
   libvhdi-utils
   clang libclang-rt-14-dev clang-format-16
   fio dpkg-dev
+  # The nbdkit plugin (nbd/, an optional feature expected on in CI) and the
+  # NBD clients its tests read with: nbdcopy and nbdinfo, the kernel's nbd-client.
+  nbdkit nbdkit-plugin-dev libnbd-bin nbd-client
   fdisk gdisk parted dosfstools mtools e2fsprogs
   debootstrap
 )

@@ -401,6 +401,12 @@ stage_package() {
   else
     echo "note: no imgfs binary built yet; the package holds only the man page"
   fi
+  if [[ -f $build_ci/nbd/nbdkit-imgfs-plugin.so ]]; then
+    grep -q '/nbdkit/plugins/nbdkit-imgfs-plugin.so$' "$logs/deb-contents.txt" || {
+      echo "the .deb lacks the nbdkit plugin" >&2
+      return 1
+    }
+  fi
 }
 
 # The fresh stage. A minimal Debian root (debootstrap --variant=minbase) is

@@ -25,6 +25,8 @@ int RunConvert(std::span<char* const> args);
 int RunCheck(std::span<char* const> args);
 int RunMap(std::span<char* const> args);
 int RunUmount(std::span<char* const> args);
+// Runs nbdkit with the imgfs plugin (nbd/); needs nbdkit at run time only.
+int RunServe(std::span<char* const> args);
 // Unmounts `mountpoint`: umount2 when root, otherwise fusermount3 -u.
 Status Unmount(const std::string& mountpoint);
 // Only in builds with libfuse (IMGFS_WITH_FUSE).

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "fuse/cli/common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <thread>
 
 #include "formats/open.h"
 
@@ -179,6 +181,13 @@ void ApplyHostIoEnvironment(OpenOptions* options) {
   } else if (around != nullptr && std::string_view(around) == "1") {
     options->read_around = ReadAroundMode::kAlways;
   }
+}
+
+unsigned PoolThreads() {
+  if (const char* env = std::getenv("IMGFS_POOL_THREADS")) {  // NOLINT(concurrency-mt-unsafe)
+    return static_cast<unsigned>(std::max(0, std::atoi(env)));
+  }
+  return std::max(1U, std::thread::hardware_concurrency() - 1);
 }
 
 std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache) {

@@ -64,6 +64,12 @@ int UsageError(std::string_view command, std::string_view message);
 // values leave the defaults. The core itself reads no environment.
 void ApplyHostIoEnvironment(OpenOptions* options);
 
+// Workers for the shared ThreadPool of parallel reads: one fewer than the
+// cores, as the thread that asks takes part (fuse/LOOP.md).
+// IMGFS_POOL_THREADS=N overrides it for measurements; 0 means no pool. Used
+// by mount and by the nbdkit plugin.
+unsigned PoolThreads();
+
 // Opens the one positional IMAGE of `parsed` with its -f/--format value.
 // On failure prints the one-line error and returns nullptr.
 // REQUIRES: parsed.positional.size() == 1; cache outlives the device.

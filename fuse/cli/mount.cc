@@ -10,7 +10,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/partition/partition_table.h"
@@ -247,16 +246,6 @@ void ApplyLoopOverride(fusefs::SessionOptions* o) {
       o->threads = static_cast<unsigned>(std::max(1, std::atoi(v.c_str() + 6)));
     }
   }
-}
-
-// Pool workers for parallel reads: one fewer than the cores, as the FUSE
-// thread that asks takes part (fuse/LOOP.md). IMGFS_POOL_THREADS=N
-// overrides it for measurements; 0 means no pool.
-unsigned PoolThreads() {
-  if (const char* env = std::getenv("IMGFS_POOL_THREADS")) {
-    return static_cast<unsigned>(std::max(0, std::atoi(env)));
-  }
-  return std::max(1U, std::thread::hardware_concurrency() - 1);
 }
 
 int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
