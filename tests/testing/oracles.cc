@@ -75,3 +75,31 @@ std::string ShellQuote(const std::string& s) {
 }
 
 }  // namespace imgfs::testing
+
+namespace imgfs::testing {
+
+::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
+                                               std::string* disk) {
+  TempDir dir;
+  std::string log;
+  ::testing::AssertionResult ok =
+      Sh(dir.path(), "7zz x -t" + type + " -y -oout " + ShellQuote(Absolute(image)), &log);
+  if (!ok) {
+    return ok;
+  }
+  if (log.find("ERROR") != std::string::npos || log.find("WARNING") != std::string::npos) {
+    return ::testing::AssertionFailure() << "7zz x -t" << type << " reported a problem: " << log;
+  }
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.Join("out"))) {
+    names.push_back(entry.path().string());
+  }
+  if (names.size() != 1) {
+    return ::testing::AssertionFailure()
+           << "7zz x -t" << type << " extracted " << names.size() << " files: " << log;
+  }
+  *disk = ReadWholeFile(names[0]);
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace imgfs::testing

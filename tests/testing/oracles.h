@@ -57,3 +57,13 @@ struct ExtractedFile {
                                               std::vector<ExtractedFile>* files);
 
 }  // namespace imgfs::testing
+
+namespace imgfs::testing {
+
+// The one disk `7zz x -t<type>` extracts from a virtual-disk image (vdi,
+// vhd, vmdk, vhdx...), in *disk. Fails on a non-zero exit, an "ERROR" or a
+// "WARNING" in 7-Zip's log, or other than one extracted file.
+::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
+                                               std::string* disk);
+
+}  // namespace imgfs::testing

@@ -3,7 +3,9 @@
 // extents, the header layouts, check, and damaged maps and I/O errors.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cache/cache.h"
@@ -260,6 +262,61 @@ TEST(VdiDevice, CheckFindsBadMapEntries) {
   EXPECT_NE(all.find("header says 4 blocks are allocated, the block map stores 6"),
             std::string::npos)
       << all;
+}
+
+// Writes the seed corpus of vdi_fuzzer into $IMGFS_FUZZ_CORPUS_DIR/vdi/:
+// small images, one per feature (qemu-img makes only 1 MiB blocks, too big
+// for seeds). Run by hand:
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/formats/vdi_device_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(VdiSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  const std::string sub = std::string(dir) + "/vdi";
+  ASSERT_EQ(imgfs::testing::RunIn(".", "mkdir -p " + sub), 0);
+  auto small = [] {
+    VdiSpec s;
+    s.block_bytes = 512;
+    s.disk_bytes = 8 * 512;
+    s.blocks[0] = Pattern(512, 1);
+    s.blocks[1] = Pattern(300, 2);
+    s.blocks[5] = Pattern(512, 3);
+    s.zero_blocks = {3};
+    return s;
+  };
+  std::vector<std::pair<std::string, VdiSpec>> seeds;
+  seeds.emplace_back("dynamic-b512", small());
+  VdiSpec s = small();
+  s.reverse_storage = true;
+  s.block_extra_bytes = 512;
+  seeds.emplace_back("extra-reversed-b512", s);
+  s = small();
+  s.type = 2;
+  seeds.emplace_back("static-b512", s);
+  s = small();
+  s.type = 4;
+  s.parent_uuid = testing::SeededUuid(7);
+  s.parent_modification_uuid = testing::SeededUuid(8);
+  seeds.emplace_back("diff-b512", s);
+  s = small();
+  s.version = 0x00010000;
+  s.header_bytes = 0x180;
+  seeds.emplace_back("v10-b512", s);
+  s = small();
+  s.version = 0x00000002;
+  seeds.emplace_back("v0-b512", s);
+  s = small();
+  s.block_bytes = 4096;
+  s.disk_bytes = 3 * 4096 - 1000;  // odd size
+  seeds.emplace_back("oddsize-b4k", s);
+  s = VdiSpec{};
+  s.disk_bytes = 0;
+  seeds.emplace_back("empty", s);
+  for (const auto& [name, spec] : seeds) {
+    imgfs::testing::WriteWholeFile(sub + "/" + name + ".vdi", BuildVdi(spec));
+  }
 }
 
 }  // namespace
