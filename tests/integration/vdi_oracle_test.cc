@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -406,6 +407,40 @@ TEST(VdiOracle, OtherBlockSizesReadTheBuildersContents) {
     EXPECT_EQ((*dev)->Describe().cluster_size, block_bytes);
     EXPECT_TRUE(DeviceMatches(**dev, contents)) << name;
   }
+}
+
+// The CLI on a qemu-made image: `map` prints what `qemu-img map` prints,
+// `info --json` agrees with `qemu-img info --output=json` on every key
+// qemu-img shows, `check` is clean, and `convert -O dmg` reads back through
+// qemu-img's dmg driver as the same disk.
+TEST(VdiCli, InfoMapCheckAndConvertAgreeWithQemu) {
+  IMGFS_REQUIRE_QEMU();
+  TempDir dir;
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f vdi d.vdi 7M && qemu-io -f vdi -c 'write -P "
+                 "0x5a 1M 64k' -c 'write -P 0x11 5000000 1234' d.vdi"));
+  std::string ours, theirs;
+  ASSERT_TRUE(Sh(dir.path(), ImgfsBinary() + " map d.vdi", &ours));
+  ASSERT_TRUE(Sh(dir.path(), "qemu-img map d.vdi", &theirs));
+  EXPECT_EQ(ours, theirs);
+  ASSERT_TRUE(Sh(dir.path(), ImgfsBinary() + " info --json d.vdi", &ours));
+  ASSERT_TRUE(Sh(dir.path(), "qemu-img info --output=json d.vdi", &theirs));
+  const auto a = nlohmann::json::parse(ours);
+  const auto b = nlohmann::json::parse(theirs);
+  for (const auto& [key, value] : b.items()) {
+    if (key != "actual-size") {  // allocation as the host file system counts it
+      EXPECT_EQ(a[key], value) << key;
+    }
+  }
+  EXPECT_EQ(a["format-specific"]["type"], "vdi");  // ours only: VirtualBox header fields
+  ASSERT_TRUE(Sh(dir.path(), ImgfsBinary() + " check d.vdi", &ours)) << ours;
+  ASSERT_TRUE(Sh(dir.path(), ImgfsBinary() + " convert -O dmg d.vdi d.dmg && " + ImgfsBinary() +
+                                 " convert -O raw d.vdi d.raw"));
+  std::string ref, dmg;
+  ASSERT_TRUE(QemuImgRaw(dir.Join("d.vdi"), "vdi", &ref));
+  ASSERT_TRUE(QemuImgRaw(dir.Join("d.dmg"), "dmg", &dmg));
+  EXPECT_EQ(ReadWholeFile(dir.Join("d.raw")), ref);
+  EXPECT_EQ(dmg, ref);
 }
 
 // Runs `imgfs ARGS` and expects a failure with one line on stderr, which
