@@ -138,6 +138,12 @@ mk oddsize-c4k 10001 cluster_size=4096
 io "$work/oddsize-c4k.qcow2" "write -P 0x31 9728 273"
 keep oddsize-c4k
 
+# vdi: qemu-img writes only 1 MiB blocks, too big for seeds with data; those
+# come from the test builder (vdi_device_test --gtest_also_run_disabled_tests
+# --gtest_filter='*WriteFuzzSeeds*'), and qemu's own header is here, empty.
+mkdir -p "$out/vdi"
+qemu-img create -q -f vdi "$out/vdi/qemu-empty-4m.vdi" 4M
+
 # Probe corpus: a few magics at the offsets probing looks at, plus two of the
 # small qcow2 seeds.
 pad() { head -c "$1" /dev/zero; }
