@@ -66,6 +66,13 @@ struct OpenContext {
   std::function<Result<std::unique_ptr<File>>(const std::string& ref)> open_aux_file;
   // Resolves `ref` against the image's directory (for info's full names).
   std::function<std::string(const std::string& ref)> resolve;
+  // Names of the regular files beside this image (in its directory, the
+  // image itself left out), at most `max_names` of them, sorted; for formats
+  // that name a parent only by an id stored in it (a differencing VDI's
+  // parent UUID). Open a candidate with open_aux_file or open_backing, which
+  // apply --confine-backing and the chain rules. kUnsupported for in-memory
+  // images; kIOError when the directory cannot be read.
+  std::function<Result<std::vector<std::string>>(size_t max_names)> list_siblings;
 };
 
 // What probing looks at: the first bytes, the last bytes (tail-magic

@@ -54,6 +54,27 @@ bool IsWithin(const std::string& path, const std::string& dir) {
          path[dir.size()] == '/';
 }
 
+// Up to `max_names` regular files in the directory of `image_path` (the
+// image itself left out), in the order the directory lists them, sorted.
+Result<std::vector<std::string>> ListSiblings(const std::string& image_path, size_t max_names) {
+  const std::string dir = DirOf(image_path);
+  const fs::path self = fs::path(image_path).filename();
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && names.size() < max_names;
+       it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && it->path().filename() != self) {
+      names.push_back(it->path().filename().string());
+    }
+  }
+  if (ec) {
+    return IOError("cannot list " + dir + ": " + ec.message(), ec.value());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // The driver --format names; kInvalidArgument listing the known names.
 Result<const FormatDriver*> NamedFormat(const std::string& format) {
   if (const FormatDriver* d = FindFormat(format)) {
@@ -115,6 +136,7 @@ OpenContext MakeContext(const std::string& path, const std::shared_ptr<Chain>& c
   ctx.path = path;
   ctx.depth = depth;
   ctx.resolve = [path](const std::string& ref) { return Resolve(path, ref); };
+  ctx.list_siblings = [path](size_t max_names) { return ListSiblings(path, max_names); };
   ctx.open_backing = [path, chain, depth](
                          const std::string& ref,
                          const std::string& fmt) -> Result<std::unique_ptr<BlockDevice>> {
@@ -229,6 +251,9 @@ Result<std::unique_ptr<BlockDevice>> OpenImageFile(std::unique_ptr<File> file,
   };
   ctx.open_aux_file = [name = ctx.path](const std::string& ref) -> Result<std::unique_ptr<File>> {
     return UnsupportedError(name + ": file '" + ref + "' not opened for in-memory images");
+  };
+  ctx.list_siblings = [name = ctx.path](size_t) -> Result<std::vector<std::string>> {
+    return UnsupportedError(name + ": no directory to search beside in-memory images");
   };
   return OpenWithDriver(std::move(file), options.format, ctx);
 }

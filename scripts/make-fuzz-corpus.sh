@@ -152,6 +152,11 @@ qemu-img create -q -f vpc -o subformat=fixed "$vpc/qemu-fixed.vhd" 12K
 qemu-io -f vpc -c "write -P 0x5a 1k 2k" "$vpc/qemu-fixed.vhd" >/dev/null
 xz -dc "$root/tests/data/vpc-real/nodevhd-dynamic.vhd.xz" >"$work/real.vhd"
 { head -c 2560 "$work/real.vhd"; tail -c 512 "$work/real.vhd"; } >"$vpc/real-windows-head.vhd"
+# vdi: qemu-img writes only 1 MiB blocks, too big for seeds with data; those
+# come from the test builder (vdi_device_test --gtest_also_run_disabled_tests
+# --gtest_filter='*WriteFuzzSeeds*'), and qemu's own header is here, empty.
+mkdir -p "$out/vdi"
+qemu-img create -q -f vdi "$out/vdi/qemu-empty-4m.vdi" 4M
 
 # Probe corpus: a few magics at the offsets probing looks at, plus two of the
 # small qcow2 seeds.

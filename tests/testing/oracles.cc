@@ -89,6 +89,17 @@ namespace imgfs::testing {
   }
   if (out.find("ERROR") != std::string::npos || out.find("WARNING") != std::string::npos) {
     return ::testing::AssertionFailure() << "7zz x -tvhd reported a problem: " << out;
+::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
+                                               std::string* disk) {
+  TempDir dir;
+  std::string log;
+  ::testing::AssertionResult ok =
+      Sh(dir.path(), "7zz x -t" + type + " -y -oout " + ShellQuote(Absolute(image)), &log);
+  if (!ok) {
+    return ok;
+  }
+  if (log.find("ERROR") != std::string::npos || log.find("WARNING") != std::string::npos) {
+    return ::testing::AssertionFailure() << "7zz x -t" << type << " reported a problem: " << log;
   }
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(dir.Join("out"))) {
@@ -122,6 +133,10 @@ namespace imgfs::testing {
   if (!unmounted) {
     return ::testing::AssertionFailure() << "cannot unmount vhdimount at " << dir.Join("m");
   }
+    return ::testing::AssertionFailure()
+           << "7zz x -t" << type << " extracted " << names.size() << " files: " << log;
+  }
+  *disk = ReadWholeFile(names[0]);
   return ::testing::AssertionSuccess();
 }
 

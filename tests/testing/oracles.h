@@ -70,5 +70,10 @@ namespace imgfs::testing {
 // 12's libvhdi (20210425) reads allocated blocks of differencing disks
 // whole, ignoring their sector bitmaps.
 ::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw);
+// The one disk `7zz x -t<type>` extracts from a virtual-disk image (vdi,
+// vhd, vmdk, vhdx...), in *disk. Fails on a non-zero exit, an "ERROR" or a
+// "WARNING" in 7-Zip's log, or other than one extracted file.
+::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
+                                               std::string* disk);
 
 }  // namespace imgfs::testing

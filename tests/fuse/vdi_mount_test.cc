@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// VDI images through a real FUSE mount: a qemu-made image holding an MBR
+// disk shows as <stem>.raw (bytes, size, SEEK_DATA/SEEK_HOLE against
+// qemu-img), its partitions with --partitions, itself as a DMG with
+// --as dmg (read back by qemu-img's dmg driver); and a differencing chain
+// made by the test builder, with and without --no-backing.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/formats/vdi/test_vdi_builder.h"
+#include "tests/fuse/test_util.h"
+
+namespace imgfs::testing {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+std::string Q(const std::string& s) { return "'" + s + "'"; }
+
+// No pipefail: `yes | head` ends with SIGPIPE by design.
+RunResult Shell(const std::string& cmd) { return RunCommand({"bash", "-c", cmd}); }
+
+off_t SeekOrErrno(int fd, uint64_t off, int whence) {
+  off_t r = ::lseek(fd, static_cast<off_t>(off), whence);
+  return r < 0 ? -errno : r;
+}
+
+// [start, end) ranges holding data per `qemu-img map --output=json`.
+std::vector<std::pair<uint64_t, uint64_t>> QemuDataRanges(const std::string& image) {
+  RunResult r = RunCommand({"qemu-img", "map", "--output=json", image});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& e : nlohmann::json::parse(r.out)) {
+    if (!e["data"].get<bool>()) {
+      continue;
+    }
+    const uint64_t start = e["start"].get<uint64_t>();
+    const uint64_t end = start + e["length"].get<uint64_t>();
+    if (!out.empty() && out.back().second == start) {
+      out.back().second = end;
+    } else {
+      out.emplace_back(start, end);
+    }
+  }
+  return out;
+}
+
+class VdiMountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    IMGFS_REQUIRE(HaveFuse(), "/dev/fuse");
+    IMGFS_REQUIRE(::access(ImgfsBinary().c_str(), X_OK) == 0, "the imgfs binary (IMGFS_BINARY)");
+    IMGFS_REQUIRE(HaveQemuImg(), "qemu-img and qemu-io");
+    mnt_ = dir_ / "mnt";
+    std::filesystem::create_directory(mnt_);
+  }
+
+  // disk.vdi: an MBR disk (two partitions with data) converted by qemu-img,
+  // then written to with qemu-io; its qemu-img raw bytes in disk.ref.
+  void MakeDisk() {
+    RunResult r = Shell(
+        "cd " + Q(dir_.path()) +
+        " && truncate -s 12M disk.img && printf 'label: dos\\nstart=2048, size=4096, type=83\\n"
+        "start=8192, size=8192, type=c\\n' | sfdisk -q disk.img"
+        " && yes p1 | head -c 1500000 | dd of=disk.img bs=512 seek=2048 conv=notrunc status=none"
+        " && yes p2 | head -c 3000000 | dd of=disk.img bs=512 seek=8192 conv=notrunc status=none"
+        " && qemu-img convert -f raw -O vdi disk.img disk.vdi"
+        " && qemu-io -f vdi -c 'write -P 0x5a 11M 4097' -c 'write -z 6M 4096' disk.vdi >/dev/null"
+        " && qemu-img convert -f vdi -O raw disk.vdi disk.ref");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ref_ = ReadFile(dir_ / "disk.ref");
+  }
+
+  TempDir dir_;
+  std::string mnt_;
+  std::string ref_;
+};
+
+TEST_F(VdiMountTest, RawViewMatchesQemuBytesSizeAndHoles) {
+  MakeDisk();
+  Mount m({dir_ / "disk.vdi"}, mnt_);
+  ASSERT_TRUE(m.ok()) << m.result().err;
+  const std::string view = m / "disk.raw";
+  struct stat st {};
+  ASSERT_EQ(::stat(view.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), ref_.size());
+  EXPECT_EQ(ReadFile(view), ref_);
+  int fd = ::open(view.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  for (uint64_t off : {uint64_t{1}, uint64_t{511}, kMiB - 3, 11 * kMiB + 4095}) {
+    std::string buf(70001, '\0');
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+    ASSERT_GE(n, 0);
+    EXPECT_EQ(buf.substr(0, static_cast<size_t>(n)), ref_.substr(off, static_cast<size_t>(n)));
+  }
+  // SEEK_DATA/SEEK_HOLE land where qemu-img map puts the data runs.
+  const auto data = QemuDataRanges(dir_ / "disk.vdi");
+  ASSERT_FALSE(data.empty());
+  const uint64_t size = ref_.size();
+  for (uint64_t off = 0; off < size; off += 262144 + 4093) {
+    off_t want_data = -ENXIO;
+    off_t want_hole = static_cast<off_t>(size);
+    for (auto [s, e] : data) {
+      if (off < e) {
+        want_data = static_cast<off_t>(std::max(off, s));
+        break;
+      }
+    }
+    want_hole = static_cast<off_t>(off);
+    for (auto [s, e] : data) {
+      if (off >= s && off < e) {
+        want_hole = static_cast<off_t>(e);
+      }
+    }
+    EXPECT_EQ(SeekOrErrno(fd, off, SEEK_DATA), want_data) << "SEEK_DATA at " << off;
+    EXPECT_EQ(SeekOrErrno(fd, off, SEEK_HOLE), want_hole) << "SEEK_HOLE at " << off;
+  }
+  ::close(fd);
+}
+
+TEST_F(VdiMountTest, PartitionsShowAsTheirOwnFiles) {
+  MakeDisk();
+  Mount m({"--partitions", dir_ / "disk.vdi"}, mnt_);
+  ASSERT_TRUE(m.ok()) << m.result().err;
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(mnt_)) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"disk.p1.raw", "disk.p2.raw", "disk.raw"}));
+  EXPECT_EQ(ReadFile(m / "disk.p1.raw"), ref_.substr(2048 * 512, 4096 * 512));
+  EXPECT_EQ(ReadFile(m / "disk.p2.raw"), ref_.substr(8192 * 512, 8192 * 512));
+}
+
+TEST_F(VdiMountTest, AsDmgReadsBackThroughQemuImg) {
+  MakeDisk();
+  Mount m({"--as", "dmg", dir_ / "disk.vdi"}, mnt_);
+  ASSERT_TRUE(m.ok()) << m.result().err;
+  RunResult r = Shell("cp " + Q(m / "disk.dmg") + " " + Q(dir_ / "copy.dmg") +
+                      " && qemu-img convert -f dmg -O raw " + Q(dir_ / "copy.dmg") + " " +
+                      Q(dir_ / "copy.raw"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadFile(dir_ / "copy.raw"), ref_);
+}
+
+TEST_F(VdiMountTest, DifferencingChainAndNoBacking) {
+  RunResult r =
+      Shell("cd " + Q(dir_.path()) +
+            " && qemu-img create -q -f vdi base.vdi 3M && qemu-io -f vdi -c 'write -P "
+            "0x61 0 3M' base.vdi >/dev/null && qemu-img convert -O raw base.vdi base.ref");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string base = ReadFile(dir_ / "base.vdi");
+  vdi::testing::VdiSpec diff;
+  diff.type = 4;
+  diff.disk_bytes = 3 * kMiB;
+  std::memcpy(diff.parent_uuid.data(), base.data() + 0x188, 16);
+  std::memcpy(diff.parent_modification_uuid.data(), base.data() + 0x198, 16);
+  diff.blocks[1] = vdi::testing::Pattern(kMiB, 9);
+  diff.zero_blocks = {2};
+  WriteFile(dir_ / "diff.vdi", vdi::testing::BuildVdi(diff));
+  const std::string want = vdi::testing::ExpectedDisk(diff, ReadFile(dir_ / "base.ref"));
+  {
+    Mount m({dir_ / "diff.vdi"}, mnt_);
+    ASSERT_TRUE(m.ok()) << m.result().err;
+    EXPECT_EQ(ReadFile(m / "diff.raw"), want);
+  }
+  {
+    Mount m({"--no-backing", dir_ / "diff.vdi"}, mnt_);
+    ASSERT_TRUE(m.ok()) << m.result().err;
+    EXPECT_EQ(ReadFile(m / "diff.raw"), vdi::testing::ExpectedDisk(diff));
+  }
+  std::filesystem::remove(dir_ / "base.vdi");
+  Mount m({dir_ / "diff.vdi"}, mnt_);
+  EXPECT_FALSE(m.ok());
+  EXPECT_NE(m.result().err.find("not found"), std::string::npos) << m.result().err;
+}
+
+}  // namespace
+}  // namespace imgfs::testing
