@@ -14,7 +14,6 @@
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
-#include "core/util/utf8.h"
 
 namespace imgfs::partition {
 namespace {
@@ -24,7 +23,6 @@ namespace {
 constexpr uint32_t kBlockSizes[] = {512, 4096};
 constexpr uint32_t kRevisionMajorShift = 16;
 constexpr uint32_t kRevision1 = 1;
-constexpr uint32_t kReplacementChar = 0xfffd;
 
 std::string AtLba(uint64_t lba) { return "gpt: header at LBA " + std::to_string(lba) + ": "; }
 
@@ -232,50 +230,6 @@ GptEntry DecodeGptEntry(std::span<const std::byte> entry) {
   e.attributes = LoadLE64(p + kGptEntryAttributesOffset);
   e.name = Utf16LeToUtf8(entry.subspan(kGptEntryNameOffset, kGptEntryNameBytes));
   return e;
-}
-
-std::string GuidToString(const Guid& guid) {
-  // Byte order of the printed hex digits: fields 1-3 are stored
-  // little-endian, fields 4-5 as a plain byte sequence.
-  static constexpr int kOrder[] = {3,  2, 1, 0,  -1, 5,  4,  -1, 7,  6,
-                                   -1, 8, 9, -1, 10, 11, 12, 13, 14, 15};
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string s;
-  s.reserve(36);
-  for (int i : kOrder) {
-    if (i < 0) {
-      s.push_back('-');
-      continue;
-    }
-    const auto b = std::to_integer<uint8_t>(guid[static_cast<size_t>(i)]);
-    s.push_back(kDigits[b >> 4]);
-    s.push_back(kDigits[b & 0xf]);
-  }
-  return s;
-}
-
-std::string Utf16LeToUtf8(std::span<const std::byte> bytes) {
-  std::string out;
-  const size_t units = bytes.size() / 2;
-  for (size_t i = 0; i < units; ++i) {
-    uint32_t u = LoadLE16(bytes.data() + 2 * i);
-    if (u == 0) {
-      break;
-    }
-    if (u >= 0xd800 && u <= 0xdbff) {
-      const uint32_t low = i + 1 < units ? LoadLE16(bytes.data() + 2 * (i + 1)) : 0;
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        u = 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
-        ++i;
-      } else {
-        u = kReplacementChar;
-      }
-    } else if (u >= 0xdc00 && u <= 0xdfff) {
-      u = kReplacementChar;
-    }
-    AppendUtf8(u, &out);
-  }
-  return out;
 }
 
 std::string_view GptTypeName(std::string_view guid) {
