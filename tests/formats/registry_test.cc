@@ -82,7 +82,6 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
       {"vmdk", 0, "KDMV"},
       {"vmdk (descriptor)", 0, "# Disk DescriptorFile"},
       {"vpc", 0, "conectix"},
-      {"vhdx", 0, "vhdxfile"},
       {"vdi", 64, std::string("\x7f\x10\xda\xbe", 4)},
       {"luks", 0, std::string("LUKS\xba\xbe", 6)},
       {"qcow", 0, std::string("QFI\xfb\x00\x00\x00\x01", 8)},
@@ -97,6 +96,17 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
         << r.status().message();
     EXPECT_NE(r.status().message().find("--format raw"), std::string::npos);
   }
+}
+
+TEST(RegistryProbeTest, VhdxFileIdentifierProbesAsVhdx) {
+  FileBytes f{"vhdxfile" + std::string(8184, '\0')};
+  auto r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "vhdx");
+  f.bytes[7] = 'F';  // the signature is case sensitive
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
 }
 
 TEST(RegistryProbeTest, ForeignMagicPastTheHeadIsRaw) {
