@@ -4,6 +4,7 @@
 #include "tests/formats/vhdx/test_vhdx_builder.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -106,7 +107,12 @@ void VhdxBuilder::SetParent(std::vector<std::pair<std::string, std::string>> loc
 }
 
 std::string VhdxBuilder::DataWriteGuidText() const {
-  return "{" + GuidFromSeed(guid_seed_, 0xd0) + "}";
+  // Lower case, as Windows writes it (libvhdi takes nothing else).
+  std::string text = GuidFromSeed(guid_seed_, 0xd0);
+  for (char& ch : text) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return "{" + text + "}";
 }
 
 uint64_t VhdxBuilder::bat_entries() const {
