@@ -36,6 +36,8 @@ IMGFS_TEST_PACKAGES=(
   fio dpkg-dev
   fdisk gdisk parted dosfstools mtools e2fsprogs
   debootstrap
+  # vhdimount: the second VHDX reader (tests/integration/vhdx_oracle_test.cc).
+  libvhdi-utils
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
