@@ -200,11 +200,12 @@ class LogReader {
         descriptor_sectors * kLogSectorBytes > e.length) {
       return std::optional<Entry>();
     }
-    if (budget_ < e.length) {
+    if (budget_ < e.length || descriptors > kMaxReplayDescriptors - descriptors_held_) {
       return UnsupportedError("vhdx: log at " + Hex(h_.log_offset_bytes) +
-                              " holds too many overlapping entries to search");
+                              " holds too many overlapping entries or descriptors to search");
     }
     budget_ -= e.length;
+    descriptors_held_ += descriptors;
     std::vector<std::byte> bytes(static_cast<size_t>(e.length));
     IMGFS_RETURN_IF_ERROR(ReadSectors(s, bytes));
     std::memset(bytes.data() + kEntryChecksum, 0, 4);
@@ -266,21 +267,18 @@ class LogReader {
   const Header& h_;
   const uint64_t sectors_;
   // Bytes of entries read at most: a valid log reads each entry about once;
-  // hostile overlapping entries stop here.
-  uint64_t budget_ = 4 * kMaxLogBytes;
+  // hostile overlapping entries stop here, as they do when the descriptors
+  // held reach the cap.
+  uint64_t budget_ = 2 * kMaxLogBytes;
+  uint64_t descriptors_held_ = 0;
 };
 
 // Checks the updates of the active sequence against the file's reach.
-Status CheckUpdates(const std::vector<Entry>& seq, uint64_t limit, uint64_t log_offset) {
-  uint64_t count = 0;
+Status CheckUpdates(const std::vector<Entry>& seq, uint64_t limit) {
   for (const Entry& e : seq) {
     for (const Update& u : e.updates) {
-      if (++count > kMaxReplayDescriptors) {
-        return UnsupportedError("vhdx: log at " + Hex(log_offset) + " has more than " +
-                                std::to_string(kMaxReplayDescriptors) + " descriptors to replay");
-      }
       if (u.file_offset % kLogSectorBytes != 0 || u.length % kLogSectorBytes != 0 ||
-          u.file_offset < kHeaderSectionBytes || u.length == 0 ||
+          u.file_offset < kRegionTableOffsets[0] || u.length == 0 ||
           !RangeWithin(u.file_offset, u.length, limit)) {
         return CorruptError("vhdx: log entry " + std::to_string(e.sequence) + " writes " +
                             Hex(u.length) + " bytes at " + Hex(u.file_offset) +
@@ -366,7 +364,7 @@ Result<ReplayResult> ReplayLog(std::shared_ptr<const File> file, const Header& h
                         " bytes, but it has " + Hex(file_size) + " (writes were lost)");
   }
   const uint64_t size = std::max(file_size, head.last_file_offset);
-  IMGFS_RETURN_IF_ERROR(CheckUpdates(seq, size, header.log_offset_bytes));
+  IMGFS_RETURN_IF_ERROR(CheckUpdates(seq, size));
   std::map<uint64_t, Piece> pieces;
   for (const Entry& e : seq) {
     for (const Update& u : e.updates) {

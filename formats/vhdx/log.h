@@ -23,8 +23,9 @@ inline constexpr size_t kLogEntryHeaderBytes = 64;
 inline constexpr size_t kLogDescriptorBytes = 32;
 // Our caps: the largest log replayed (qemu and Windows write 1 MiB logs;
 // qemu's log_size option takes more), and the most descriptors applied,
-// which bounds the replay map (a zero descriptor is 32 bytes of log).
-inline constexpr uint64_t kMaxLogBytes = uint64_t{256} << 20;
+// which bounds the replay map and the entries held while searching (a zero
+// descriptor is 32 bytes of log).
+inline constexpr uint64_t kMaxLogBytes = uint64_t{64} << 20;
 inline constexpr uint64_t kMaxReplayDescriptors = uint64_t{1} << 20;
 
 struct ReplayResult {
