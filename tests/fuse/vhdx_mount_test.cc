@@ -122,6 +122,41 @@ TEST_F(VhdxMountTest, MountShowsEveryKindOfImage) {
             "91067887f0eff8ae09a0254030878b9472f6f8d5a02c52fb85ed01d57a984209");
 }
 
+TEST_F(VhdxMountTest, QemuOptionsMatrixMountsAsQemuReadsIt) {
+  IMGFS_REQUIRE(HaveFuse(), "/dev/fuse");
+  struct Variant {
+    const char* name;
+    const char* options;
+    const char* size;
+  };
+  const Variant variants[] = {
+      {"dyn1m", "block_size=1M", "6M"},
+      {"dyn8m-odd", "block_size=8M", "10487296"},  // 10 MiB + 3 sectors
+      {"dyn32m", "block_size=32M,log_size=2M", "33M"},
+      {"nozero", "block_size=2M,block_state_zero=off", "7M"},
+      {"fixed", "subformat=fixed,block_size=1M", "5M"},
+  };
+  std::vector<std::string> images;
+  for (const Variant& v : variants) {
+    const std::string image = dir_ / (std::string(v.name) + ".vhdx");
+    MustRun({"qemu-img", "create", "-q", "-f", "vhdx", "-o", v.options, image, v.size});
+    MustRun({"bash", "-c",
+             std::string("qemu-io -f vhdx -c 'write -P 0x61 1536 3000' "
+                         "-c 'write -P 0x62 1048000 2100000' -c 'write -z 2M 4k' ") +
+                 Q(image) + " >/dev/null"});
+    MustRun({"qemu-img", "convert", "-O", "raw", image, image + ".ref"});
+    images.push_back(image);
+  }
+  std::filesystem::create_directory(dir_ / "mnt");
+  Mount m(images, dir_ / "mnt");
+  ASSERT_TRUE(m.ok()) << m.result().err;
+  for (const Variant& v : variants) {
+    SCOPED_TRACE(v.name);
+    EXPECT_EQ(ReadFile(m / (std::string(v.name) + ".raw")),
+              ReadFile(dir_ / (std::string(v.name) + ".vhdx.ref")));
+  }
+}
+
 TEST_F(VhdxMountTest, PartitionsAndDmgView) {
   IMGFS_REQUIRE(HaveFuse(), "/dev/fuse");
   std::filesystem::create_directory(dir_ / "mnt");

@@ -198,6 +198,55 @@ TEST(VhdxLogReplayTest, EntryPointingOutsideTheFileIsRefused) {
       << dev.status().message();
 }
 
+TEST(VhdxLogReplayTest, EntryAsLongAsTheLogEndsTheSearch) {
+  // One entry filling the whole circular log: its successor would be
+  // itself, which the sequence numbers rule out; it is replayed once.
+  VhdxBuilder b(2 * kMiB);
+  b.WriteBlock(0, Pattern(kMiB, 12));
+  const std::string clean = b.Build();
+  std::string dirty = b.BuildDirty({b.bat_offset()}, '\0', 8);
+  const size_t log = b.log_offset();
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+      dirty[at + i] = static_cast<char>(v >> (8 * i));
+    }
+  };
+  put32(log + 8, 1 << 20);  // EntryLength: the whole log
+  put32(log + 4, 0);
+  put32(log + 4, testing::TestCrc32c(dirty.substr(log, 1 << 20)));
+  Cache cache(1 << 20);
+  auto want = Open(clean, &cache);
+  ASSERT_OK(want);
+  auto dev = Open(dirty, &cache);
+  ASSERT_OK(dev);
+  EXPECT_EQ(ReadString(**dev, 0, 4096), Pattern(4096, 12));
+  EXPECT_EQ((*dev)->Describe().format_specific["data"]["log-entries-replayed"], 1);
+}
+
+TEST(VhdxLogReplayTest, FlushedOffsetPastTheFileIsRefused) {
+  VhdxBuilder b(2 * kMiB);
+  b.WriteBlock(0, Pattern(kMiB, 13));
+  std::string dirty = b.BuildDirty({b.bat_offset()}, '\0');
+  const size_t log = b.log_offset();
+  uint32_t length = 0;
+  for (int i = 0; i < 4; ++i) {
+    length |= static_cast<uint32_t>(static_cast<uint8_t>(dirty[log + 8 + i])) << (8 * i);
+  }
+  dirty[log + 48 + 5] = 1;  // FlushedFileOffset += 1 TiB
+  for (int i = 0; i < 4; ++i) {
+    dirty[log + 4 + i] = 0;
+  }
+  const uint32_t crc = testing::TestCrc32c(dirty.substr(log, length));
+  for (int i = 0; i < 4; ++i) {
+    dirty[log + 4 + i] = static_cast<char>(crc >> (8 * i));
+  }
+  Cache cache(1 << 20);
+  auto dev = Open(dirty, &cache);
+  EXPECT_CODE(dev, kCorrupt);
+  EXPECT_NE(dev.status().message().find("writes were lost"), std::string::npos)
+      << dev.status().message();
+}
+
 TEST(VhdxLogReplayTest, DamagedEntryIsNotReplayed) {
   VhdxBuilder b(2 * kMiB);
   b.WriteBlock(0, Pattern(kMiB, 10));
