@@ -9,6 +9,7 @@
 #include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
 #include "formats/vdi/driver.h"
+#include "formats/vhdx/driver.h"
 #include "formats/vpc/driver.h"
 
 namespace imgfs {
@@ -16,8 +17,8 @@ namespace {
 
 const std::array kFormats = {
     qcow2::Driver(),           dmg::Driver(), dmg::SparseImageDriver(),
-    dmg::SparseBundleDriver(), vpc::Driver(), vdi::Driver(),
-    raw::Driver(),
+    dmg::SparseBundleDriver(), vpc::Driver(), vhdx::Driver(),
+    vdi::Driver(),             raw::Driver(),
 };
 
 // Signatures of formats imgfs does not (yet) read. A file that carries one is
@@ -32,7 +33,6 @@ struct ForeignMagic {
 constexpr ForeignMagic kForeign[] = {
     {"vmdk", 0, "KDMV", 4},
     {"vmdk (descriptor)", 0, "# Disk DescriptorFile", 21},
-    {"vhdx", 0, "vhdxfile", 8},
     {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
     {"qed", 0, "QED\x00", 4},
     {"parallels", 0, "WithoutFreeSpace", 16},

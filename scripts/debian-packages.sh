@@ -41,6 +41,8 @@ IMGFS_TEST_PACKAGES=(
   nbdkit nbdkit-plugin-dev libnbd-bin nbd-client
   fdisk gdisk parted dosfstools mtools e2fsprogs
   debootstrap
+  # vhdimount: the second VHDX reader (tests/integration/vhdx_oracle_test.cc).
+  libvhdi-utils
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

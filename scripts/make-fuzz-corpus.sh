@@ -157,6 +157,21 @@ xz -dc "$root/tests/data/vpc-real/nodevhd-dynamic.vhd.xz" >"$work/real.vhd"
 # --gtest_filter='*WriteFuzzSeeds*'), and qemu's own header is here, empty.
 mkdir -p "$out/vdi"
 qemu-img create -q -f vdi "$out/vdi/qemu-empty-4m.vdi" 4M
+# vhdx: a qemu-made dynamic image, and the test builder's images for what
+# qemu-img cannot write (IMGFS_VHDX_SEEDS: the make_vhdx_seeds program of a
+# build tree; without it only the qemu seed is made).
+vx=$out/vhdx
+rm -rf "$vx"
+mkdir -p "$vx"
+qemu-img create -q -f vhdx -o block_size=1M "$work/dynamic.vhdx" 3M
+qemu-io -f vhdx -c "write -P 0x5a 1536 3000" -c "write -z 1M 4k" "$work/dynamic.vhdx" >/dev/null
+cp "$work/dynamic.vhdx" "$vx/qemu-dynamic.vhdx"
+vhdx_seeds=${IMGFS_VHDX_SEEDS:-$root/build/tests/formats/make_vhdx_seeds}
+if [[ -x $vhdx_seeds ]]; then
+  "$vhdx_seeds" "$vx"
+else
+  echo "make-fuzz-corpus: $vhdx_seeds not built; builder vhdx seeds skipped" >&2
+fi
 
 # Probe corpus: a few magics at the offsets probing looks at, plus two of the
 # small qcow2 seeds.

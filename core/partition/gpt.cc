@@ -14,7 +14,6 @@
 #include "core/util/crc32.h"
 #include "core/util/endian.h"
 #include "core/util/hex.h"
-#include "core/util/utf16.h"
 
 namespace imgfs::partition {
 namespace {
@@ -231,30 +230,6 @@ GptEntry DecodeGptEntry(std::span<const std::byte> entry) {
   e.attributes = LoadLE64(p + kGptEntryAttributesOffset);
   e.name = Utf16LeToUtf8(entry.subspan(kGptEntryNameOffset, kGptEntryNameBytes));
   return e;
-}
-
-std::string GuidToString(const Guid& guid) {
-  // Byte order of the printed hex digits: fields 1-3 are stored
-  // little-endian, fields 4-5 as a plain byte sequence.
-  static constexpr int kOrder[] = {3,  2, 1, 0,  -1, 5,  4,  -1, 7,  6,
-                                   -1, 8, 9, -1, 10, 11, 12, 13, 14, 15};
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string s;
-  s.reserve(36);
-  for (int i : kOrder) {
-    if (i < 0) {
-      s.push_back('-');
-      continue;
-    }
-    const auto b = std::to_integer<uint8_t>(guid[static_cast<size_t>(i)]);
-    s.push_back(kDigits[b >> 4]);
-    s.push_back(kDigits[b & 0xf]);
-  }
-  return s;
-}
-
-std::string Utf16LeToUtf8(std::span<const std::byte> bytes) {
-  return Utf16ToUtf8(bytes, Utf16Order::kLittle);
 }
 
 std::string_view GptTypeName(std::string_view guid) {

@@ -15,6 +15,8 @@
 #include "core/block_device.h"
 #include "core/partition/partition_table.h"
 #include "core/result.h"
+#include "core/util/guid.h"
+#include "core/util/utf16.h"
 
 namespace imgfs::partition {
 
@@ -54,7 +56,10 @@ inline constexpr uint64_t kGptAttrLegacyBootable = uint64_t{1} << 2;
 inline constexpr uint32_t kGptMaxEntryBytes = 4096;
 inline constexpr uint64_t kGptMaxEntryArrayBytes = 4 << 20;
 
-using Guid = std::array<std::byte, 16>;
+// GUIDs and UTF-16 names are shared with other Microsoft formats (VHDX).
+using imgfs::Guid;
+using imgfs::GuidToString;
+using imgfs::Utf16LeToUtf8;
 
 struct GptHeader {
   uint32_t revision = 0;
@@ -90,13 +95,6 @@ struct GptEntry {
 
 // REQUIRES: entry.size() >= kGptMinEntryBytes.
 GptEntry DecodeGptEntry(std::span<const std::byte> entry);
-
-// "C12A7328-F81F-11D2-BA4B-00A0C93EC93B": the first three fields are
-// little-endian on disk, the last two big-endian (the usual mixed form).
-std::string GuidToString(const Guid& guid);
-
-// Decodes UTF-16LE up to the first NUL; unpaired surrogates become U+FFFD.
-std::string Utf16LeToUtf8(std::span<const std::byte> bytes);
 
 // util-linux's name for a type GUID ("EFI System"), or "".
 // `guid` is in GuidToString's form (upper case).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// UTF-16 to UTF-8 for names stored in images: GPT partition names and VHD
-// parent locators (little-endian), the VHD parent name (big-endian).
+// UTF-16 to UTF-8 for names stored in images: GPT partition names, VHD and
+// VHDX parent locators, VHDX creator strings (little-endian), the VHD parent
+// name (big-endian).
 #pragma once
 
 #include <cstddef>
@@ -44,6 +45,11 @@ inline std::string Utf16ToUtf8(std::span<const std::byte> bytes, Utf16Order orde
     AppendUtf8(u, &out);
   }
   return out;
+}
+
+// The little-endian form most Microsoft structures use.
+inline std::string Utf16LeToUtf8(std::span<const std::byte> bytes) {
+  return Utf16ToUtf8(bytes, Utf16Order::kLittle);
 }
 
 }  // namespace imgfs

@@ -82,7 +82,6 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
   const Case cases[] = {
       {"vmdk", 0, "KDMV"},
       {"vmdk (descriptor)", 0, "# Disk DescriptorFile"},
-      {"vhdx", 0, "vhdxfile"},
       {"luks", 0, std::string("LUKS\xba\xbe", 6)},
       {"qcow", 0, std::string("QFI\xfb\x00\x00\x00\x01", 8)},
   };
@@ -106,6 +105,17 @@ TEST(RegistryProbeTest, VdiSignatureAt64IsVdi) {
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "vdi");
   f.bytes[64] = '\x7e';
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
+}
+
+TEST(RegistryProbeTest, VhdxFileIdentifierProbesAsVhdx) {
+  FileBytes f{"vhdxfile" + std::string(8184, '\0')};
+  auto r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "vhdx");
+  f.bytes[7] = 'F';  // the signature is case sensitive
   r = Probe(f);
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "raw");

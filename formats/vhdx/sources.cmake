@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: MIT
+# vhdx sources of imgfs_formats; included from formats/CMakeLists.txt.
+target_sources(imgfs_formats PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/header.cc
+  ${CMAKE_CURRENT_LIST_DIR}/log.cc
+  ${CMAKE_CURRENT_LIST_DIR}/device.cc
+  ${CMAKE_CURRENT_LIST_DIR}/driver.cc
+)
