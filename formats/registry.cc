@@ -8,13 +8,14 @@
 #include "formats/dmg/driver.h"
 #include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
+#include "formats/vmdk/driver.h"
 
 namespace imgfs {
 namespace {
 
-const std::array<FormatDriver, 5> kFormats = {
-    qcow2::Driver(),           dmg::Driver(), dmg::SparseImageDriver(),
-    dmg::SparseBundleDriver(), raw::Driver(),
+const std::array<FormatDriver, 6> kFormats = {
+    qcow2::Driver(),           dmg::Driver(),  dmg::SparseImageDriver(),
+    dmg::SparseBundleDriver(), vmdk::Driver(), raw::Driver(),
 };
 
 // Signatures of formats imgfs does not (yet) read. A file that carries one is
@@ -27,8 +28,6 @@ struct ForeignMagic {
   size_t length;
 };
 constexpr ForeignMagic kForeign[] = {
-    {"vmdk", 0, "KDMV", 4},
-    {"vmdk (descriptor)", 0, "# Disk DescriptorFile", 21},
     {"vhdx", 0, "vhdxfile", 8},
     {"vpc", 0, "conectix", 8},
     {"vdi", 64, "\x7f\x10\xda\xbe", 4},
