@@ -36,6 +36,8 @@ IMGFS_TEST_PACKAGES=(
   fio dpkg-dev
   fdisk gdisk parted dosfstools mtools e2fsprogs
   debootstrap
+  # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
+  libvmdk-utils
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

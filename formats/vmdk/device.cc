@@ -99,7 +99,7 @@ Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
   const Extent& e = image_->extents[index];
   const uint64_t rel = offset - e.first_byte;
   const uint64_t length = std::min(max_length, e.bytes - rel);
-  if (e.line.access == Access::kNoAccess || e.line.type == ExtentType::kZero) {
+  if (e.line.type == ExtentType::kZero) {
     return Mapping{.kind = MapKind::kZero, .length = length};
   }
   if (e.line.type == ExtentType::kSparse) {

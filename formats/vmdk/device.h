@@ -24,7 +24,7 @@ struct Extent {
   std::string path;                  // resolved file name, for info; "" for ZERO
   uint64_t first_byte = 0;           // guest offset of its first byte
   uint64_t bytes = 0;                // guest bytes it covers
-  std::shared_ptr<const File> file;  // null for ZERO and NOACCESS
+  std::shared_ptr<const File> file;  // null for ZERO
   uint64_t flat_offset_bytes = 0;    // FLAT, VMFS
   // SPARSE (KDMV): the header in use (the footer's when the grain
   // directory is at the end) and the grain directory.

@@ -41,14 +41,14 @@ int Probe(const ProbeInput& in) {
 }
 
 Result<std::string> ReadText(const File& file, uint64_t offset, uint64_t bytes, const char* what) {
-  if (bytes > kMaxDescriptorBytes) {
-    return UnsupportedError("vmdk: " + std::string(what) + " of " + std::to_string(bytes) +
-                            " bytes is larger than the 1 MiB cap");
-  }
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
   if (!RangeWithin(offset, bytes, file_size)) {
     return CorruptError("vmdk: " + std::string(what) + " at " + std::to_string(offset) +
                         " extends past the end of the file");
+  }
+  if (bytes > kMaxDescriptorBytes) {
+    return UnsupportedError("vmdk: " + std::string(what) + " of " + std::to_string(bytes) +
+                            " bytes is larger than the 1 MiB cap");
   }
   std::string text(static_cast<size_t>(bytes), '\0');
   IMGFS_RETURN_IF_ERROR(file.ReadExactAt(offset, std::as_writable_bytes(std::span(text)), what));
@@ -94,7 +94,7 @@ Status OpenExtents(const OpenContext& ctx, Image* image) {
       return UnsupportedError("vmdk: extent type '" + std::string(ExtentTypeName(line.type)) +
                               "' ('" + line.filename + "') is not supported yet");
     }
-    if (line.type != ExtentType::kZero && line.access != Access::kNoAccess) {
+    if (line.type != ExtentType::kZero) {  // access is informational, as for libvmdk
       e.path = ctx.resolve ? ctx.resolve(line.filename) : line.filename;
       if (!ctx.open_aux_file) {
         return UnsupportedError("vmdk: extent '" + line.filename + "' cannot be opened here");
@@ -133,10 +133,6 @@ std::string WindowsBaseName(const std::string& hint) {
 Status OpenParent(const OpenContext& ctx, Image* image) {
   const Descriptor& d = image->descriptor;
   if (d.parent_hint.empty()) {
-    if (d.parent_cid != kNoParentCid && d.parent_cid != 0) {
-      // VMware writes parentCID=ffffffff without a parent; qemu may leave a
-      // stale one after a rebase to nothing. Without a hint there is no parent.
-    }
     return Status::Ok();
   }
   const std::string win = WindowsBaseName(d.parent_hint);

@@ -57,3 +57,12 @@ struct ExtractedFile {
                                               std::vector<ExtractedFile>* files);
 
 }  // namespace imgfs::testing
+
+namespace imgfs::testing {
+
+// The raw disk vmdkmount (libvmdk-utils) shows for `image`: mounts it in a
+// temp dir, copies its vmdk1 file into *raw and unmounts. Needs /dev/fuse.
+// Fails when the mount or the copy fails, with the tool's output.
+::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw);
+
+}  // namespace imgfs::testing
