@@ -2,10 +2,9 @@
 // Probing and opening vmdk disks (see driver.h).
 #include "formats/vmdk/driver.h"
 
-#include <sys/stat.h>
-
 #include <cctype>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "core/util/checked.h"
@@ -55,6 +54,12 @@ Result<std::string> ReadText(const File& file, uint64_t offset, uint64_t bytes, 
   return text;
 }
 
+// Whether `text` holds a descriptor: qemu-img leaves an empty (all NUL)
+// descriptor area in each extent of a split disk.
+bool HasDescriptorText(std::string_view text) {
+  return text.find_first_not_of(std::string_view("\0 \t\r\n", 5)) != std::string_view::npos;
+}
+
 // A monolithic sparse file: one extent, itself; its embedded descriptor
 // (if any) gives the CID, parent and createType.
 Status OpenSparseFile(std::unique_ptr<File> file, const OpenContext& ctx, Image* image) {
@@ -67,10 +72,13 @@ Status OpenSparseFile(std::unique_ptr<File> file, const OpenContext& ctx, Image*
   const SparseHeader& h = e.header;
   e.line.sectors = h.capacity_sectors;
   e.bytes = h.capacity_sectors * kSectorBytes;
+  std::string text;
   if (h.descriptor_sector != 0 && h.descriptor_sectors != 0) {
-    IMGFS_ASSIGN_OR_RETURN(std::string text,
+    IMGFS_ASSIGN_OR_RETURN(text,
                            ReadText(*e.file, h.descriptor_sector * kSectorBytes,
                                     h.descriptor_sectors * kSectorBytes, "embedded descriptor"));
+  }
+  if (HasDescriptorText(text)) {
     IMGFS_ASSIGN_OR_RETURN(image->descriptor, ParseDescriptor(text));
     image->embedded_descriptor = true;
   } else {
@@ -193,15 +201,12 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   return NewDevice(std::move(image));
 }
 
-// NAME-s001.vmdk, NAME-delta.vmdk, NAME-sesparse.vmdk: extents read
-// through NAME.vmdk, when that file exists next to them.
+// A sparse extent of a descriptor disk (NAME-s001.vmdk, NAME-delta.vmdk,
+// ...): read through NAME.vmdk when that descriptor file lies next to it
+// and names it.
 std::optional<std::string> ExtentOwner(const std::string& path, const ProbeInput& in) {
-  if (!IsSparseMagic(in.head) || in.head.size() < kSparseHeaderBytes) {
+  if (!IsSparseMagic(in.head)) {
     return std::nullopt;
-  }
-  auto h = DecodeSparseHeader(in.head.subspan(0, kSparseHeaderBytes));
-  if (!h.ok() || h->descriptor_sector != 0) {
-    return std::nullopt;  // damaged, or a monolithic disk with its own descriptor
   }
   const std::string base = BaseName(path);
   const size_t dash = base.rfind('-');
@@ -209,9 +214,11 @@ std::optional<std::string> ExtentOwner(const std::string& path, const ProbeInput
     return std::nullopt;
   }
   const std::string owner = base.substr(0, dash) + ".vmdk";
-  const std::string dir = path.substr(0, path.size() - base.size());
-  struct stat st {};
-  if (::stat((dir + owner).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+  std::ifstream f(path.substr(0, path.size() - base.size()) + owner, std::ios::binary);
+  std::string text(kProbeHeadBytes * 16, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(f.gcount()));
+  if (!LooksLikeDescriptor(text) || text.find('"' + base + '"') == std::string::npos) {
     return std::nullopt;
   }
   return owner;
