@@ -205,11 +205,8 @@ bool LooksLikeDescriptor(std::string_view head) {
     return true;
   }
   // Some writers start with other comments; a descriptor is text naming
-  // its createType early on.
-  head = head.substr(0, std::min<size_t>(head.size(), 1024));
-  if (head.find('\0') != std::string_view::npos) {
-    return false;
-  }
+  // its createType early on (writers pad descriptor files with NULs).
+  head = head.substr(0, std::min({head.size(), head.find('\0'), size_t{1024}}));
   return head.find("\ncreateType") != std::string_view::npos &&
          head.find("version") != std::string_view::npos;
 }

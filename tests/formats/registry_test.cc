@@ -79,8 +79,6 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
     std::string magic;
   };
   const Case cases[] = {
-      {"vmdk", 0, "KDMV"},
-      {"vmdk (descriptor)", 0, "# Disk DescriptorFile"},
       {"vpc", 0, "conectix"},
       {"vhdx", 0, "vhdxfile"},
       {"vdi", 64, std::string("\x7f\x10\xda\xbe", 4)},
@@ -97,6 +95,21 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
         << r.status().message();
     EXPECT_NE(r.status().message().find("--format raw"), std::string::npos);
   }
+}
+
+TEST(RegistryProbeTest, VmdkSparseHeadersAndDescriptorsAreVmdk) {
+  for (const std::string& head :
+       {std::string("KDMV\x01\x00\x00\x00", 8), std::string("# Disk DescriptorFile\nversion=1\n"),
+        std::string("# written by hand\nversion=1\ncreateType=\"monolithicFlat\"\n")}) {
+    FileBytes f{head + std::string(1024, '\0')};
+    auto r = Probe(f);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->driver->name, "vmdk");
+  }
+  // Text without a createType is not a descriptor.
+  auto r = Probe(FileBytes{"version=1\nhello\n"});
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
 }
 
 TEST(RegistryProbeTest, ForeignMagicPastTheHeadIsRaw) {
@@ -202,6 +215,20 @@ TEST(RegistryPathTest, BundleDirectoriesAreClaimedByPath) {
   ASSERT_OK(OpenImage(bundle, named, &cache));
   // --format names the path driver even where it would not claim the path.
   EXPECT_FALSE(OpenImage(dir.path(), named, &cache).ok());
+}
+
+TEST(RegistryCompanionTest, VmdkExtentsBelongToTheDescriptorNamingThem) {
+  testing::TempDir dir;
+  const std::string head = std::string("KDMV\x01\x00\x00\x00", 8) + std::string(504, '\0');
+  const ProbeInput in = Input(head, "", 1 << 20);
+  // No descriptor next to it: a disk of its own.
+  EXPECT_EQ(CompanionOf(dir.Join("d-s001.vmdk"), in), std::nullopt);
+  testing::WriteWholeFile(dir.Join("d.vmdk"),
+                          "# Disk DescriptorFile\ncreateType=\"twoGbMaxExtentSparse\"\n"
+                          "RW 8 SPARSE \"d-s001.vmdk\"\n");
+  EXPECT_EQ(CompanionOf(dir.Join("d-s001.vmdk"), in), "d.vmdk");
+  EXPECT_EQ(CompanionOf(dir.Join("d-s002.vmdk"), in), std::nullopt);  // not named
+  EXPECT_EQ(CompanionOf(dir.Join("d-s001.vmdk"), Input("text", "", 4)), std::nullopt);
 }
 
 TEST(RegistryCompanionTest, LaterDmgSegmentsBelongToTheFirst) {
