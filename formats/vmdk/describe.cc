@@ -44,17 +44,25 @@ Status CheckSparse(const Extent& e, CheckReport* report) {
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e.file->Size());
   const std::string name = "extent '" + e.line.filename + "'";
   uint64_t grains = 0;
-  uint64_t bad = 0;
-  for (size_t i = 0; i < e.gd.size(); ++i) {
-    if (e.gd[i] == 0) {
-      continue;
+  uint64_t bad = 0;  // findings reported, capped at 16
+  // Each table is walked once, in file order; one listed twice is
+  // reported, so a hostile directory cannot make the walk quadratic.
+  std::vector<uint32_t> tables = e.gd;
+  std::sort(tables.begin(), tables.end());
+  for (size_t i = 1; i < tables.size(); ++i) {
+    if (tables[i] != 0 && tables[i] == tables[i - 1] && bad++ < 16) {
+      report->errors.push_back(name + ": grain table at sector " + std::to_string(tables[i]) +
+                               " is listed twice in the grain directory");
     }
+  }
+  tables.erase(std::unique(tables.begin(), tables.end()), tables.end());
+  std::erase(tables, 0u);
+  for (const uint32_t table : tables) {
     auto gt = ReadTable<uint32_t>(
-        *e.file, uint64_t{e.gd[i]} * kSectorBytes, h.gtes_per_gt,
+        *e.file, uint64_t{table} * kSectorBytes, h.gtes_per_gt,
         TableSpec{"vmdk", "grain table", ByteOrder::kLittle, uint64_t{kMaxGtesPerGt} * 4});
     if (!gt.ok()) {
-      report->errors.push_back(name + ": grain directory entry " + std::to_string(i) + ": " +
-                               gt.status().message());
+      report->errors.push_back(name + ": " + gt.status().message());
       continue;
     }
     for (size_t j = 0; j < gt->size(); ++j) {
@@ -66,13 +74,13 @@ Status CheckSparse(const Extent& e, CheckReport* report) {
       const uint64_t at = uint64_t{entry} * kSectorBytes;
       const uint64_t need = h.compressed() ? kGrainMarkerBytes : h.grain_bytes();
       if (!RangeWithin(at, need, file_size) && bad++ < 16) {
-        report->errors.push_back(name + ": grain " + std::to_string(i * h.gtes_per_gt + j) +
-                                 " at " + Hex(at) + " lies past the end of the file (size " +
-                                 Hex(file_size) + ")");
+        report->errors.push_back(name + ": grain table at sector " + std::to_string(table) +
+                                 " entry " + std::to_string(j) + " points to " + Hex(at) +
+                                 ", past the end of the file (size " + Hex(file_size) + ")");
       }
     }
   }
-  report->checked.push_back(name + ": " + std::to_string(e.gd.size()) + " grain tables, " +
+  report->checked.push_back(name + ": " + std::to_string(tables.size()) + " grain tables, " +
                             std::to_string(grains) + " grains");
   if (h.unclean_shutdown) {
     report->warnings.push_back(name + ": header marks an unclean shutdown");

@@ -46,6 +46,7 @@ void ExpectRefused(const TempDir& dir, const std::string& name, StatusCode code)
                      testing::ImgfsBinary() + " convert -O raw " + name + " out.raw 2>&1", &out),
       0);
   EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
+  EXPECT_EQ(out.rfind("imgfs: ", 0), 0u) << out;  // imgfs's own message, not the shell's
 }
 
 class VmdkBadInput : public ::testing::Test {
@@ -92,6 +93,30 @@ TEST_F(VmdkBadInput, GrainDirectoryAndTablesPastEndOfFile) {
     Put32(b, gd * 512, 1u << 24);
   });
   ExpectRefused(dir_, "gt.vmdk", StatusCode::kCorrupt);
+}
+
+TEST_F(VmdkBadInput, CheckReportsGrainsPastTheEndAndSharedTables) {
+  Mutate("grain.vmdk", [](std::string* b) {
+    const auto* p = reinterpret_cast<const std::byte*>(b->data());
+    const uint64_t gt = LoadLE32(p + LoadLE64(p + kGdOffsetAt) * 512);
+    Put32(b, gt * 512 + 4, 1u << 30);  // grain 1 far past the end
+  });
+  Cache cache(1 << 20);
+  auto dev = OpenImage(dir_.Join("grain.vmdk"), {}, &cache);
+  ASSERT_OK(dev);
+  auto report = (*dev)->Check();
+  ASSERT_OK(report);
+  ASSERT_EQ(report->errors.size(), 1u);
+  EXPECT_NE(report->errors[0].find("past the end"), std::string::npos) << report->errors[0];
+  std::string out;
+  EXPECT_NE(testing::RunIn(dir_.path(), testing::ImgfsBinary() + " check grain.vmdk", &out), 0);
+  auto good = OpenImage(dir_.Join("good.vmdk"), {}, &cache);
+  ASSERT_OK(good);
+  auto clean = (*good)->Check();
+  ASSERT_OK(clean);
+  EXPECT_TRUE(clean->clean());
+  EXPECT_EQ(testing::RunIn(dir_.path(), testing::ImgfsBinary() + " check good.vmdk", &out), 0)
+      << out;
 }
 
 TEST_F(VmdkBadInput, AbsurdGrainSizesAndCounts) {
