@@ -21,7 +21,7 @@ std::string CidText(uint32_t cid) {
 
 nlohmann::json ExtentJson(const Image& image, const Extent& e) {
   nlohmann::json j;
-  const bool sparse = e.line.type == ExtentType::kSparse && e.file != nullptr;
+  const bool sparse = e.sparse();
   if (sparse && e.header.compressed()) {
     j["compressed"] = true;
   }
@@ -109,8 +109,7 @@ ImageInfo DescribeImage(const Image& image) {
       info.actual_size += allocated.ok() ? *allocated : 0;
     }
   }
-  if (!image.extents.empty() && image.extents[0].line.type == ExtentType::kSparse &&
-      image.extents[0].file != nullptr) {
+  if (!image.extents.empty() && image.extents[0].sparse()) {
     info.cluster_size = image.extents[0].header.grain_bytes();
   }
   info.backing_filename = image.descriptor.parent_hint;
@@ -149,7 +148,7 @@ Result<CheckReport> CheckImage(const Image& image) {
     report.checked.push_back("parentCID matches the parent's CID");
   }
   for (const Extent& e : image.extents) {
-    if (e.line.type == ExtentType::kSparse && e.file != nullptr) {
+    if (e.sparse()) {
       IMGFS_RETURN_IF_ERROR(CheckSparse(e, &report));
     }
   }

@@ -80,7 +80,7 @@ ChunkEngine::Options Device::EngineOptions(const Image& image, uint64_t cache_id
   options.pool = image.pool;
   options.cache_id = cache_id;
   for (const Extent& e : image.extents) {
-    if (e.file != nullptr && e.line.type == ExtentType::kSparse && e.header.compressed()) {
+    if (e.file != nullptr && e.header.compressed()) {
       options.max_chunk_bytes = std::max(options.max_chunk_bytes, e.header.grain_bytes());
     }
   }
@@ -102,7 +102,7 @@ Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
   if (e.line.type == ExtentType::kZero) {
     return Mapping{.kind = MapKind::kZero, .length = length};
   }
-  if (e.line.type == ExtentType::kSparse) {
+  if (e.sparse()) {
     return MapSparse(index, offset, length);
   }
   return Mapping{.kind = MapKind::kHost,
@@ -266,13 +266,21 @@ uint64_t Image::size_bytes() const {
 
 Status LoadSparseExtent(Extent* e) {
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e->file->Size());
-  std::byte head[kSparseHeaderBytes];
+  std::byte head[kCowdHeaderBytes] = {};
   if (file_size < kSparseHeaderBytes) {
     return CorruptError("vmdk: extent '" + e->line.filename + "' of " + std::to_string(file_size) +
                         " bytes is shorter than a sparse header");
   }
-  IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(0, head, "vmdk: sparse header"));
-  IMGFS_ASSIGN_OR_RETURN(e->header, DecodeSparseHeader(head));
+  IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(
+      0, std::span(head, std::min<uint64_t>(file_size, kCowdHeaderBytes)), "vmdk: sparse header"));
+  if (LoadLE32(head) == kCowdMagic) {
+    if (file_size < kCowdHeaderBytes) {
+      return CorruptError("vmdk: extent '" + e->line.filename + "' is shorter than a COWD header");
+    }
+    IMGFS_ASSIGN_OR_RETURN(e->header, DecodeCowdHeader(head));
+  } else {
+    IMGFS_ASSIGN_OR_RETURN(e->header, DecodeSparseHeader(std::span(head, kSparseHeaderBytes)));
+  }
   if (e->header.gd_sector == kGdAtEnd) {
     // streamOptimized written front to back: the footer (a header copy
     // with the real directory offset) sits before the end-of-stream marker.
@@ -280,9 +288,9 @@ Status LoadSparseExtent(Extent* e) {
       return CorruptError("vmdk: extent '" + e->line.filename +
                           "' has its grain directory at the end but no footer");
     }
-    IMGFS_RETURN_IF_ERROR(
-        e->file->ReadExactAt(file_size - 2 * kSparseHeaderBytes, head, "vmdk: footer"));
-    auto footer = DecodeSparseHeader(head);
+    IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(
+        file_size - 2 * kSparseHeaderBytes, std::span(head, kSparseHeaderBytes), "vmdk: footer"));
+    auto footer = DecodeSparseHeader(std::span(head, kSparseHeaderBytes));
     if (!footer.ok()) {
       return footer.status().Annotate("vmdk: extent '" + e->line.filename + "' footer");
     }

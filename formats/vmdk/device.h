@@ -30,6 +30,11 @@ struct Extent {
   // directory is at the end) and the grain directory.
   SparseHeader header;
   std::vector<uint32_t> gd;
+  // Mapped through a grain directory (SPARSE or VMFSSPARSE, opened).
+  bool sparse() const {
+    return file != nullptr &&
+           (line.type == ExtentType::kSparse || line.type == ExtentType::kVmfsSparse);
+  }
 };
 
 // Everything an open disk is made of. Immutable after Open.

@@ -27,8 +27,10 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// KDMV (hosted sparse) or COWD (ESX vmfsSparse) at the start.
 bool IsSparseMagic(std::span<const std::byte> head) {
-  return head.size() >= 4 && LoadLE32(head.data()) == kSparseMagic;
+  return head.size() >= 4 &&
+         (LoadLE32(head.data()) == kSparseMagic || LoadLE32(head.data()) == kCowdMagic);
 }
 
 int Probe(const ProbeInput& in) {
@@ -70,6 +72,9 @@ Status OpenSparseFile(std::unique_ptr<File> file, const OpenContext& ctx, Image*
   e.bytes = kMaxCapacitySectors * kSectorBytes;  // bounds the directory until the header is known
   IMGFS_RETURN_IF_ERROR(LoadSparseExtent(&e));
   const SparseHeader& h = e.header;
+  if (h.cowd) {
+    e.line.type = ExtentType::kVmfsSparse;
+  }
   e.line.sectors = h.capacity_sectors;
   e.bytes = h.capacity_sectors * kSectorBytes;
   std::string text;
@@ -82,7 +87,9 @@ Status OpenSparseFile(std::unique_ptr<File> file, const OpenContext& ctx, Image*
     IMGFS_ASSIGN_OR_RETURN(image->descriptor, ParseDescriptor(text));
     image->embedded_descriptor = true;
   } else {
-    image->descriptor.create_type = h.compressed() ? "streamOptimized" : "monolithicSparse";
+    image->descriptor.create_type = h.cowd           ? "vmfsSparse"
+                                    : h.compressed() ? "streamOptimized"
+                                                     : "monolithicSparse";
   }
   if (e.bytes > 0) {
     image->extents.push_back(std::move(e));
@@ -98,7 +105,7 @@ Status OpenExtents(const OpenContext& ctx, Image* image) {
     e.first_byte = first_byte;
     e.bytes = line.sectors * kSectorBytes;  // ParseDescriptor bounds the sum
     first_byte += e.bytes;
-    if (line.type == ExtentType::kVmfsSparse || line.type == ExtentType::kSeSparse) {
+    if (line.type == ExtentType::kSeSparse) {
       return UnsupportedError("vmdk: extent type '" + std::string(ExtentTypeName(line.type)) +
                               "' ('" + line.filename + "') is not supported yet");
     }
@@ -112,7 +119,7 @@ Status OpenExtents(const OpenContext& ctx, Image* image) {
         return file.status().Annotate("vmdk: cannot open extent '" + line.filename + "'");
       }
       e.file = std::shared_ptr<const File>(std::move(*file));
-      if (line.type == ExtentType::kSparse) {
+      if (e.sparse()) {
         IMGFS_RETURN_IF_ERROR(LoadSparseExtent(&e));
       } else {
         auto at = CheckedMul(line.offset_sectors, kSectorBytes);

@@ -101,6 +101,64 @@ Result<SparseHeader> DecodeSparseHeader(std::span<const std::byte> bytes) {
   return h;
 }
 
+namespace {
+
+// COWD fields (libvmdk, "VMware ESX sparse extent header").
+constexpr size_t kCowdVersionAt = 4;
+constexpr size_t kCowdCapacityAt = 12;
+constexpr size_t kCowdGrainAt = 16;
+constexpr size_t kCowdGdOffsetAt = 20;
+constexpr size_t kCowdGdEntriesAt = 24;
+
+}  // namespace
+
+Result<SparseHeader> DecodeCowdHeader(std::span<const std::byte> bytes) {
+  if (bytes.size() < kCowdHeaderBytes) {
+    return CorruptError("vmdk: COWD header is truncated (" + std::to_string(bytes.size()) +
+                        " bytes, need 2048)");
+  }
+  const std::byte* p = bytes.data();
+  if (LoadLE32(p) != kCowdMagic) {
+    return CorruptError("vmdk: COWD header has no 'COWD' magic");
+  }
+  SparseHeader h;
+  h.version = LoadLE32(p + kCowdVersionAt);
+  if (h.version != 1) {
+    return UnsupportedError("vmdk: COWD version " + std::to_string(h.version) +
+                            " is not supported (1)");
+  }
+  h.cowd = true;
+  h.flags = 0;
+  h.capacity_sectors = LoadLE32(p + kCowdCapacityAt);
+  h.grain_sectors = LoadLE32(p + kCowdGrainAt);
+  h.gd_sector = LoadLE32(p + kCowdGdOffsetAt);
+  h.gtes_per_gt = kCowdGtesPerGt;
+  const uint32_t gd_entries = LoadLE32(p + kCowdGdEntriesAt);
+  if (!IsPowerOfTwo(h.grain_sectors) || h.grain_sectors > kMaxGrainSectors) {
+    return CorruptError("vmdk: COWD grain size of " + std::to_string(h.grain_sectors) +
+                        " sectors is not a power of two up to " + std::to_string(kMaxGrainSectors));
+  }
+  if (gd_entries < h.gd_entries()) {
+    return CorruptError("vmdk: COWD grain directory of " + std::to_string(gd_entries) +
+                        " entries does not cover " + std::to_string(h.capacity_sectors) +
+                        " sectors");
+  }
+  return h;
+}
+
+std::vector<std::byte> EncodeCowdHeader(const SparseHeader& h, uint32_t gd_entries) {
+  std::vector<std::byte> out(kCowdHeaderBytes);
+  std::byte* p = out.data();
+  StoreLE32(p, kCowdMagic);
+  StoreLE32(p + kCowdVersionAt, 1);
+  StoreLE32(p + 8, 3);  // flags, as ESX writes them
+  StoreLE32(p + kCowdCapacityAt, static_cast<uint32_t>(h.capacity_sectors));
+  StoreLE32(p + kCowdGrainAt, static_cast<uint32_t>(h.grain_sectors));
+  StoreLE32(p + kCowdGdOffsetAt, static_cast<uint32_t>(h.gd_sector));
+  StoreLE32(p + kCowdGdEntriesAt, gd_entries);
+  return out;
+}
+
 std::vector<std::byte> EncodeSparseHeader(const SparseHeader& h) {
   std::vector<std::byte> out(kSparseHeaderBytes);
   std::byte* p = out.data();

@@ -54,6 +54,7 @@ struct SparseHeader {
   uint64_t overhead_sectors = 0;
   bool unclean_shutdown = false;
   uint16_t compress_algorithm = kCompressNone;
+  bool cowd = false;  // decoded from a COWD header
 
   bool compressed() const { return (flags & kFlagCompressed) != 0; }
   bool markers() const { return (flags & kFlagMarkers) != 0; }
@@ -71,6 +72,21 @@ struct SparseHeader {
 // compression algorithm other than deflate.
 Result<SparseHeader> DecodeSparseHeader(std::span<const std::byte> bytes);
 std::vector<std::byte> EncodeSparseHeader(const SparseHeader& header);  // tests
+
+// The ESX sparse extent header ("COWD", vmfsSparse -delta.vmdk files,
+// VMware ESX 3.x), per libvmdk's format documentation: 32-bit fields,
+// grain tables of a fixed 4096 entries, no zeroed or compressed grains.
+// Decoded into a SparseHeader (cowd = true) so one lookup serves both.
+inline constexpr uint32_t kCowdMagic = 0x44574f43;  // "COWD" read as little-endian
+inline constexpr uint32_t kCowdGtesPerGt = 4096;
+inline constexpr size_t kCowdHeaderBytes = 2048;
+// kCorrupt for a wrong magic, a zero or non-power-of-two grain, or a
+// directory that does not cover the capacity or is over the cap;
+// kUnsupported for versions other than 1.
+Result<SparseHeader> DecodeCowdHeader(std::span<const std::byte> bytes);
+// Tests: a COWD header for `h` (capacity, grain, gd_sector) with
+// `gd_entries` directory entries; the rest zero.
+std::vector<std::byte> EncodeCowdHeader(const SparseHeader& h, uint32_t gd_entries);
 
 // A stream marker (streamOptimized): the 12 bytes in front of every
 // compressed grain (guest sector, compressed byte count), or a metadata
