@@ -10,15 +10,16 @@
 #include "formats/raw/driver.h"
 #include "formats/vdi/driver.h"
 #include "formats/vhdx/driver.h"
+#include "formats/vmdk/driver.h"
 #include "formats/vpc/driver.h"
 
 namespace imgfs {
 namespace {
 
 const std::array kFormats = {
-    qcow2::Driver(),           dmg::Driver(), dmg::SparseImageDriver(),
-    dmg::SparseBundleDriver(), vpc::Driver(), vhdx::Driver(),
-    vdi::Driver(),             raw::Driver(),
+    qcow2::Driver(), dmg::Driver(), dmg::SparseImageDriver(), dmg::SparseBundleDriver(),
+    vmdk::Driver(),  vpc::Driver(), vhdx::Driver(),           vdi::Driver(),
+    raw::Driver(),
 };
 
 // Signatures of formats imgfs does not (yet) read. A file that carries one is
@@ -31,8 +32,6 @@ struct ForeignMagic {
   size_t length;
 };
 constexpr ForeignMagic kForeign[] = {
-    {"vmdk", 0, "KDMV", 4},
-    {"vmdk (descriptor)", 0, "# Disk DescriptorFile", 21},
     {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
     {"qed", 0, "QED\x00", 4},
     {"parallels", 0, "WithoutFreeSpace", 16},

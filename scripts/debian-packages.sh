@@ -32,7 +32,8 @@ IMGFS_TEST_PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   bzip2 xz-utils python3
   qemu-system-common libqcow-utils
-  # vhdimount: libvhdi's reader, the second oracle for VHD (vpc) chains.
+  # vhdimount: libvhdi's reader, the second oracle for VHD (vpc) chains
+  # and VHDX (tests/integration/vhdx_oracle_test.cc).
   libvhdi-utils
   clang libclang-rt-14-dev clang-format-16
   fio dpkg-dev
@@ -41,8 +42,8 @@ IMGFS_TEST_PACKAGES=(
   nbdkit nbdkit-plugin-dev libnbd-bin nbd-client
   fdisk gdisk parted dosfstools mtools e2fsprogs
   debootstrap
-  # vhdimount: the second VHDX reader (tests/integration/vhdx_oracle_test.cc).
-  libvhdi-utils
+  # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
+  libvmdk-utils
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

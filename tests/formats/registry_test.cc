@@ -80,8 +80,6 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
     std::string magic;
   };
   const Case cases[] = {
-      {"vmdk", 0, "KDMV"},
-      {"vmdk (descriptor)", 0, "# Disk DescriptorFile"},
       {"luks", 0, std::string("LUKS\xba\xbe", 6)},
       {"qcow", 0, std::string("QFI\xfb\x00\x00\x00\x01", 8)},
   };
@@ -117,6 +115,21 @@ TEST(RegistryProbeTest, VhdxFileIdentifierProbesAsVhdx) {
   EXPECT_EQ(r->driver->name, "vhdx");
   f.bytes[7] = 'F';  // the signature is case sensitive
   r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
+}
+
+TEST(RegistryProbeTest, VmdkSparseHeadersAndDescriptorsAreVmdk) {
+  for (const std::string& head :
+       {std::string("KDMV\x01\x00\x00\x00", 8), std::string("# Disk DescriptorFile\nversion=1\n"),
+        std::string("# written by hand\nversion=1\ncreateType=\"monolithicFlat\"\n")}) {
+    FileBytes f{head + std::string(1024, '\0')};
+    auto r = Probe(f);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->driver->name, "vmdk");
+  }
+  // Text without a createType is not a descriptor.
+  auto r = Probe(FileBytes{"version=1\nhello\n"});
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "raw");
 }

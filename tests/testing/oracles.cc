@@ -137,6 +137,20 @@ namespace imgfs::testing {
            << "7zz x -t" << type << " extracted " << names.size() << " files: " << log;
   }
   *disk = ReadWholeFile(names[0]);
+::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw) {
+  TempDir dir;
+  std::string log;
+  // vmdkmount daemonizes once the mount is up; unmount whatever happens.
+  const std::string mount = "mkdir m && vmdkmount " + ShellQuote(Absolute(image)) + " m";
+  ::testing::AssertionResult ok = Sh(dir.path(), mount, &log);
+  if (ok) {
+    ok = Sh(dir.path(), "cp m/vmdk1 out", &log);
+  }
+  RunIn(dir.path(), "for i in 1 2 3 4 5; do fusermount -u m 2>/dev/null && break; sleep 0.2; done");
+  if (!ok) {
+    return ok;
+  }
+  *raw = ReadWholeFile(dir.Join("out"));
   return ::testing::AssertionSuccess();
 }
 

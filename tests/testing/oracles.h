@@ -75,5 +75,9 @@ namespace imgfs::testing {
 // "WARNING" in 7-Zip's log, or other than one extracted file.
 ::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
                                                std::string* disk);
+// The raw disk vmdkmount (libvmdk-utils) shows for `image`: mounts it in a
+// temp dir, copies its vmdk1 file into *raw and unmounts. Needs /dev/fuse.
+// Fails when the mount or the copy fails, with the tool's output.
+::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw);
 
 }  // namespace imgfs::testing

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+// The vmdk read path (see device.h): Map finds the extent holding a guest
+// offset and, in a sparse extent, its grain table entry; the block-map base
+// does the rest. Grain tables are loaded through the shared Cache, so the
+// device keeps no lock.
+#include "formats/vmdk/device.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "core/blockmap/block_map_device.h"
+#include "core/blockmap/table_loader.h"
+#include "core/chunk/chunk_engine.h"
+#include "core/codec/codec.h"
+#include "core/util/checked.h"
+#include "core/util/endian.h"
+#include "core/util/hex.h"
+#include "core/util/sector.h"
+#include "formats/vmdk/describe.h"
+
+namespace imgfs::vmdk {
+namespace {
+
+// Grain table entries that are not sector numbers.
+constexpr uint32_t kGteUnallocated = 0;
+constexpr uint32_t kGteZeroed = 1;  // with kFlagZeroGrain
+// The locator of a compressed grain: extent index above, host sector below.
+constexpr unsigned kLocatorExtentShift = 48;
+// Deflate may grow data a little; anything far beyond that is hostile.
+uint64_t MaxStoredGrainBytes(uint64_t grain_bytes) { return grain_bytes + grain_bytes / 8 + 4096; }
+
+TableSpec GrainTableSpec(const char* what) {
+  return TableSpec{"vmdk", what, ByteOrder::kLittle, uint64_t{kMaxGtesPerGt} * 4};
+}
+
+class Device final : public BlockMapDevice, private ChunkSource {
+ public:
+  explicit Device(std::shared_ptr<const Image> image)
+      : BlockMapDevice(BlockMapConfig{"vmdk", image->pool}),
+        image_(std::move(image)),
+        size_(image_->size_bytes()),
+        cache_id_(image_->cache->NewId()),
+        engine_(this, EngineOptions(*image_, cache_id_)) {}
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+  ~Device() override {
+    engine_.Close();
+    image_->cache->EraseDevice(cache_id_);
+  }
+
+  uint64_t Size() const override { return size_; }
+  ImageInfo Describe() const override { return DescribeImage(*image_); }
+  Result<CheckReport> Check() const override { return CheckImage(*image_); }
+  const BlockDevice* backing() const override { return image_->backing.get(); }
+
+ protected:
+  Result<Mapping> Map(uint64_t offset, uint64_t max_length) const override;
+  Status ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override;
+
+ private:
+  static ChunkEngine::Options EngineOptions(const Image& image, uint64_t cache_id);
+  size_t FindExtent(uint64_t offset) const;
+  Result<Mapping> MapSparse(size_t index, uint64_t offset, uint64_t max_length) const;
+  Result<std::shared_ptr<const Table<uint32_t>>> GrainTable(size_t index, uint64_t gd_index) const;
+  ChunkInfo Chunk(const Mapping& m) const;
+  // ChunkSource:
+  Status Decode(const ChunkInfo& chunk, std::span<std::byte> out) const override;
+  void ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
+                      const std::function<bool(const ChunkInfo&)>& visit) const override;
+
+  std::shared_ptr<const Image> image_;
+  const uint64_t size_;
+  const uint64_t cache_id_;
+  ChunkEngine engine_;  // calls Decode and ForEachChunkIn until closed
+};
+
+ChunkEngine::Options Device::EngineOptions(const Image& image, uint64_t cache_id) {
+  ChunkEngine::Options options;
+  options.cache = image.cache;
+  options.pool = image.pool;
+  options.cache_id = cache_id;
+  for (const Extent& e : image.extents) {
+    if (e.file != nullptr && e.header.compressed()) {
+      options.max_chunk_bytes = std::max(options.max_chunk_bytes, e.header.grain_bytes());
+    }
+  }
+  return options;
+}
+
+size_t Device::FindExtent(uint64_t offset) const {
+  const auto& ex = image_->extents;
+  auto it = std::upper_bound(ex.begin(), ex.end(), offset,
+                             [](uint64_t o, const Extent& e) { return o < e.first_byte; });
+  return static_cast<size_t>(it - ex.begin()) - 1;
+}
+
+Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
+  const size_t index = FindExtent(offset);
+  const Extent& e = image_->extents[index];
+  const uint64_t rel = offset - e.first_byte;
+  const uint64_t length = std::min(max_length, e.bytes - rel);
+  if (e.line.type == ExtentType::kZero) {
+    return Mapping{.kind = MapKind::kZero, .length = length};
+  }
+  if (e.sparse()) {
+    return MapSparse(index, offset, length);
+  }
+  return Mapping{.kind = MapKind::kHost,
+                 .length = length,
+                 .file = e.file.get(),
+                 .host_offset = e.flat_offset_bytes + rel};
+}
+
+Result<std::shared_ptr<const Table<uint32_t>>> Device::GrainTable(size_t index,
+                                                                  uint64_t gd_index) const {
+  const Extent& e = image_->extents[index];
+  const uint64_t at = uint64_t{e.gd[gd_index]} * kSectorBytes;
+  auto table = LoadTable<uint32_t>(
+      *e.file, *image_->cache,
+      CacheKey{cache_id_, CacheKind::kMapTable, (uint64_t{index} << 40) | gd_index}, at,
+      e.header.gtes_per_gt, GrainTableSpec("grain table"));
+  if (!table.ok()) {
+    return table.status().Annotate("vmdk: extent '" + e.line.filename + "'");
+  }
+  return table;
+}
+
+// One grain table's worth at most: runs of unallocated or zeroed grains,
+// or of grains stored back to back, are answered at once.
+Result<Mapping> Device::MapSparse(size_t index, uint64_t offset, uint64_t max_length) const {
+  const Extent& e = image_->extents[index];
+  const SparseHeader& h = e.header;
+  const uint64_t rel = offset - e.first_byte;
+  const uint64_t grain_bytes = h.grain_bytes();
+  const uint64_t grain = rel / grain_bytes;
+  const uint64_t in_grain = rel % grain_bytes;
+  const uint64_t gd_index = grain / h.gtes_per_gt;
+  const uint64_t table_end = (gd_index + 1) * h.gtes_per_gt * grain_bytes;  // extent-relative
+  const uint64_t limit = std::min(max_length, table_end - rel);
+  if (gd_index >= e.gd.size() || e.gd[gd_index] == 0) {
+    return Mapping{.kind = MapKind::kUnallocated, .length = limit};
+  }
+  IMGFS_ASSIGN_OR_RETURN(auto table, GrainTable(index, gd_index));
+  const std::vector<uint32_t>& gt = table->words;
+  auto classify = [&](uint32_t entry) {
+    if (entry == kGteUnallocated) {
+      return MapKind::kUnallocated;
+    }
+    if (entry == kGteZeroed && h.zero_grain()) {
+      return MapKind::kZero;
+    }
+    return h.compressed() ? MapKind::kCompressed : MapKind::kHost;
+  };
+  size_t slot = static_cast<size_t>(grain % h.gtes_per_gt);
+  const uint32_t first = gt[slot];
+  Mapping m{.kind = classify(first), .length = std::min(limit, grain_bytes - in_grain)};
+  if (m.kind == MapKind::kCompressed) {
+    m.file = e.file.get();
+    m.host_offset = uint64_t{first} * kSectorBytes;
+    m.stored_bytes = MaxStoredGrainBytes(grain_bytes);
+    m.unit_offset = offset - in_grain;
+    m.driver_data = index;
+    return m;
+  }
+  if (m.kind == MapKind::kHost) {
+    m.file = e.file.get();
+    m.host_offset = uint64_t{first} * kSectorBytes + in_grain;
+  }
+  for (uint32_t prev = first; m.length < limit && ++slot < gt.size(); prev = gt[slot]) {
+    const uint32_t next = gt[slot];
+    const bool same =
+        classify(next) == m.kind &&
+        (m.kind != MapKind::kHost || uint64_t{next} == uint64_t{prev} + h.grain_sectors);
+    if (!same) {
+      break;
+    }
+    m.length = std::min(limit, m.length + grain_bytes);
+  }
+  return m;
+}
+
+ChunkInfo Device::Chunk(const Mapping& m) const {
+  const Extent& e = image_->extents[m.driver_data];
+  const uint64_t end = std::min(m.unit_offset + e.header.grain_bytes(), e.first_byte + e.bytes);
+  return ChunkInfo{
+      .index = m.unit_offset / kSectorBytes,
+      .first_byte = m.unit_offset,
+      .decoded_bytes = end - m.unit_offset,
+      .locator = (m.driver_data << kLocatorExtentShift) | (m.host_offset / kSectorBytes)};
+}
+
+Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const {
+  const ChunkPiece piece{Chunk(m), offset - m.unit_offset, dst};
+  return engine_.Read(offset, dst.size(), std::span(&piece, 1));
+}
+
+Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
+  const auto index = static_cast<size_t>(chunk.locator >> kLocatorExtentShift);
+  const Extent& e = image_->extents[index];
+  const uint64_t at = (chunk.locator & ((uint64_t{1} << kLocatorExtentShift) - 1)) * kSectorBytes;
+  const std::string where = "vmdk: compressed grain at guest " + Hex(chunk.first_byte) +
+                            " (stored at " + Hex(at) + " of '" + e.line.filename + "')";
+  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e.file->Size());
+  const uint64_t cap = MaxStoredGrainBytes(e.header.grain_bytes());
+  uint64_t data_at = at;
+  uint64_t stored = 0;
+  if (e.header.markers()) {
+    std::byte marker[kGrainMarkerBytes];
+    if (!RangeWithin(at, kGrainMarkerBytes, file_size)) {
+      return CorruptError(where + ": marker lies past the end of the file");
+    }
+    IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(at, marker, "vmdk: grain marker"));
+    const uint64_t lba = LoadLE64(marker);
+    stored = LoadLE32(marker + 8);
+    if (lba * kSectorBytes != chunk.first_byte - e.first_byte) {
+      return CorruptError(where + ": marker names guest sector " + std::to_string(lba));
+    }
+    if (stored == 0 || stored > cap || !RangeWithin(at + kGrainMarkerBytes, stored, file_size)) {
+      return CorruptError(where + ": marker says " + std::to_string(stored) +
+                          " stored bytes, beyond the grain cap or the file");
+    }
+    data_at = at + kGrainMarkerBytes;
+  } else {
+    if (at >= file_size) {
+      return CorruptError(where + ": grain lies past the end of the file");
+    }
+    stored = std::min(cap, file_size - at);  // the stream's own end stops the codec
+  }
+  std::vector<std::byte> in(static_cast<size_t>(stored));
+  IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(data_at, in, "vmdk: compressed grain"));
+  // A disk whose size is not a whole number of grains ends in a partial
+  // grain; writers store it whole or cut, so only its prefix is asked for.
+  Status s = out.size() == e.header.grain_bytes()
+                 ? codec::Decompress(codec::Codec::kZlib, in, out)
+                 : codec::DecompressPrefix(codec::Codec::kZlib, in, out);
+  if (!s.ok()) {
+    return s.Annotate(where);
+  }
+  return Status::Ok();
+}
+
+void Device::ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
+                            const std::function<bool(const ChunkInfo&)>& visit) const {
+  to_bytes = std::min(to_bytes, size_);
+  for (uint64_t at = from_bytes; at < to_bytes;) {
+    auto m = Map(at, to_bytes - at);
+    if (!m.ok()) {
+      return;
+    }
+    if (m->kind == MapKind::kCompressed) {
+      if (m->unit_offset == at && !visit(Chunk(*m))) {
+        return;
+      }
+      at = Chunk(*m).first_byte + Chunk(*m).decoded_bytes;
+      continue;
+    }
+    at += m->length;
+  }
+}
+
+}  // namespace
+
+uint64_t Image::size_bytes() const {
+  return extents.empty() ? 0 : extents.back().first_byte + extents.back().bytes;
+}
+
+Status LoadSparseExtent(Extent* e) {
+  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e->file->Size());
+  std::byte head[kCowdHeaderBytes] = {};
+  if (file_size < kSparseHeaderBytes) {
+    return CorruptError("vmdk: extent '" + e->line.filename + "' of " + std::to_string(file_size) +
+                        " bytes is shorter than a sparse header");
+  }
+  IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(
+      0, std::span(head, std::min<uint64_t>(file_size, kCowdHeaderBytes)), "vmdk: sparse header"));
+  if (LoadLE32(head) == kCowdMagic) {
+    if (file_size < kCowdHeaderBytes) {
+      return CorruptError("vmdk: extent '" + e->line.filename + "' is shorter than a COWD header");
+    }
+    IMGFS_ASSIGN_OR_RETURN(e->header, DecodeCowdHeader(head));
+  } else {
+    IMGFS_ASSIGN_OR_RETURN(e->header, DecodeSparseHeader(std::span(head, kSparseHeaderBytes)));
+  }
+  if (e->header.gd_sector == kGdAtEnd) {
+    // streamOptimized written front to back: the footer (a header copy
+    // with the real directory offset) sits before the end-of-stream marker.
+    if (!e->header.markers() || file_size < 3 * kSparseHeaderBytes) {
+      return CorruptError("vmdk: extent '" + e->line.filename +
+                          "' has its grain directory at the end but no footer");
+    }
+    IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(
+        file_size - 2 * kSparseHeaderBytes, std::span(head, kSparseHeaderBytes), "vmdk: footer"));
+    auto footer = DecodeSparseHeader(std::span(head, kSparseHeaderBytes));
+    if (!footer.ok()) {
+      return footer.status().Annotate("vmdk: extent '" + e->line.filename + "' footer");
+    }
+    if (footer->gd_sector == kGdAtEnd) {
+      return CorruptError("vmdk: extent '" + e->line.filename +
+                          "' footer has its grain directory at the end too");
+    }
+    e->header = *footer;
+  }
+  const SparseHeader& h = e->header;
+  const uint64_t entries = std::min<uint64_t>(
+      h.gd_entries(), DivRoundUp(e->bytes / kSectorBytes, h.gt_coverage_sectors()));
+  if (entries == 0) {
+    return Status::Ok();
+  }
+  const uint64_t gd_sector = h.gd_sector != 0 ? h.gd_sector : h.rgd_sector;
+  if (gd_sector == 0 || gd_sector > kMaxCapacitySectors) {
+    return CorruptError("vmdk: extent '" + e->line.filename + "' has no grain directory");
+  }
+  auto gd = ReadTable<uint32_t>(
+      *e->file, gd_sector * kSectorBytes, entries,
+      TableSpec{"vmdk", "grain directory", ByteOrder::kLittle, kMaxGdEntries * 4});
+  if (!gd.ok()) {
+    return gd.status().Annotate("vmdk: extent '" + e->line.filename + "'");
+  }
+  e->gd = std::move(*gd);
+  return Status::Ok();
+}
+
+std::unique_ptr<BlockDevice> NewDevice(std::shared_ptr<const Image> image) {
+  return std::make_unique<Device>(std::move(image));
+}
+
+}  // namespace imgfs::vmdk

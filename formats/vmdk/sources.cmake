@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: MIT
+# vmdk sources of imgfs_formats; included from formats/CMakeLists.txt.
+target_sources(imgfs_formats PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/describe.cc
+  ${CMAKE_CURRENT_LIST_DIR}/descriptor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/device.cc
+  ${CMAKE_CURRENT_LIST_DIR}/driver.cc
+  ${CMAKE_CURRENT_LIST_DIR}/header.cc
+)
