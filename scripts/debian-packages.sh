@@ -35,6 +35,8 @@ IMGFS_TEST_PACKAGES=(
   clang libclang-rt-14-dev clang-format-16
   fio dpkg-dev
   fdisk gdisk parted dosfstools mtools e2fsprogs
+  # scripts/bench-fat.sh: nbdkit's floppy plugin through nbdfuse (libnbd-bin).
+  nbdkit libnbd-bin
   debootstrap
 )
 
