@@ -15,6 +15,8 @@ constexpr const char* kHelp =
     "Commands:\n"
 #ifdef IMGFS_HAVE_FUSE
     "  mount [options] IMAGE... MOUNTPOINT   show images as raw files (FUSE)\n"
+    "  fat [options] DIR MOUNTPOINT          show a directory as a FAT disk,\n"
+    "                                        MOUNTPOINT/disk.img (FUSE)\n"
 #endif
     "  umount MOUNTPOINT                     unmount an imgfs mount\n"
     "  info [--json] [--backing-chain] [-f FMT] IMAGE\n"
@@ -36,7 +38,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
 #ifdef IMGFS_HAVE_FUSE
-    {"mount", imgfs::cli::RunMount},
+    {"mount", imgfs::cli::RunMount},     {"fat", imgfs::cli::RunFat},
 #endif
     {"umount", imgfs::cli::RunUmount},   {"info", imgfs::cli::RunInfo},
     {"convert", imgfs::cli::RunConvert}, {"check", imgfs::cli::RunCheck},

@@ -41,6 +41,8 @@ IMGFS_TEST_PACKAGES=(
   # NBD clients its tests read with: nbdcopy and nbdinfo, the kernel's nbd-client.
   nbdkit nbdkit-plugin-dev libnbd-bin nbd-client
   fdisk gdisk parted dosfstools mtools e2fsprogs
+  # scripts/bench-fat.sh: nbdkit's floppy plugin through nbdfuse (libnbd-bin).
+  nbdkit libnbd-bin
   debootstrap
   # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
   libvmdk-utils

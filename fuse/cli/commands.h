@@ -31,6 +31,8 @@ int RunServe(std::span<char* const> args);
 Status Unmount(const std::string& mountpoint);
 // Only in builds with libfuse (IMGFS_WITH_FUSE).
 int RunMount(std::span<char* const> args);
+// imgfs fat (vvfat/): only with libfuse too.
+int RunFat(std::span<char* const> args);
 
 // `qemu-img info --output=json` for one image (exposed for tests).
 nlohmann::ordered_json InfoToJson(const ImageInfo& info);
