@@ -12,11 +12,11 @@
 
 # What `bash scripts/demo.sh` needs on a minimal Debian 12.
 IMGFS_DEMO_PACKAGES=(
-  # The build (CMakeLists.txt: liburing is required with FUSE; bzip2, lzma
-  # and nettle are optional features, expected on by scripts/expected-features.txt).
+  # The build (CMakeLists.txt: liburing is required with FUSE; bzip2, lzma,
+  # isal and nettle are optional features, expected on by scripts/expected-features.txt).
   cmake ninja-build g++ pkg-config
   libfuse3-dev liburing-dev zlib1g-dev libzstd-dev libdeflate-dev nlohmann-json3-dev
-  libbz2-dev liblzma-dev nettle-dev
+  libbz2-dev liblzma-dev libisal-dev nettle-dev
   # At run time: fusermount3.
   fuse3
   # The demo's independent readers: qemu-img (raw), dmg2img and 7zz (DMG);

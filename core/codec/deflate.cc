@@ -14,11 +14,19 @@
 
 #include "core/codec/codec_internal.h"
 
+#ifndef IMGFS_HAVE_ISAL
+#error "core/codec/sources.cmake defines IMGFS_HAVE_ISAL to 0 or 1"
+#endif
+
 namespace imgfs::codec::internal {
 namespace {
 
 constexpr int kDefaultLevel = 6;
 constexpr int kMaxLevel = 12;  // libdeflate's maximum
+// Level 1 is ISA-L's level 3: on the benchmark disk it compresses as well as
+// libdeflate's level 1 (0.6 % larger) 2.5x faster. ISA-L's levels 0 to 2
+// are faster still but 18 to 25 % larger, so no level maps to them.
+constexpr int kIsalLevelForLevel1 = 3;
 // Window bits for inflateInit2: 15 is the largest window, which accepts
 // every stream (QEMU writes raw deflate with 4 KiB windows, -12); negative
 // means raw deflate.
@@ -88,7 +96,10 @@ class DeflateContexts {
 
 std::string Name(bool zlib_header) { return zlib_header ? "zlib" : "deflate"; }
 
-Status InflateWhole(bool zlib_header, std::span<const std::byte> in, std::span<std::byte> out) {
+}  // namespace
+
+Status LibdeflateInflate(bool zlib_header, std::span<const std::byte> in,
+                         std::span<std::byte> out) {
   libdeflate_decompressor* d = DeflateContexts::ForThisThread().Decompressor();
   if (d == nullptr) {
     return InternalError(Name(zlib_header) + ": cannot allocate a decompressor");
@@ -117,7 +128,8 @@ Status InflateWhole(bool zlib_header, std::span<const std::byte> in, std::span<s
   return Status::Ok();
 }
 
-Status InflateFirst(bool zlib_header, std::span<const std::byte> in, std::span<std::byte> out) {
+Status ZlibInflatePrefix(bool zlib_header, std::span<const std::byte> in,
+                         std::span<std::byte> out) {
   z_stream* z = DeflateContexts::ForThisThread().Inflater(zlib_header);
   if (z == nullptr) {
     return InternalError(Name(zlib_header) + ": cannot set up a zlib inflater");
@@ -148,16 +160,9 @@ Status InflateFirst(bool zlib_header, std::span<const std::byte> in, std::span<s
                       (z->msg != nullptr ? z->msg : "error " + std::to_string(r)) + ")");
 }
 
-}  // namespace
-
-Status Inflate(bool zlib_header, std::span<const std::byte> in, std::span<std::byte> out,
-               Fill fill) {
-  return fill == Fill::kExact ? InflateWhole(zlib_header, in, out)
-                              : InflateFirst(zlib_header, in, out);
-}
-
-Result<std::vector<std::byte>> Deflate(bool zlib_header, int level, std::span<const std::byte> in) {
-  level = level < 0 ? kDefaultLevel : std::min(level, kMaxLevel);
+Result<std::vector<std::byte>> LibdeflateDeflate(bool zlib_header, int level,
+                                                 std::span<const std::byte> in) {
+  level = std::clamp(level, 0, kMaxLevel);
   libdeflate_compressor* c = DeflateContexts::ForThisThread().Compressor(level);
   if (c == nullptr) {
     return InternalError(Name(zlib_header) + ": cannot allocate a compressor");
@@ -172,6 +177,35 @@ Result<std::vector<std::byte>> Deflate(bool zlib_header, int level, std::span<co
   }
   out.resize(n);
   return out;
+}
+
+#if !IMGFS_HAVE_ISAL
+bool IsalBuilt() { return false; }
+Status IsalInflate(bool zlib_header, std::span<const std::byte>, std::span<std::byte>, Fill) {
+  return UnsupportedError(Name(zlib_header) + ": this build has no ISA-L");
+}
+Result<std::vector<std::byte>> IsalDeflate(bool zlib_header, int, std::span<const std::byte>) {
+  return UnsupportedError(Name(zlib_header) + ": this build has no ISA-L");
+}
+#else
+bool IsalBuilt() { return true; }
+#endif
+
+Status Inflate(bool zlib_header, std::span<const std::byte> in, std::span<std::byte> out,
+               Fill fill) {
+  // Whole streams: libdeflate. Prefixes: zlib, which stops where `out` is
+  // full; ISA-L's streaming inflate decodes a 64 KiB cluster whole even for
+  // a 4 KiB prefix.
+  return fill == Fill::kExact ? LibdeflateInflate(zlib_header, in, out)
+                              : ZlibInflatePrefix(zlib_header, in, out);
+}
+
+Result<std::vector<std::byte>> Deflate(bool zlib_header, int level, std::span<const std::byte> in) {
+  level = level < 0 ? kDefaultLevel : std::min(level, kMaxLevel);
+  if (IsalBuilt() && level == 1) {
+    return IsalDeflate(zlib_header, kIsalLevelForLevel1, in);
+  }
+  return LibdeflateDeflate(zlib_header, level, in);
 }
 
 }  // namespace imgfs::codec::internal

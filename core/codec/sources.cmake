@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The codec library (core/codec/) inside imgfs_core; included from
 # core/CMakeLists.txt. The root CMakeLists.txt derives the "lzfse" feature
-# from these sources, and found bzip2/liblzma decide the optional halves.
+# from these sources, and found libisal/bzip2/liblzma decide the optional
+# halves.
 target_sources(imgfs_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/codec.cc
   ${CMAKE_CURRENT_LIST_DIR}/deflate.cc
@@ -21,6 +22,13 @@ if(BZIP2_FOUND)
   target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_BZIP2=1)
 else()
   target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_BZIP2=0)
+endif()
+if(ISAL_FOUND)
+  target_sources(imgfs_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/isal.cc)
+  target_link_libraries(imgfs_core PRIVATE PkgConfig::ISAL)
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_ISAL=1)
+else()
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_ISAL=0)
 endif()
 if(LZMA_FOUND)
   target_sources(imgfs_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/xz.cc)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -289,6 +290,12 @@ std::vector<uint64_t> RandomOffsets(uint64_t size_bytes, size_t count, uint64_t 
     o = pick(rng) * kBlockBytes;
   }
   return out;
+}
+
+size_t CodecDataBytes() {
+  const char* v = std::getenv("IMGFS_BENCH_CODEC_MIB");
+  const long mib = v != nullptr ? std::strtol(v, nullptr, 10) : 32;
+  return static_cast<size_t>(mib > 0 ? mib : 32) << 20;
 }
 
 }  // namespace imgfs::bench

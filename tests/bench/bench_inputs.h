@@ -81,4 +81,8 @@ bool DropPageCacheRequested();
 // Random 4 KiB-aligned offsets inside [0, size - 4096], from a fixed seed.
 std::vector<uint64_t> RandomOffsets(uint64_t size_bytes, size_t count, uint64_t seed);
 
+// Bytes of disk-like data the codec benchmarks compress and decode:
+// $IMGFS_BENCH_CODEC_MIB MiB (default 32).
+size_t CodecDataBytes();
+
 }  // namespace imgfs::bench

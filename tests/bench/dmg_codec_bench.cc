@@ -25,15 +25,9 @@ namespace {
 constexpr size_t kChunkBytes = 1u << 20;
 constexpr uint64_t kSeed = 0x646d67;
 
-size_t DataBytes() {
-  const char* v = std::getenv("IMGFS_BENCH_CODEC_MIB");
-  const long mib = v != nullptr ? std::strtol(v, nullptr, 10) : 32;
-  return static_cast<size_t>(mib > 0 ? mib : 32) << 20;
-}
-
 const std::vector<std::byte>& Data() {
   static const std::vector<std::byte> data = [] {
-    std::vector<std::byte> d(DataBytes());
+    std::vector<std::byte> d(bench::CodecDataBytes());
     bench::FillDiskLikeData(kSeed, 0, d);
     return d;
   }();

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/core/codec/codec_test_util.h"
 #include "tests/formats/dmg/test_data.h"
 #include "tests/testing/oracles.h"
 #include "tests/testing/status_matchers.h"
@@ -24,36 +25,6 @@ namespace {
 using dmg::testing::AsBytes;
 using dmg::testing::AsString;
 using dmg::testing::MixedData;
-
-std::vector<std::byte> Noise(size_t bytes, uint32_t seed) {
-  std::vector<std::byte> out(bytes);
-  for (auto& b : out) {
-    seed = seed * 1103515245 + 12345;
-    b = static_cast<std::byte>(seed >> 24);
-  }
-  return out;
-}
-
-// An output buffer inside guard bytes that no decoder may touch.
-class GuardedOut {
- public:
-  explicit GuardedOut(size_t bytes) : buf_(kGuard + bytes + kGuard, kCanary), bytes_(bytes) {}
-  std::span<std::byte> out() { return std::span(buf_).subspan(kGuard, bytes_); }
-  bool GuardsIntact() const {
-    for (size_t i = 0; i < kGuard; ++i) {
-      if (buf_[i] != kCanary || buf_[kGuard + bytes_ + i] != kCanary) {
-        return false;
-      }
-    }
-    return true;
-  }
-
- private:
-  static constexpr size_t kGuard = 64;
-  static constexpr std::byte kCanary{0xa5};
-  std::vector<std::byte> buf_;
-  size_t bytes_;
-};
 
 class CodecTest : public ::testing::TestWithParam<Codec> {
  protected:
