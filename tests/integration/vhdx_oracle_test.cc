@@ -80,21 +80,6 @@ void ExpectMatchesQemu(const TempDir& dir, const std::string& image, const char*
   EXPECT_TRUE(report->errors.empty());
 }
 
-// The bytes vhdimount serves for `image`.
-::testing::AssertionResult VhdimountRaw(const TempDir& dir, const std::string& image,
-                                        std::string* raw) {
-  const std::string mnt = dir.Join("vhdi-mnt");
-  testing::RunIn(dir.path(), "mkdir -p " + ShellQuote(mnt));
-  std::string out;
-  if (testing::RunIn(dir.path(), "vhdimount " + ShellQuote(image) + " " + ShellQuote(mnt), &out) !=
-      0) {
-    return ::testing::AssertionFailure() << "vhdimount failed: " << out;
-  }
-  *raw = ReadWholeFile(mnt + "/vhdi1");
-  testing::RunIn(dir.path(), "umount " + ShellQuote(mnt));
-  return ::testing::AssertionSuccess();
-}
-
 struct MatrixCase {
   const char* name;
   const char* options;
@@ -147,7 +132,7 @@ TEST(VhdxOracle, VhdimountAgrees) {
   ASSERT_TRUE(Sh(dir.path(), "qemu-img create -q -f vhdx -o block_size=2M a.vhdx 9M && qemu-io " +
                                  Patterns(9 * kMiB) + " a.vhdx"));
   std::string expected;
-  ASSERT_TRUE(VhdimountRaw(dir, dir.Join("a.vhdx"), &expected));
+  ASSERT_TRUE(testing::VhdimountRaw(dir.Join("a.vhdx"), &expected));
   Cache cache(16 << 20);
   auto dev = OpenImage(dir.Join("a.vhdx"), {}, &cache);
   ASSERT_OK(dev);

@@ -216,7 +216,7 @@ TEST(VpcOracle, DifferencingChainMatchesSevenZip) {
   TempDir dir;
   const std::string expected = MakeDifferencingChain(dir);
   std::string by_7zz;
-  ASSERT_TRUE(testing::SevenZipExtractVhd(dir.Join("d2.vhd"), &by_7zz));
+  ASSERT_TRUE(testing::SevenZipExtractDisk(dir.Join("d2.vhd"), "vhd", &by_7zz));
   EXPECT_TRUE(by_7zz == expected) << "7zz disagrees with the chain as built";
   Cache cache(4 << 20);
   auto dev = OpenImage(dir.Join("d2.vhd"), {}, &cache);
@@ -253,7 +253,7 @@ TEST(VpcOracle, WholeBlockDifferencingChainMatchesVhdimountAndSevenZip) {
   ASSERT_TRUE(testing::VhdimountRaw(dir.Join("d2.vhd"), &by_vhdi));
   EXPECT_TRUE(by_vhdi == expected) << "vhdimount disagrees with the chain as built";
   std::string by_7zz;
-  ASSERT_TRUE(testing::SevenZipExtractVhd(dir.Join("d2.vhd"), &by_7zz));
+  ASSERT_TRUE(testing::SevenZipExtractDisk(dir.Join("d2.vhd"), "vhd", &by_7zz));
   EXPECT_TRUE(by_7zz == expected) << "7zz disagrees with the chain as built";
   EXPECT_TRUE(OpensAs(dir.Join("d2.vhd"), expected));
 }

@@ -74,21 +74,6 @@ std::string ShellQuote(const std::string& s) {
   return ::testing::AssertionSuccess();
 }
 
-}  // namespace imgfs::testing
-
-namespace imgfs::testing {
-
-::testing::AssertionResult SevenZipExtractVhd(const std::string& image, std::string* raw) {
-  TempDir dir;
-  std::string out;
-  ::testing::AssertionResult ok =
-      Sh(dir.path(),
-         "7zz x -tvhd -y -oout " + ShellQuote(std::filesystem::absolute(image).string()), &out);
-  if (!ok) {
-    return ok;
-  }
-  if (out.find("ERROR") != std::string::npos || out.find("WARNING") != std::string::npos) {
-    return ::testing::AssertionFailure() << "7zz x -tvhd reported a problem: " << out;
 ::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
                                                std::string* disk) {
   TempDir dir;
@@ -106,52 +91,53 @@ namespace imgfs::testing {
     names.push_back(entry.path().string());
   }
   if (names.size() != 1) {
-    return ::testing::AssertionFailure() << "7zz x -tvhd wrote " << names.size() << " files";
-  }
-  *raw = ReadWholeFile(names[0]);
-  return ::testing::AssertionSuccess();
-}
-
-::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw) {
-  TempDir dir;
-  std::string out;
-  ::testing::AssertionResult ok = Sh(
-      dir.path(),
-      "mkdir m && vhdimount " + ShellQuote(std::filesystem::absolute(image).string()) + " m", &out);
-  if (!ok) {
-    return ok;
-  }
-  // vhdimount returns once the file system is mounted (it daemonizes). It
-  // shows each layer of a differencing chain: vhdi1 is the base, the
-  // highest number the image itself.
-  size_t layers = 0;
-  while (std::filesystem::exists(dir.Join("m/vhdi" + std::to_string(layers + 1)))) {
-    ++layers;
-  }
-  *raw = ReadWholeFile(dir.Join("m/vhdi" + std::to_string(layers)));
-  const bool unmounted = RunIn(dir.path(), "fusermount -u m || umount m") == 0;
-  if (!unmounted) {
-    return ::testing::AssertionFailure() << "cannot unmount vhdimount at " << dir.Join("m");
-  }
     return ::testing::AssertionFailure()
            << "7zz x -t" << type << " extracted " << names.size() << " files: " << log;
   }
   *disk = ReadWholeFile(names[0]);
-::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw) {
+  return ::testing::AssertionSuccess();
+}
+
+namespace {
+
+// Mounts `image` with one of libyal's FUSE tools (`tool IMAGE m`; it
+// daemonizes once the mount is up), reads the file `<prefix><N>` with the
+// highest N (libyal shows each layer of a chain, the image itself last)
+// and unmounts whatever happens.
+::testing::AssertionResult LibyalMountRaw(const std::string& tool, const std::string& prefix,
+                                          const std::string& image, std::string* raw) {
   TempDir dir;
   std::string log;
-  // vmdkmount daemonizes once the mount is up; unmount whatever happens.
-  const std::string mount = "mkdir m && vmdkmount " + ShellQuote(Absolute(image)) + " m";
-  ::testing::AssertionResult ok = Sh(dir.path(), mount, &log);
+  ::testing::AssertionResult ok =
+      Sh(dir.path(), "mkdir m && " + tool + " " + ShellQuote(Absolute(image)) + " m", &log);
   if (ok) {
-    ok = Sh(dir.path(), "cp m/vmdk1 out", &log);
+    size_t layers = 0;
+    while (std::filesystem::exists(dir.Join("m/" + prefix + std::to_string(layers + 1)))) {
+      ++layers;
+    }
+    ok = Sh(dir.path(), "cp m/" + prefix + std::to_string(layers) + " out", &log);
   }
-  RunIn(dir.path(), "for i in 1 2 3 4 5; do fusermount -u m 2>/dev/null && break; sleep 0.2; done");
+  const bool unmounted = RunIn(dir.path(),
+                               "for i in 1 2 3 4 5; do fusermount -u m 2>/dev/null && exit 0; "
+                               "sleep 0.2; done; umount m") == 0;
   if (!ok) {
     return ok;
   }
+  if (!unmounted) {
+    return ::testing::AssertionFailure() << "cannot unmount " << tool << " at " << dir.Join("m");
+  }
   *raw = ReadWholeFile(dir.Join("out"));
   return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw) {
+  return LibyalMountRaw("vhdimount", "vhdi", image, raw);
+}
+
+::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw) {
+  return LibyalMountRaw("vmdkmount", "vmdk", image, raw);
 }
 
 }  // namespace imgfs::testing

@@ -56,28 +56,21 @@ struct ExtractedFile {
 ::testing::AssertionResult SevenZipExtractDmg(const std::string& image,
                                               std::vector<ExtractedFile>* files);
 
-}  // namespace imgfs::testing
-
-namespace imgfs::testing {
-
-// The virtual disk of a VHD (`7zz x -tvhd`: one file; a differencing disk's
-// parent is found by 7-Zip next to the image). Fails on a non-zero exit or
-// an ERROR/WARNING in 7-Zip's log.
-::testing::AssertionResult SevenZipExtractVhd(const std::string& image, std::string* raw);
-
-// The virtual disk of a VHD as libvhdi reads it: `vhdimount IMAGE MNT`,
-// then the top layer MNT/vhdi<N>, then unmount. Needs /dev/fuse. Debian
-// 12's libvhdi (20210425) reads allocated blocks of differencing disks
-// whole, ignoring their sector bitmaps.
-::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw);
 // The one disk `7zz x -t<type>` extracts from a virtual-disk image (vdi,
-// vhd, vmdk, vhdx...), in *disk. Fails on a non-zero exit, an "ERROR" or a
+// vhd, vmdk, vhdx...), in *disk; a differencing VHD's parent is found by
+// 7-Zip next to the image. Fails on a non-zero exit, an "ERROR" or a
 // "WARNING" in 7-Zip's log, or other than one extracted file.
 ::testing::AssertionResult SevenZipExtractDisk(const std::string& image, const std::string& type,
                                                std::string* disk);
-// The raw disk vmdkmount (libvmdk-utils) shows for `image`: mounts it in a
-// temp dir, copies its vmdk1 file into *raw and unmounts. Needs /dev/fuse.
-// Fails when the mount or the copy fails, with the tool's output.
+
+// The virtual disk of a VHD or VHDX as libvhdi reads it: `vhdimount IMAGE
+// MNT`, then the top layer MNT/vhdi<N>, then unmount. Needs /dev/fuse.
+// Debian 12's libvhdi (20210425) reads allocated blocks of differencing
+// disks whole, ignoring their sector bitmaps.
+::testing::AssertionResult VhdimountRaw(const std::string& image, std::string* raw);
+
+// The raw disk vmdkmount (libvmdk-utils) shows for `image`, the same way
+// (MNT/vmdk<N>). Needs /dev/fuse.
 ::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw);
 
 }  // namespace imgfs::testing
