@@ -172,6 +172,50 @@ if [[ -x $vhdx_seeds ]]; then
 else
   echo "make-fuzz-corpus: $vhdx_seeds not built; builder vhdx seeds skipped" >&2
 fi
+# vmdk: every single-file kind (the fuzzer opens one file, so descriptor
+# seeds name no files or only ZERO extents), small disks, data written
+# unaligned and across grains.
+vm=$out/vmdk
+rm -rf "$vm"
+mkdir -p "$vm"
+vio() { local img=$1; shift; local a=(); for c in "$@"; do a+=(-c "$c"); done; qemu-io -f vmdk "${a[@]}" "$img" >/dev/null; }
+qemu-img create -q -f vmdk "$vm/sparse.vmdk" 1M
+vio "$vm/sparse.vmdk" "write -P 0x5a 1536 3000" "write -P 0x11 65000 1000"
+qemu-img create -q -f vmdk -o zeroed_grain=on "$vm/zeroed.vmdk" 1M
+vio "$vm/zeroed.vmdk" "write -P 0x22 0 128k" "write -z 64k 64k"
+qemu-img create -q -f vmdk -o compat6=on "$vm/compat6-odd.vmdk" 1000k
+vio "$vm/compat6-odd.vmdk" "write -P 0x33 1023488 512"
+qemu-img create -q -f raw "$work/src.raw" 1M
+qemu-io -f raw -c "write -P 0x44 0 100k" -c "write -P 0x55 900k 3k" "$work/src.raw" >/dev/null
+qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$work/src.raw" "$vm/stream.vmdk"
+# The same stream as VMware writes it: header "GD at end", footer after the data.
+python3 - "$vm/stream.vmdk" "$vm/stream-footer.vmdk" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+b += bytes(-len(b) % 512)
+marker = struct.pack('<QII', 1, 0, 3) + bytes(496)
+b += marker + b[:512] + bytes(512)
+b[56:64] = struct.pack('<Q', 2**64 - 1)
+open(sys.argv[2], 'wb').write(b)
+PY
+qemu-img create -q -f vmdk -b sparse.vmdk -F vmdk "$vm/delta.vmdk"
+vio "$vm/delta.vmdk" "write -P 0x66 4096 4096"
+# An ESX COWD (vmfsSparse) file: 2048-byte header, directory at sector 4,
+# one 4096-entry grain table, two 1-sector grains.
+python3 - "$vm/cowd-delta.vmdk" <<'PY'
+import struct, sys
+gt = 5
+grains = 5 + 32
+b = bytearray(2048 + 512 + 16384)
+b[0:28] = struct.pack('<4sIIIIII', b'COWD', 1, 3, 2048, 1, 4, 1)
+b[2048:2052] = struct.pack('<I', gt)
+for i, (grain, fill) in enumerate([(0, 0x61), (2047, 0x62)]):
+    b[gt * 512 + 4 * grain:gt * 512 + 4 * grain + 4] = struct.pack('<I', grains + i)
+    b += bytes([fill]) * 512
+open(sys.argv[1], 'wb').write(b)
+PY
+printf '# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 8 ZERO\nRDONLY 16 ZERO\nNOACCESS 1 ZERO\n' >"$vm/zero-extents.vmdk"
+printf '# Disk DescriptorFile\nversion=1\ncreateType="twoGbMaxExtentSparse"\nRW 4192256 SPARSE "x-s001.vmdk"\nRW 8 FLAT "x-f001.vmdk" 8\n' >"$vm/named-extents.vmdk"
 
 # Probe corpus: a few magics at the offsets probing looks at, plus two of the
 # small qcow2 seeds.
@@ -194,3 +238,6 @@ cp "$q2/zlib-c512-v2.qcow2" "$probe/qcow2-v2-zlib"
 
 echo "make-fuzz-corpus: $(ls "$q2" | wc -l) qcow2 seeds, $(ls "$vpc" | wc -l) vpc seeds, $(ls "$probe" | wc -l) probe seeds in $out"
 du -sh "$q2" "$vpc" "$probe"
+echo "make-fuzz-corpus: $(ls "$q2" | wc -l) qcow2 seeds, $(ls "$vm" | wc -l) vmdk seeds," \
+  "$(ls "$probe" | wc -l) probe seeds in $out"
+du -sh "$q2" "$vm" "$probe"

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
-// UTF-8 encoding of one code point, for names decoded from UTF-16 (GPT) and
-// character references (plists). REQUIRES: cp <= 0x10ffff.
+// UTF-8 helpers: encoding one code point, for names decoded from UTF-16
+// (GPT) and character references (plists); and making names read from an
+// image (dmg blkx names, vmdk descriptor strings) safe for JSON.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace imgfs {
 
+// REQUIRES: cp <= 0x10ffff.
 inline void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
@@ -24,6 +28,34 @@ inline void AppendUtf8(uint32_t cp, std::string* out) {
     out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
     out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
   }
+}
+
+// Names read from an image may hold any bytes; JSON needs UTF-8. Keeps
+// valid UTF-8, replaces every other byte by '?'.
+inline std::string Utf8Safe(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size();) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len != 0 && i + len <= in.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
+    }
+    if (ok && len > 1) {
+      // Overlong forms, surrogates and code points past U+10FFFF.
+      const auto c1 = static_cast<unsigned char>(in[i + 1]);
+      ok = !(len == 2 && c < 0xc2) && !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0) &&
+           !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90) && c <= 0xf4;
+    }
+    if (!ok) {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    out.append(in, i, len);
+    i += len;
+  }
+  return out;
 }
 
 }  // namespace imgfs

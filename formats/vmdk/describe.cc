@@ -9,6 +9,7 @@
 #include "core/util/checked.h"
 #include "core/util/hex.h"
 #include "core/util/sector.h"
+#include "core/util/utf8.h"
 
 namespace imgfs::vmdk {
 namespace {
@@ -26,7 +27,7 @@ nlohmann::json ExtentJson(const Image& image, const Extent& e) {
     j["compressed"] = true;
   }
   j["virtual-size"] = e.bytes;
-  j["filename"] = e.path;
+  j["filename"] = Utf8Safe(e.path);
   if (sparse) {
     j["cluster-size"] = e.header.grain_bytes();
   }
@@ -42,7 +43,7 @@ nlohmann::json ExtentJson(const Image& image, const Extent& e) {
 Status CheckSparse(const Extent& e, CheckReport* report) {
   const SparseHeader& h = e.header;
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e.file->Size());
-  const std::string name = "extent '" + e.line.filename + "'";
+  const std::string name = "extent '" + Utf8Safe(e.line.filename) + "'";
   uint64_t grains = 0;
   uint64_t bad = 0;  // findings reported, capped at 16
   // Each table is walked once, in file order; one listed twice is
@@ -112,21 +113,22 @@ ImageInfo DescribeImage(const Image& image) {
   if (!image.extents.empty() && image.extents[0].sparse()) {
     info.cluster_size = image.extents[0].header.grain_bytes();
   }
-  info.backing_filename = image.descriptor.parent_hint;
+  // Descriptor strings may be in any encoding (or garbage); JSON needs UTF-8.
+  info.backing_filename = Utf8Safe(image.descriptor.parent_hint);
   if (!info.backing_filename.empty()) {
-    info.full_backing_filename = image.full_backing_filename;
+    info.full_backing_filename = Utf8Safe(image.full_backing_filename);
   }
   nlohmann::json data;
   data["cid"] = image.descriptor.cid;
   data["parent-cid"] = image.descriptor.parent_cid;
-  data["create-type"] = image.descriptor.create_type;
+  data["create-type"] = Utf8Safe(image.descriptor.create_type);
   nlohmann::json extents = nlohmann::json::array();
   for (const Extent& e : image.extents) {
     extents.push_back(ExtentJson(image, e));
   }
   data["extents"] = extents;
   if (std::string hw = image.descriptor.Ddb("ddb.virtualHWVersion"); !hw.empty()) {
-    data["hwversion"] = hw;
+    data["hwversion"] = Utf8Safe(hw);
   }
   info.format_specific = nlohmann::json{{"type", "vmdk"}, {"data", data}};
   for (const Extent& e : image.extents) {

@@ -188,6 +188,21 @@ TEST_F(VmdkBadInput, CyclicParentsAreRefused) {
   ExpectRefused(dir_, "b.vmdk", StatusCode::kInvalidArgument);
 }
 
+TEST_F(VmdkBadInput, ChainsDeeperThanTheLimitAreRefused) {
+  std::string cmd = "qemu-img create -q -f vmdk l0.vmdk 1M";
+  for (int i = 1; i < 6; ++i) {
+    cmd += " && qemu-img create -q -f vmdk -b l" + std::to_string(i - 1) + ".vmdk -F vmdk l" +
+           std::to_string(i) + ".vmdk";
+  }
+  ASSERT_TRUE(Sh(dir_.path(), cmd));
+  Cache cache(1 << 20);
+  OpenOptions options;
+  options.max_chain_depth = 4;
+  EXPECT_CODE(OpenImage(dir_.Join("l5.vmdk"), options, &cache), kInvalidArgument);
+  options.max_chain_depth = 6;
+  EXPECT_OK(OpenImage(dir_.Join("l5.vmdk"), options, &cache));
+}
+
 TEST_F(VmdkBadInput, CorruptCompressedGrains) {
   ASSERT_TRUE(
       Sh(dir_.path(), "qemu-img convert -O vmdk -o subformat=streamOptimized good.vmdk s.vmdk"));

@@ -119,6 +119,37 @@ TEST(VmdkEsx, SnapshotDeltaOverItsParentMatchesQemu) {
   EXPECT_TRUE((*dev)->Describe().notes.empty());  // the CIDs match
 }
 
+// ESX flat disks (createType vmfs / vmfsPreallocated): VMFS extents, with
+// read from the start of their file (qemu-img refuses a VMFS offset).
+TEST(VmdkEsx, VmfsFlatExtentsMatchQemu) {
+  IMGFS_REQUIRE_QEMU();
+  TempDir dir;
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f raw v-flat.vmdk 2M && qemu-io -f raw "
+                 "-c 'write -P 0x31 0 1M' -c 'write -P 0x32 1M 1M' v-flat.vmdk "
+                 ">/dev/null"));
+  auto descriptor = [](const std::string& type) {
+    return "# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\ncreateType=\"" + type +
+           "\"\n\n# Extent description\nRW 2048 VMFS \"v-flat.vmdk\"\n"
+           "RW 2048 VMFS \"v-flat.vmdk\"\n\n# The Disk Data Base\n#DDB\n\n"
+           "ddb.virtualHWVersion = \"4\"\n";
+  };
+  // qemu-img knows createType vmfs, not vmfsPreallocated: the same extents
+  // must read the same under both.
+  WriteWholeFile(dir.Join("vmfs.vmdk"), descriptor("vmfs"));
+  WriteWholeFile(dir.Join("pre.vmdk"), descriptor("vmfsPreallocated"));
+  ASSERT_TRUE(Sh(dir.path(), "qemu-img convert -f vmdk -O raw vmfs.vmdk ref.raw"));
+  const std::string ref = ReadWholeFile(dir.Join("ref.raw"));
+  for (const char* name : {"vmfs.vmdk", "pre.vmdk"}) {
+    SCOPED_TRACE(name);
+    Cache cache(1 << 20);
+    auto dev = OpenImage(dir.Join(name), {}, &cache);
+    ASSERT_OK(dev);
+    EXPECT_TRUE(testing::DeviceMatches(**dev, ref));
+    EXPECT_EQ((*dev)->Describe().format_specific["data"]["extents"][1]["format"], "VMFS");
+  }
+}
+
 TEST(VmdkEsx, BadCowdHeadersAreRefused) {
   TempDir dir;
   std::string good = MakeCowd(kCapacity, 8, kGrains);

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 // The vmdk sparse header and descriptor decoders, from bytes: one valid
 // case, then one mutation per rule.
-#include "formats/vmdk/header.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "core/util/endian.h"
 #include "formats/vmdk/descriptor.h"
+#include "formats/vmdk/header.h"
 #include "tests/testing/status_matchers.h"
 
 namespace imgfs::vmdk {
