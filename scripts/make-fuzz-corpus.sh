@@ -163,14 +163,14 @@ qemu-img create -q -f vdi "$out/vdi/qemu-empty-4m.vdi" 4M
 vx=$out/vhdx
 rm -rf "$vx"
 mkdir -p "$vx"
-qemu-img create -q -f vhdx -o block_size=1M "$work/dynamic.vhdx" 3M
-qemu-io -f vhdx -c "write -P 0x5a 1536 3000" -c "write -z 1M 4k" "$work/dynamic.vhdx" >/dev/null
-cp "$work/dynamic.vhdx" "$vx/qemu-dynamic.vhdx"
+qemu-img create -q -f vhdx -o block_size=1M "$work/qemu-dynamic.vhdx" 3M
+qemu-io -f vhdx -c "write -P 0x5a 1536 3000" -c "write -z 1M 4k" "$work/qemu-dynamic.vhdx" >/dev/null
 vhdx_seeds=${IMGFS_VHDX_SEEDS:-$root/build/tests/formats/make_vhdx_seeds}
 if [[ -x $vhdx_seeds ]]; then
-  "$vhdx_seeds" "$vx"
+  # Compacts every seed for the fuzzer (see tests/fuzz/vhdx_fuzzer.cc).
+  "$vhdx_seeds" "$vx" "$work/qemu-dynamic.vhdx"
 else
-  echo "make-fuzz-corpus: $vhdx_seeds not built; builder vhdx seeds skipped" >&2
+  echo "make-fuzz-corpus: $vhdx_seeds not built; vhdx seeds skipped" >&2
 fi
 # vmdk: every single-file kind (the fuzzer opens one file, so descriptor
 # seeds name no files or only ZERO extents), small disks, data written

@@ -376,6 +376,29 @@ TEST_F(VhdxDifferencing, CyclicParentsAreRefused) {
   EXPECT_NE(dev.status().message().find("loop"), std::string::npos) << dev.status().message();
 }
 
+TEST_F(VhdxDifferencing, ChainDepthLimitApplies) {
+  // parent.vhdx <- mid.avhdx <- child.avhdx: three images.
+  VhdxBuilder mid(4 * kMiB);
+  mid.SetDataWriteGuidSeed(40);
+  mid.SetParent({{"parent_linkage", linkage_}, {"relative_path", "parent.vhdx"}});
+  mid.WriteBlock(3, Pattern(kMiB, 41));
+  WriteWholeFile(dir_.Join("mid.avhdx"), mid.Build());
+  VhdxBuilder top(4 * kMiB);
+  top.SetParent({{"parent_linkage", mid.DataWriteGuidText()}, {"relative_path", "mid.avhdx"}});
+  WriteWholeFile(dir_.Join("top.avhdx"), top.Build());
+  Cache cache(8 << 20);
+  auto dev = OpenImage(dir_.Join("top.avhdx"), {}, &cache);
+  ASSERT_OK(dev);
+  EXPECT_EQ(ReadString(**dev, 3 * kMiB, 512), Pattern(512, 41));
+  EXPECT_EQ(ReadString(**dev, 0, 512), Pattern(512, 11));
+  OpenOptions shallow;
+  shallow.max_chain_depth = 1;
+  auto refused = OpenImage(dir_.Join("top.avhdx"), shallow, &cache);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("deeper"), std::string::npos)
+      << refused.status().message();
+}
+
 // Hostile and broken images: one error each, never a crash.
 TEST(VhdxBadInputTest, EachBrokenStructureIsRefused) {
   VhdxBuilder b(4 * kMiB);
