@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/util/hex.h"
+#include "core/util/utf8.h"
 #include "formats/dmg/codec.h"
 #include "formats/dmg/device.h"
 
@@ -38,34 +39,6 @@ std::string ChecksumText(const UdifChecksum& c) {
     default:
       return ChecksumTypeName(c.type) + " (not verified by imgfs)";
   }
-}
-
-// Names come from the plist or the resource fork (MacRoman) and may hold
-// any bytes; JSON needs UTF-8. Keeps valid UTF-8, replaces other bytes by '?'.
-std::string Utf8Safe(const std::string& in) {
-  std::string out;
-  for (size_t i = 0; i < in.size();) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len != 0 && i + len <= in.size();
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
-    }
-    if (ok && len > 1) {
-      // Overlong forms, surrogates and code points past U+10FFFF.
-      const auto c1 = static_cast<unsigned char>(in[i + 1]);
-      ok = !(len == 2 && c < 0xc2) && !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0) &&
-           !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90) && c <= 0xf4;
-    }
-    if (!ok) {
-      out.push_back('?');
-      ++i;
-      continue;
-    }
-    out.append(in, i, len);
-    i += len;
-  }
-  return out;
 }
 
 }  // namespace
