@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// UTF-8 helpers: encoding one code point, for names decoded from UTF-16
-// (GPT) and character references (plists); and making names read from an
-// image (dmg blkx names, vmdk descriptor strings) safe for JSON.
+// UTF-8 helpers: encoding one code point (AppendUtf8, for names decoded
+// from UTF-16 and plist character references) and making names read from
+// images safe for JSON (Utf8Safe).
 #pragma once
 
 #include <cstddef>
@@ -30,8 +30,9 @@ inline void AppendUtf8(uint32_t cp, std::string* out) {
   }
 }
 
-// Names read from an image may hold any bytes; JSON needs UTF-8. Keeps
-// valid UTF-8, replaces every other byte by '?'.
+// Names read from images (a DMG plist or resource fork in MacRoman, a VHD
+// parent locator in ANSI, a vmdk descriptor) may hold any bytes, and JSON
+// needs UTF-8: keeps valid UTF-8 and replaces every other byte by '?'.
 inline std::string Utf8Safe(std::string_view in) {
   std::string out;
   for (size_t i = 0; i < in.size();) {

@@ -10,6 +10,7 @@
 #include "core/blockmap/table_loader.h"
 #include "core/util/hex.h"
 #include "core/util/sector.h"
+#include "core/util/utf8.h"
 
 namespace imgfs::vpc {
 namespace {
@@ -116,8 +117,9 @@ Result<Mapping> Device::MapByBitmap(uint64_t block, uint32_t entry, uint64_t in_
 nlohmann::json LocatorsJson(const std::vector<LocatorPath>& locators) {
   nlohmann::json out = nlohmann::json::array();
   for (const LocatorPath& l : locators) {
-    out.push_back(
-        {{"platform", FourCcText(l.platform_code)}, {"offset", l.data_offset}, {"path", l.text}});
+    out.push_back({{"platform", FourCcText(l.platform_code)},
+                   {"offset", l.data_offset},
+                   {"path", Utf8Safe(l.text)}});
   }
   return out;
 }
@@ -155,8 +157,8 @@ ImageInfo Device::Describe() const {
                                              [](uint32_t e) { return e != kUnallocatedBlock; });
   }
   if (im.type == DiskType::kDifferencing) {
-    info.backing_filename = im.parent_ref;
-    info.full_backing_filename = im.full_parent_path;
+    info.backing_filename = Utf8Safe(im.parent_ref);
+    info.full_backing_filename = Utf8Safe(im.full_parent_path);
     data["parent-unique-id"] = UniqueIdText(im.header.parent_unique_id);
     data["parent-name"] = im.header.parent_name;
     data["parent-locators"] = LocatorsJson(im.locators);

@@ -109,6 +109,37 @@ TEST(VpcOracle, ConvertedFromQcow2MatchesQemu) {
   EXPECT_TRUE(OpensAs(dir.Join("d.vhd"), expected));
 }
 
+// Virtual PC ("vpc ") disks are sized by their geometry, which rounds the
+// size down: a builder-made disk whose current_size is not a whole number
+// of cylinders reads shorter, as qemu-img reads it; a Hyper-V ("win ") one
+// with the same bytes reads its full current_size.
+TEST(VpcOracle, CreatorDecidesTheSizeAsQemuDoes) {
+  IMGFS_REQUIRE_QEMU();
+  TempDir dir;
+  for (const char* app : {"vpc ", "win "}) {
+    VhdSpec spec;
+    spec.size_bytes = 5000 * 512;
+    spec.creator_app = app;
+    spec.contents.assign(spec.size_bytes, '\0');
+    spec.contents.replace(spec.size_bytes - 9000, 9000, 9000, 'z');
+    WriteWholeFile(dir.Join("c.vhd"), BuildVhd(spec));
+    std::string expected;
+    ASSERT_TRUE(QemuImgRaw(dir.Join("c.vhd"), "vpc", &expected));
+    Cache cache(1 << 20);
+    auto dev = OpenImage(dir.Join("c.vhd"), {}, &cache);
+    ASSERT_OK(dev);
+    EXPECT_TRUE(DeviceMatches(**dev, expected)) << app;
+    const bool chs = std::string(app) == "vpc ";
+    EXPECT_EQ((*dev)->Describe().format_specific["data"]["size-rule"],
+              chs ? "chs" : "current-size");
+    if (chs) {
+      EXPECT_LT(expected.size(), spec.size_bytes);  // 73 x 4 x 17 = 4964 sectors
+    } else {
+      EXPECT_EQ(expected.size(), spec.size_bytes);
+    }
+  }
+}
+
 // qcow2 over qcow2 over vpc, three deep, against qemu-img.
 TEST(VpcOracle, Qcow2ChainOverVpc) {
   IMGFS_REQUIRE_QEMU();

@@ -195,6 +195,21 @@ TEST(VpcDevice, DifferencingDiskWithoutParentReadsOwnSectors) {
   EXPECT_EQ(extents[1].length, 512u);
 }
 
+// A locator in a byte encoding (MacX, Wi2r) may hold anything; info's JSON
+// must still be UTF-8 (found by the fuzzer: regress-locator-not-utf8).
+TEST(VpcDevice, LocatorBytesThatAreNotUtf8AreShownSafely) {
+  Cache cache(1 << 20);
+  VhdSpec spec = Dynamic();
+  spec.type = DiskType::kDifferencing;
+  spec.locators = {{"MacX", "file:///a\xff\xfe.vhd"}};
+  auto dev = OpenBytes(&cache, BuildVhd(spec), /*follow_backing=*/false);
+  ASSERT_OK(dev);
+  ImageInfo info = (*dev)->Describe();
+  EXPECT_EQ(info.format_specific["data"]["parent-locators"][0]["path"], "file:///a??.vhd");
+  EXPECT_EQ(info.backing_filename, "/a??.vhd");
+  EXPECT_NO_THROW((void)info.format_specific.dump());
+}
+
 // Broken images: each fails with one error status.
 std::string Mutated(size_t at, const std::string& bytes, VhdSpec spec = Dynamic()) {
   std::string image = BuildVhd(spec);

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 // VHD footer, dynamic header, size rule and parent locator names, from
 // bytes built in the test: one valid case, then one mutation per rule.
-#include "formats/vpc/header.h"
-
 #include <gtest/gtest.h>
 
 #include "core/util/endian.h"
+#include "formats/vpc/header.h"
 #include "formats/vpc/parent.h"
 #include "tests/testing/status_matchers.h"
 
