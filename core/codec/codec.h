@@ -70,8 +70,10 @@ Status DecompressPrefix(Codec codec, std::span<const std::byte> in, std::span<st
 
 // Compresses `in` into one stream that Decompress(codec, ..., in.size())
 // restores. level < 0 means the codec's default; levels above the codec's
-// maximum are clamped (zlib/deflate 0..12 with libdeflate, zstd 1..19,
-// bzip2 1..9, xz 0..9; ADC and LZFSE have one level). The result may be
+// maximum are clamped (zlib/deflate 0..12, zstd 1..19, bzip2 1..9, xz
+// 0..9; ADC and LZFSE have one level). zlib/deflate level 1 is Intel
+// ISA-L's level 3 when built with it (libdeflate 1's size, about 2x as fast),
+// every other level libdeflate's own (core/codec/README.md). The result may be
 // larger than `in`. kInvalidArgument for inputs over 2 GiB (our encoders
 // keep 32-bit positions; no format writes chunks that large).
 Result<std::vector<std::byte>> Compress(Codec codec, int level, std::span<const std::byte> in);

@@ -11,18 +11,9 @@
 
 namespace imgfs {
 
-inline uint32_t Crc32(std::span<const std::byte> data, uint32_t crc = 0) {
-  unsigned long c = crc;  // NOLINT(google-runtime-int): zlib's type
-  const auto* p = reinterpret_cast<const Bytef*>(data.data());
-  size_t left = data.size();
-  while (left > 0) {
-    uInt n = left > (1U << 30) ? (1U << 30) : static_cast<uInt>(left);
-    c = crc32(c, p, n);
-    p += n;
-    left -= n;
-  }
-  return static_cast<uint32_t>(c);
-}
+// ISA-L's CRC-32 (about 20x zlib's) when imgfs is built with it, else
+// zlib's (crc32.cc): DMG writes checksum every chunk twice.
+uint32_t Crc32(std::span<const std::byte> data, uint32_t crc = 0);
 
 // The CRC-32 of A followed by B, from crc(A), crc(B) and B's length.
 inline uint32_t CrcCombine(uint32_t crc, uint32_t next, uint64_t next_length) {

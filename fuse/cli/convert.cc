@@ -3,6 +3,7 @@
 // to any format that has a writer in the registry (-O dmg).
 #include "core/convert/convert.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +107,16 @@ Result<unsigned> ParseThreads(const ParsedArgs& parsed) {
 // Writes DST with a format's writer; prints its notes on stderr.
 Status ConvertWithWriter(const std::string& src, const BlockDevice& dev, File& out,
                          const WriterSettings& settings, const ConvertProgressFn& progress) {
+  // Writers allocate and free a chunk buffer or two per chunk on each
+  // worker. With glibc's default thresholds every free above 128 KiB goes
+  // back to the kernel (munmap, arena trim) and the next chunk faults it in
+  // again: 0.6 to 1 s of the 1.6 s a 2-thread UDZO write of 1 GiB takes on
+  // a VM (docs/BENCHMARKS.md, "ISA-L deflate (issue 23)"). This one-shot
+  // process keeps freed chunks (up to 32 MiB, glibc's largest threshold;
+  // DMG chunks are 1 MiB unless -o chunk_size) for the next ones; its peak
+  // is the writer's in-flight window either way.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   ThreadPool compress_pool(settings.threads);  // -m N: the compression workers
   WriteContext ctx;
   ctx.pool = &compress_pool;

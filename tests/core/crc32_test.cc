@@ -3,11 +3,33 @@
 #include "core/util/crc32.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <vector>
 
 namespace imgfs {
 namespace {
+
+// Crc32 may be ISA-L's (crc32.cc); zlib's crc32 is the oracle, whole and
+// continued from a previous value, at lengths around the SIMD block sizes.
+TEST(Crc32Test, MatchesZlibWholeAndContinued) {
+  std::vector<std::byte> data(300000);
+  uint32_t seed = 7;
+  for (auto& b : data) {
+    seed = seed * 1103515245 + 12345;
+    b = static_cast<std::byte>(seed >> 24);
+  }
+  const auto* p = reinterpret_cast<const Bytef*>(data.data());
+  for (size_t n : {0, 1, 15, 16, 63, 64, 65, 255, 256, 4097, 65536, 300000}) {
+    EXPECT_EQ(Crc32(std::span(data).first(n)), crc32(0, p, static_cast<uInt>(n))) << n;
+    for (size_t cut : {size_t{0}, n / 3, n}) {
+      const uint32_t head = Crc32(std::span(data).first(cut));
+      EXPECT_EQ(Crc32(std::span(data).subspan(cut, n - cut), head),
+                crc32(0, p, static_cast<uInt>(n)))
+          << n << " cut " << cut;
+    }
+  }
+}
 
 TEST(Crc32Test, OfZerosMatchesDirectCrc) {
   for (uint64_t n : {0, 1, 2, 3, 511, 512, 4096, 1000003}) {

@@ -300,19 +300,27 @@ TEST(CodecSeeds, DISABLED_WriteFuzzSeeds) {
   for (size_t index = 0; index < std::size(kAllCodecs); ++index) {
     const Codec c = kAllCodecs[index];
     ASSERT_TRUE(Available(c));
-    for (size_t bytes : {size_t{100}, size_t{3000}}) {
-      const auto data = MixedData(bytes, static_cast<uint32_t>(bytes));
-      auto packed = Compress(c, -1, data);
-      ASSERT_OK(packed);
-      for (bool prefix : {false, true}) {
-        const size_t n = prefix ? bytes / 2 : bytes;
-        std::string seed = {static_cast<char>(index | (prefix ? 0x80 : 0)),
-                            static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
-                            static_cast<char>((n >> 16) & 0xff)};
-        seed += AsString(*packed);
-        imgfs::testing::WriteWholeFile(sub + "/" + std::string(CodecName(c)) +
-                                           (prefix ? "-prefix-" : "-") + std::to_string(bytes),
-                                       seed);
+    // Level 1 of deflate and zlib is ISA-L's encoder: its streams too.
+    const bool deflate = c == Codec::kDeflateRaw || c == Codec::kZlib;
+    for (int level : {-1, 1}) {
+      if (level == 1 && !deflate) {
+        continue;
+      }
+      for (size_t bytes : {size_t{100}, size_t{3000}}) {
+        const auto data = MixedData(bytes, static_cast<uint32_t>(bytes));
+        auto packed = Compress(c, level, data);
+        ASSERT_OK(packed);
+        for (bool prefix : {false, true}) {
+          const size_t n = prefix ? bytes / 2 : bytes;
+          std::string seed = {static_cast<char>(index | (prefix ? 0x80 : 0)),
+                              static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
+                              static_cast<char>((n >> 16) & 0xff)};
+          seed += AsString(*packed);
+          imgfs::testing::WriteWholeFile(sub + "/" + std::string(CodecName(c)) +
+                                             (level == 1 ? "-level1" : "") +
+                                             (prefix ? "-prefix-" : "-") + std::to_string(bytes),
+                                         seed);
+        }
       }
     }
   }
