@@ -95,6 +95,12 @@ TEST(GeometryTest, RefusalsSayWhatWouldFit) {
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), StatusCode::kNoSpace);
   EXPECT_NE(g.status().message().find("would fit"), std::string::npos) << g.status().message();
+  PlanOptions fat12;
+  fat12.type = FatType::kFat12;
+  auto big = PlanGeometry(fat12, TreeOf(1000000));  // 488 MiB: past FAT12
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("it fits as FAT"), std::string::npos)
+      << big.status().message();
   PlanOptions small;
   small.type = FatType::kFat32;
   small.disk_bytes = 8ULL << 20;  // too few clusters for FAT32
