@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -143,7 +144,14 @@ class FatDevice final : public BlockDevice {
         at < size ? static_cast<size_t>(std::min<uint64_t>(dst.size(), size - at)) : 0;
     size_t got = 0;
     if (want > 0) {
-      IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<File> f, HostFile(node));
+      auto opened = HostFile(node);
+      if (!opened.ok() && opened.status().sys_errno() == ENOENT) {
+        // Removed since the mount: like a file that shrank to nothing.
+        LogShort(node, size);
+        std::memset(dst.data(), 0, dst.size());
+        return Status::Ok();
+      }
+      IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<File> f, std::move(opened));
       while (got < want) {
         IMGFS_ASSIGN_OR_RETURN(size_t n, f->ReadAt(at + got, dst.subspan(got, want - got)));
         if (n == 0) {
@@ -151,13 +159,19 @@ class FatDevice final : public BlockDevice {
         }
         got += n;
       }
-      if (got < want && !warned_[node].exchange(true) && log_) {
-        log_("vvfat: " + l_->tree.HostPath(node) + " is shorter than at mount (" +
-             std::to_string(size) + " bytes); its missing bytes read as zeros");
+      if (got < want) {
+        LogShort(node, size);
       }
     }
     std::memset(dst.data() + got, 0, dst.size() - got);
     return Status::Ok();
+  }
+
+  void LogShort(uint32_t node, uint64_t size) const {
+    if (!warned_[node].exchange(true) && log_) {
+      log_("vvfat: " + l_->tree.HostPath(node) + " is shorter than at mount (" +
+           std::to_string(size) + " bytes) or gone; its missing bytes read as zeros");
+    }
   }
 
   Result<std::shared_ptr<File>> HostFile(uint32_t node) const {

@@ -387,7 +387,17 @@ Result<Geometry> PlanGeometry(const PlanOptions& o, const Needs& needs) {
       return *g;
     }
   }
-  return NoSpaceError("vvfat: cannot lay out the tree: " + why);
+  std::string hint;
+  if (o.type || o.cluster_bytes) {
+    PlanOptions any = o;
+    any.type.reset();
+    any.cluster_bytes.reset();
+    if (auto fit = PlanGeometry(any, needs); fit.ok()) {
+      hint = "; it fits as " + FatTypeName(fit->type) + " with " + Bytes(fit->cluster_bytes()) +
+             " clusters in " + Bytes(fit->disk_bytes());
+    }
+  }
+  return NoSpaceError("vvfat: cannot lay out the tree: " + why + hint);
 }
 
 }  // namespace imgfs::vvfat

@@ -4,6 +4,8 @@
 // times, symlink rules and refusals.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <ctime>
@@ -93,6 +95,12 @@ TEST(GeometryTest, RefusalsSayWhatWouldFit) {
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), StatusCode::kNoSpace);
   EXPECT_NE(g.status().message().find("would fit"), std::string::npos) << g.status().message();
+  PlanOptions fat12;
+  fat12.type = FatType::kFat12;
+  auto big = PlanGeometry(fat12, TreeOf(1000000));  // 488 MiB: past FAT12
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("it fits as FAT"), std::string::npos)
+      << big.status().message();
   PlanOptions small;
   small.type = FatType::kFat32;
   small.disk_bytes = 8ULL << 20;  // too few clusters for FAT32
@@ -361,16 +369,34 @@ TEST(LayoutBadInputTest, MissingOrNonDirectoryRootIsRefused) {
   EXPECT_NE(file.status().message().find("not a directory"), std::string::npos);
 }
 
-TEST(LayoutBadInputTest, UnreadableFilesAreSkippedWithAWarning) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "root reads every file; the skip is covered by the access() check";
+// Builds the disk of `dir` as an unprivileged user (root reads every file)
+// and returns the number of warnings, or -1 when the build failed.
+int WarningsAsNobody(const std::string& dir) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    constexpr uid_t kNobody = 65534;
+    if (::geteuid() == 0 && (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)) {
+      ::_exit(200);
+    }
+    BuildLog log;
+    auto r = MakeDisk(dir, {}, &log);
+    ::_exit(r.ok() ? static_cast<int>(std::min<size_t>(log.warnings.size(), 100)) : 201);
   }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) <= 100 ? WEXITSTATUS(status) : -1;
+}
+
+TEST(LayoutBadInputTest, UnreadableFilesAndDirectoriesAreSkippedWithAWarning) {
   TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  Put(dir / "readable", "x");
   Put(dir / "secret", "x");
-  ::chmod((dir / "secret").c_str(), 0);
-  BuildLog log;
-  ASSERT_OK(MakeDisk(dir.path(), {}, &log).status());
-  ASSERT_EQ(log.warnings.size(), 1u);
+  ASSERT_EQ(::chmod((dir / "secret").c_str(), 0), 0);
+  ASSERT_EQ(::mkdir((dir / "closed").c_str(), 0), 0);
+  // "secret" cannot be read, "closed" cannot be listed (shown empty).
+  EXPECT_EQ(WarningsAsNobody(dir.path()), 2);
+  ::chmod((dir / "closed").c_str(), 0755);
 }
 
 TEST(LayoutBadInputTest, AFullFixedRootDirectoryIsRefusedClearly) {
