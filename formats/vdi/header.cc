@@ -11,6 +11,7 @@
 #include "core/util/endian.h"
 #include "core/util/hex.h"
 #include "core/util/sector.h"
+#include "core/util/utf8.h"
 
 namespace imgfs::vdi {
 namespace {
@@ -57,9 +58,10 @@ Uuid LoadUuid(const std::byte* p) {
   return u;
 }
 
+// The comment is UTF-8 by VirtualBox's word, but only by its word.
 std::string LoadComment(const std::byte* p) {
   const char* s = reinterpret_cast<const char*>(p);
-  return std::string(s, strnlen(s, kCommentBytes));
+  return Utf8Safe(std::string_view(s, strnlen(s, kCommentBytes)));
 }
 
 Status CheckBlockSizes(const Header& h) {

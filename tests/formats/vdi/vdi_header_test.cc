@@ -223,5 +223,17 @@ TEST(VdiHeader, EmptyDiskIsAccepted) {
   EXPECT_EQ(h.blocks_in_image, 0u);
 }
 
+TEST(VdiHeader, CommentIsMadeValidUtf8) {
+  // Found by vdi_fuzzer: a comment that is not UTF-8 broke info's JSON.
+  auto b = Bytes(BuildVdi(Small()));
+  const char comment[] = "ok \xe2\x82\xac, bad \xff\xc0\xaf \xed\xa0\x80 \xe2\x82";
+  std::memcpy(b.data() + 0x54, comment, sizeof comment);
+  auto h = Decode(b);
+  ASSERT_OK(h);
+  // Utf8Safe (core/util/utf8.h): each byte that is not part of a
+  // well-formed sequence becomes '?'.
+  EXPECT_EQ(h->comment, "ok \xe2\x82\xac, bad ??? ??? ??");
+}
+
 }  // namespace
 }  // namespace imgfs::vdi
