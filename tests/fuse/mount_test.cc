@@ -369,28 +369,6 @@ TEST_F(Qcow2MountTest, LargeReadsOfCompressedImagesMatchQemuImgConvert) {
   }
 }
 
-// Data ranges [start, end) of `qemu-img map --output=json`.
-std::vector<std::pair<uint64_t, uint64_t>> QemuDataRanges(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"qemu-img", "map", "--output=json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  RunResult r = RunCommand(argv);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& e : nlohmann::json::parse(r.out)) {
-    if (!e["data"].get<bool>()) {
-      continue;
-    }
-    uint64_t start = e["start"];
-    uint64_t end = start + e["length"].get<uint64_t>();
-    if (!ranges.empty() && ranges.back().second == start) {
-      ranges.back().second = end;
-    } else {
-      ranges.emplace_back(start, end);
-    }
-  }
-  return ranges;
-}
-
 TEST_F(Qcow2MountTest, HolesMatchQemuImgMapOfTheOriginal) {
   MakeQcow2(dir_, "vm.qcow2");
   Mount m({dir_ / "vm.qcow2"}, mnt_);

@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/testing/test_env.h"
@@ -199,6 +201,30 @@ inline std::string RandomBytes(size_t n, uint32_t seed) {
     c = static_cast<char>(gen() & 0xff);
   }
   return s;
+}
+
+// Data ranges [start, end) of `qemu-img map --output=json ARGS`, adjacent
+// ones merged: what SEEK_DATA/SEEK_HOLE on a mount must agree with.
+inline std::vector<std::pair<uint64_t, uint64_t>> QemuDataRanges(
+    const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"qemu-img", "map", "--output=json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  RunResult r = RunCommand(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& e : nlohmann::json::parse(r.out)) {
+    if (!e["data"].get<bool>()) {
+      continue;
+    }
+    const uint64_t start = e["start"].get<uint64_t>();
+    const uint64_t end = start + e["length"].get<uint64_t>();
+    if (!ranges.empty() && ranges.back().second == start) {
+      ranges.back().second = end;
+    } else {
+      ranges.emplace_back(start, end);
+    }
+  }
+  return ranges;
 }
 
 }  // namespace imgfs::testing

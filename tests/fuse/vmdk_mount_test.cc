@@ -20,28 +20,6 @@
 namespace imgfs::testing {
 namespace {
 
-// Data ranges [start, end) of `qemu-img map` over `args`, merged.
-std::vector<std::pair<uint64_t, uint64_t>> DataRanges(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"qemu-img", "map", "--output=json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  RunResult r = RunCommand(argv);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const auto& e : nlohmann::json::parse(r.out)) {
-    if (!e["data"].get<bool>()) {
-      continue;
-    }
-    const uint64_t start = e["start"];
-    const uint64_t end = start + e["length"].get<uint64_t>();
-    if (!ranges.empty() && ranges.back().second == start) {
-      ranges.back().second = end;
-    } else {
-      ranges.emplace_back(start, end);
-    }
-  }
-  return ranges;
-}
-
 std::set<std::string> Names(const std::string& dir) {
   std::set<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
@@ -94,9 +72,9 @@ TEST_F(VmdkMountTest, DirectoryShowsEachDiskOnceWithQemuBytesAndHoles) {
     EXPECT_TRUE(ReadFile(view) == ref_);
   }
   // The sparse disk's holes are qemu-img map's, seen through lseek.
-  const auto want = DataRanges({dir_ / "img/" + "split.vmdk"});
+  const auto want = QemuDataRanges({dir_ / "img/" + "split.vmdk"});
   ASSERT_FALSE(want.empty());
-  EXPECT_EQ(DataRanges({"-f", "raw", m / "split.raw"}), want);
+  EXPECT_EQ(QemuDataRanges({"-f", "raw", m / "split.raw"}), want);
   const int fd = ::open((m / "split.raw").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   for (auto [start, end] : want) {

@@ -48,28 +48,6 @@ off_t SeekOrErrno(int fd, off_t off, int whence) {
   return r < 0 ? -errno : r;
 }
 
-// The data ranges of `qemu-img map --output=json ARGS`, merged.
-std::vector<std::pair<uint64_t, uint64_t>> QemuDataRanges(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"qemu-img", "map", "--output=json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  RunResult r = RunCommand(argv);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  for (const auto& e : nlohmann::json::parse(r.out)) {
-    if (!e["data"].get<bool>()) {
-      continue;
-    }
-    const uint64_t start = e["start"].get<uint64_t>();
-    const uint64_t end = start + e["length"].get<uint64_t>();
-    if (!out.empty() && out.back().second == start) {
-      out.back().second = end;
-    } else {
-      out.emplace_back(start, end);
-    }
-  }
-  return out;
-}
-
 TEST_F(VpcMountTest, DynamicAndFixedShowQemuBytesSizesAndHoles) {
   MustRun({"qemu-img", "create", "-q", "-f", "vpc", dir_ / "d.vhd", "9M"});
   MustRun({"qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=fixed", dir_ / "f.vhd",
