@@ -138,6 +138,9 @@ Result<Mapping> BlockMapDevice::MapChecked(uint64_t offset, uint64_t max_length)
 
 Status BlockMapDevice::Read(uint64_t offset, std::span<std::byte> dst) const {
   IMGFS_RETURN_IF_ERROR(CheckRange(offset, dst.size(), Size()));
+  if (dst.empty()) {
+    return Status::Ok();  // Map() is never asked for a zero-length run
+  }
   if (dst.size() >= kReadAheadMinBytes) {
     ReadAhead(offset, dst.size());
   }

@@ -270,6 +270,14 @@ TEST(BlockMapDeviceTest, ReadsPastTheEndAreRefused) {
   EXPECT_CODE(top.Read(kSize - 1, got), kOutOfRange);
 }
 
+TEST(BlockMapDeviceTest, EmptyReadsSucceedWithoutMapping) {
+  Fixture f;
+  MapDevice top = f.Top();
+  std::vector<std::byte> none;
+  EXPECT_OK(top.Read(0, none));
+  EXPECT_OK(top.Read(kSize, none));
+}
+
 TEST(BlockMapDeviceTest, ExtentsCarryDepthAndHostOffsets) {
   Fixture f;
   MapDevice top = f.Top({"test"}, 512);  // many small mappings, merged in the output
