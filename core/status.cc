@@ -40,6 +40,10 @@ int Status::ToErrno() const {
       return EROFS;
     case StatusCode::kInternal:
       return EIO;
+    case StatusCode::kKeyRejected:
+      return EACCES;
+    case StatusCode::kKeyRequired:
+      return ENOKEY;
   }
   return EIO;
 }
@@ -82,6 +86,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "read-only";
     case StatusCode::kInternal:
       return "internal error";
+    case StatusCode::kKeyRejected:
+      return "key rejected";
+    case StatusCode::kKeyRequired:
+      return "key required";
   }
   return "unknown";
 }
@@ -96,5 +104,7 @@ Status NoSpaceError(std::string m) { return {StatusCode::kNoSpace, std::move(m),
 Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 Status ReadOnlyError(std::string m) { return {StatusCode::kReadOnly, std::move(m), EROFS}; }
 Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+Status KeyRejectedError(std::string m) { return {StatusCode::kKeyRejected, std::move(m)}; }
+Status KeyRequiredError(std::string m) { return {StatusCode::kKeyRequired, std::move(m)}; }
 
 }  // namespace imgfs

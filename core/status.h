@@ -22,6 +22,10 @@ enum class StatusCode {
   kOutOfRange,
   kReadOnly,
   kInternal,
+  // Key material: a passphrase or key that no key slot accepts, and an
+  // encrypted image opened without one (the CLI prompts or names the option).
+  kKeyRejected,
+  kKeyRequired,
 };
 
 // An OK status is a null pointer: cheap to create, copy and test.
@@ -70,6 +74,8 @@ Status NoSpaceError(std::string message);
 Status OutOfRangeError(std::string message);
 Status ReadOnlyError(std::string message);
 Status InternalError(std::string message);
+Status KeyRejectedError(std::string message);
+Status KeyRequiredError(std::string message);
 
 }  // namespace imgfs
 

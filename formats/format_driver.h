@@ -21,6 +21,7 @@
 #include "core/block_device.h"
 #include "core/cache/cache.h"
 #include "core/convert/convert.h"
+#include "core/crypto/secret.h"
 #include "core/exec/thread_pool.h"
 #include "core/io/file.h"
 #include "core/io/read_around.h"
@@ -43,6 +44,18 @@ struct OpenOptions {
   // the CLI reads IMGFS_HOST_READAHEAD and IMGFS_READ_AROUND into them.
   bool direct_read_ahead = true;
   ReadAroundMode read_around = ReadAroundMode::kAuto;
+  // Key material for encrypted images (--passphrase-file, or typed at the
+  // prompt): the same bytes are offered to every encrypted layer of a chain.
+  // Null: none given; a driver that needs one returns KeyRequiredError, one
+  // that no key slot accepts returns KeyRejectedError ("no key slot accepts
+  // this passphrase"). Drivers must not copy it out of SecretBytes.
+  std::shared_ptr<const SecretBytes> passphrase;
+  // --header FILE: a detached LUKS header, for the top image only.
+  std::string detached_header;
+  // `info` without a passphrase: an encrypted image opens from its header
+  // alone (Describe works, reads return KeyRequiredError), as qemu-img info
+  // does.
+  bool metadata_only = false;
 };
 
 // What a driver's Open gets besides the file. Backing images and external

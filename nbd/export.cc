@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/crypto/secret.h"
 #include "core/partition/partition_table.h"
 #include "core/util/size.h"
 #include "formats/open.h"
@@ -73,7 +74,9 @@ const char* const kParameterHelp =
     "                      Linux numbers them) instead of the whole disk\n"
     "cache-size=SIZE       cache of metadata and decompressed data (K/M/G\n"
     "                      suffixes; default 64M)\n"
-    "passphrase-file=FILE  refused: encrypted images are not read yet\n"
+    "passphrase-file=FILE  passphrase or key of an encrypted image: the file's\n"
+    "                      bytes exactly (key-file= is the same)\n"
+    "header=FILE           a detached LUKS header for IMAGE\n"
     "The export is read-only; block status shows holes and zeros.";
 
 Status SetParameter(ExportConfig* config, std::string_view key, std::string_view value) {
@@ -102,8 +105,14 @@ Status SetParameter(ExportConfig* config, std::string_view key, std::string_view
       return bytes.status().Annotate("cache-size");
     }
     config->cache_bytes = *bytes;
-  } else if (key == "passphrase-file") {
-    return UnsupportedError("passphrase-file: encrypted images are not supported yet");
+  } else if (key == "passphrase-file" || key == "key-file") {
+    auto secret = ReadSecretFile(std::string(value));
+    if (!secret.ok()) {
+      return secret.status().Annotate(key);
+    }
+    config->options.passphrase = std::make_shared<const SecretBytes>(std::move(secret).value());
+  } else if (key == "header") {
+    config->options.detached_header = value;
   } else {
     return InvalidArgumentError("unknown parameter '" + std::string(key) +
                                 "' (see nbdkit imgfs --help)");

@@ -30,10 +30,9 @@ struct ExportConfig {
   uint64_t cache_bytes = 64ULL << 20;  // cache-size=; the CLI's default
 };
 
-// Sets one parameter. kInvalidArgument naming the key for an unknown key, a
-// value that does not parse, or passphrase-file= (encrypted images are not
-// read yet). Booleans take 1/0, true/false, yes/no, on/off; sizes take
-// K/M/G suffixes (core/util/size.h).
+// Sets one parameter. kInvalidArgument naming the key for an unknown key or
+// a value that does not parse; passphrase-file= reads the file at once. Booleans take 1/0,
+// true/false, yes/no, on/off; sizes take K/M/G suffixes (core/util/size.h).
 Status SetParameter(ExportConfig* config, std::string_view key, std::string_view value);
 
 // Checks that the parameters are complete (file= given).

@@ -79,10 +79,11 @@ void Unload() noexcept {
 
 int Config(const char* key, const char* value) noexcept {
   try {
-    // nbdkit changes directory to / when it forks: file= becomes absolute
-    // now (backing files resolve against the image's directory anyway).
+    // nbdkit changes directory to / when it forks: file= and header= become
+    // absolute now (backing files resolve against the image's directory
+    // anyway; passphrase-file= is read at once).
     std::string absolute = value;
-    if (std::string_view(key) == "file" && *value != '\0') {
+    if ((std::string_view(key) == "file" || std::string_view(key) == "header") && *value != '\0') {
       std::unique_ptr<char, decltype(&std::free)> path(nbdkit_absolute_path(value), &std::free);
       if (path == nullptr) {
         return -1;  // nbdkit has logged why

@@ -157,9 +157,12 @@ image_for() {  # variant -> path (built once, cached in $workdir)
       vpc) args=(-O vpc -o subformat=dynamic,force_size=on) ;;
       vhdx | vdi) args=(-O "$v") ;;
     esac
-    # The temporary name keeps the extension: a vmdk descriptor names it.
-    qemu-img convert "${args[@]}" "$raw" "$out.tmp.${out##*.}"
-    mv "$out.tmp.${out##*.}" "$out"
+    # Made under its final name in a scratch directory, then moved: a vmdk's
+    # embedded descriptor names its own file, and vmdkmount opens that name.
+    local scratch="$workdir/.converting"
+    mkdir -p "$scratch"
+    qemu-img convert "${args[@]}" "$raw" "$scratch/${out##*/}"
+    mv "$scratch/${out##*/}" "$out"
   fi
   echo "$out"
 }

@@ -45,7 +45,8 @@ void PrintReport(const CheckReport& report) {
 }  // namespace
 
 int RunCheck(std::span<char* const> args) {
-  static constexpr OptionSpec kSpecs[] = {{"format", 'f', true}, {"help", 'h', false}};
+  static constexpr OptionSpec kSpecs[] = {
+      {"format", 'f', true}, {"help", 'h', false}, IMGFS_CLI_KEY_OPTION_SPECS};
   auto parsed = ParseArgs(args, kSpecs);
   if (!parsed.ok()) {
     UsageError("check", parsed.status().message());
@@ -53,6 +54,7 @@ int RunCheck(std::span<char* const> args) {
   }
   if (parsed->Has("help")) {
     std::fputs(kCheckHelp, stdout);
+    std::fputs(std::string(kKeyOptionsHelp).c_str(), stdout);
     return kExitOk;
   }
   if (parsed->positional.size() != 1) {
@@ -60,9 +62,11 @@ int RunCheck(std::span<char* const> args) {
     return kExitCannotCheck;
   }
   Cache cache(kDefaultCacheBytes);
-  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
+  int exit_status = kExitCannotCheck;
+  std::unique_ptr<BlockDevice> dev =
+      OpenSingleImage(*parsed, &cache, &exit_status, kExitCannotCheck);
   if (dev == nullptr) {
-    return kExitCannotCheck;
+    return exit_status;
   }
   auto report = dev->Check();
   if (!report.ok()) {

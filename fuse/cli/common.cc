@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include "fuse/cli/common.h"
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 #include <thread>
 
+#include "core/crypto/secret.h"
 #include "formats/open.h"
 
 namespace imgfs::cli {
@@ -190,14 +195,97 @@ unsigned PoolThreads() {
   return std::max(1U, std::thread::hardware_concurrency() - 1);
 }
 
-std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache) {
+Status ApplyKeyOptions(const ParsedArgs& parsed, OpenOptions* options) {
+  std::optional<std::string> file = parsed.Value("passphrase-file");
+  if (!file) {
+    file = parsed.Value("key-file");
+  }
+  if (file) {
+    IMGFS_ASSIGN_OR_RETURN(SecretBytes secret, ReadSecretFile(*file));
+    options->passphrase = std::make_shared<const SecretBytes>(std::move(secret));
+  }
+  options->detached_header = parsed.Value("header").value_or("");
+  return Status::Ok();
+}
+
+namespace {
+
+// Reads one line from the terminal on stdin with echo off; the newline is
+// not part of the passphrase.
+Result<SecretBytes> AskPassphrase(const std::string& path) {
+  constexpr size_t kMaxTyped = 4096;
+  IMGFS_ASSIGN_OR_RETURN(SecretBytes secret, SecretBytes::Allocate(kMaxTyped));
+  termios saved{};
+  const bool have_termios = tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (have_termios) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::fprintf(stderr, "Passphrase for %s: ", path.c_str());
+  std::fflush(stderr);
+  size_t got = 0;
+  bool line_end = false;
+  while (got < kMaxTyped) {
+    std::byte c{};
+    const ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0 || c == std::byte{'\n'}) {
+      line_end = n > 0;
+      break;
+    }
+    secret.bytes()[got++] = c;
+  }
+  if (have_termios) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  }
+  std::fputc('\n', stderr);
+  if (!line_end && got == kMaxTyped) {
+    return InvalidArgumentError("passphrase longer than " + std::to_string(kMaxTyped) + " bytes");
+  }
+  secret.Truncate(got);
+  return secret;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlockDevice>> OpenImageAsking(const std::string& path, OpenOptions* options,
+                                                     Cache* cache) {
+  auto dev = OpenImage(path, *options, cache);
+  if (dev.ok() || dev.status().code() != StatusCode::kKeyRequired || options->passphrase) {
+    return dev;
+  }
+  if (isatty(STDIN_FILENO) == 0) {
+    return KeyRequiredError(dev.status().message() + " (give --passphrase-file FILE)");
+  }
+  IMGFS_ASSIGN_OR_RETURN(SecretBytes typed, AskPassphrase(path));
+  options->passphrase = std::make_shared<const SecretBytes>(std::move(typed));
+  return OpenImage(path, *options, cache);
+}
+
+int OpenFailureExit(const Status& status, int otherwise) {
+  return status.code() == StatusCode::kKeyRejected ? kExitKeyRejected : otherwise;
+}
+
+std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache,
+                                             int* exit_status, int failure, bool metadata_only) {
   const std::string& path = parsed.positional[0];
   OpenOptions options;
   options.format = parsed.Value("format").value_or("");
   ApplyHostIoEnvironment(&options);
-  auto dev = OpenImage(path, options, cache);
+  Status keys = ApplyKeyOptions(parsed, &options);
+  if (!keys.ok()) {
+    PrintError(path, keys);
+    *exit_status = failure;
+    return nullptr;
+  }
+  options.metadata_only = metadata_only && !options.passphrase;
+  auto dev = OpenImageAsking(path, &options, cache);
   if (!dev.ok()) {
     PrintError(path, dev.status());
+    *exit_status = OpenFailureExit(dev.status(), failure);
     return nullptr;
   }
   return std::move(dev).value();

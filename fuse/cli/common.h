@@ -27,6 +27,8 @@ namespace imgfs::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// No key slot of an encrypted image accepts the passphrase (docs/imgfs.1).
+inline constexpr int kExitKeyRejected = 3;
 
 struct OptionSpec {
   std::string_view long_name;  // "format"; also the key in ParsedArgs
@@ -70,10 +72,45 @@ void ApplyHostIoEnvironment(OpenOptions* options);
 // by mount and by the nbdkit plugin.
 unsigned PoolThreads();
 
-// Opens the one positional IMAGE of `parsed` with its -f/--format value.
-// On failure prints the one-line error and returns nullptr.
+// The options of every command that opens encrypted images, for its
+// OptionSpec list: --passphrase-file FILE (--key-file FILE is the same) and
+// --header FILE (a detached LUKS header).
+#define IMGFS_CLI_KEY_OPTION_SPECS \
+  {"passphrase-file", 0, true}, {"key-file", 0, true}, { "header", 0, true }
+// The help section for them, printed after a command's own help.
+inline constexpr std::string_view kKeyOptionsHelp =
+    "\n"
+    "Encrypted images:\n"
+    "  --passphrase-file FILE  the passphrase or key: the file's bytes exactly\n"
+    "                          (--key-file FILE is the same); without it,\n"
+    "                          imgfs asks on a terminal. Never give it on the\n"
+    "                          command line.\n"
+    "  --header FILE           a detached LUKS header for IMAGE\n";
+
+// Reads the key options of `parsed` into `options`: the key file's bytes
+// into locked memory, the header path as given.
+Status ApplyKeyOptions(const ParsedArgs& parsed, OpenOptions* options);
+
+// OpenImage, and when the image needs a passphrase that was not given: on a
+// terminal, asks for one without echo and tries again (the passphrase then
+// stays in `options` for the rest of the command); elsewhere fails with a
+// message naming --passphrase-file.
+Result<std::unique_ptr<BlockDevice>> OpenImageAsking(const std::string& path, OpenOptions* options,
+                                                     Cache* cache);
+
+// The exit status for a failure to open: kExitKeyRejected when no key slot
+// accepted the passphrase, else `otherwise`.
+int OpenFailureExit(const Status& status, int otherwise = kExitFailure);
+
+// Opens the one positional IMAGE of `parsed` with its -f/--format and key
+// options. On failure prints the one-line error, sets *exit_status
+// (OpenFailureExit with `failure`) and returns nullptr. `metadata_only`
+// (info): without a key option, encrypted images open from their headers
+// and nobody is asked for a passphrase.
 // REQUIRES: parsed.positional.size() == 1; cache outlives the device.
-std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache);
+std::unique_ptr<BlockDevice> OpenSingleImage(const ParsedArgs& parsed, Cache* cache,
+                                             int* exit_status, int failure = kExitFailure,
+                                             bool metadata_only = false);
 
 // ParseSize ("256M" -> bytes) is imgfs::ParseSize from core/util/size.h.
 

@@ -129,18 +129,24 @@ Status ConvertWithWriter(const std::string& src, const BlockDevice& dev, File& o
   return Status::Ok();
 }
 
-int Convert(const std::string& src, const std::string& dst, const std::string& format,
-            const std::optional<WriterSettings>& writer, bool progress) {
+int Convert(const ParsedArgs& parsed, const std::optional<WriterSettings>& writer) {
+  const std::string& src = parsed.positional[0];
+  const std::string& dst = parsed.positional[1];
+  const bool progress = parsed.Has("progress");
   ThreadPool pool(0);  // parallel decompression (dmg chunks); outlives the device
   OpenOptions options;
-  options.format = format;
+  options.format = parsed.Value("format").value_or("");
   options.pool = &pool;
   ApplyHostIoEnvironment(&options);
+  if (Status keys = ApplyKeyOptions(parsed, &options); !keys.ok()) {
+    PrintError(src, keys);
+    return kExitFailure;
+  }
   Cache cache(kDefaultCacheBytes);
-  auto dev = OpenImage(src, options, &cache);
+  auto dev = OpenImageAsking(src, &options, &cache);
   if (!dev.ok()) {
     PrintError(src, dev.status());
-    return kExitFailure;
+    return OpenFailureExit(dev.status());
   }
   if (SameFile(src, dst)) {
     PrintError(dst, InvalidArgumentError("is the source image itself"));
@@ -175,15 +181,16 @@ int Convert(const std::string& src, const std::string& dst, const std::string& f
 }  // namespace
 
 int RunConvert(std::span<char* const> args) {
-  static constexpr OptionSpec kSpecs[] = {{"format", 'f', true},    {"output-format", 'O', true},
-                                          {"options", 'o', true},   {"threads", 'm', true},
-                                          {"progress", 'p', false}, {"help", 'h', false}};
+  static constexpr OptionSpec kSpecs[] = {{"format", 'f', true},     {"output-format", 'O', true},
+                                          {"options", 'o', true},    {"threads", 'm', true},
+                                          {"progress", 'p', false},  {"help", 'h', false},
+                                          IMGFS_CLI_KEY_OPTION_SPECS};
   auto parsed = ParseArgs(args, kSpecs);
   if (!parsed.ok()) {
     return UsageError("convert", parsed.status().message());
   }
   if (parsed->Has("help")) {
-    std::fputs(ConvertHelp().c_str(), stdout);
+    std::fputs((ConvertHelp() + std::string(kKeyOptionsHelp)).c_str(), stdout);
     return kExitOk;
   }
   std::string out_format = parsed->Value("output-format").value_or("raw");
@@ -209,8 +216,7 @@ int RunConvert(std::span<char* const> args) {
   if (parsed->positional.size() != 2) {
     return UsageError("convert", "expected SRC and DST");
   }
-  return Convert(parsed->positional[0], parsed->positional[1], parsed->Value("format").value_or(""),
-                 writer, parsed->Has("progress"));
+  return Convert(*parsed, writer);
 }
 
 }  // namespace imgfs::cli

@@ -243,23 +243,29 @@ void PrintHuman(const ImageInfo& info) {
 }  // namespace
 
 int RunInfo(std::span<char* const> args) {
-  static constexpr OptionSpec kSpecs[] = {
-      {"json", 0, false}, {"backing-chain", 0, false}, {"format", 'f', true}, {"help", 'h', false}};
+  static constexpr OptionSpec kSpecs[] = {{"json", 0, false},
+                                          {"backing-chain", 0, false},
+                                          {"format", 'f', true},
+                                          {"help", 'h', false},
+                                          IMGFS_CLI_KEY_OPTION_SPECS};
   auto parsed = ParseArgs(args, kSpecs);
   if (!parsed.ok()) {
     return UsageError("info", parsed.status().message());
   }
   if (parsed->Has("help")) {
     std::fputs(kInfoHelp, stdout);
+    std::fputs(std::string(kKeyOptionsHelp).c_str(), stdout);
     return kExitOk;
   }
   if (parsed->positional.size() != 1) {
     return UsageError("info", "expected exactly one IMAGE");
   }
   Cache cache(kDefaultCacheBytes);
-  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
+  int exit_status = kExitFailure;
+  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache, &exit_status, kExitFailure,
+                                                     /*metadata_only=*/true);
   if (dev == nullptr) {
-    return kExitFailure;
+    return exit_status;
   }
   std::vector<ImageInfo> chain;
   for (const BlockDevice* d = dev.get(); d != nullptr; d = d->backing()) {

@@ -59,22 +59,24 @@ void PrintHuman(const std::vector<Extent>& extents, const std::vector<std::strin
 
 int RunMap(std::span<char* const> args) {
   static constexpr OptionSpec kSpecs[] = {
-      {"json", 0, false}, {"format", 'f', true}, {"help", 'h', false}};
+      {"json", 0, false}, {"format", 'f', true}, {"help", 'h', false}, IMGFS_CLI_KEY_OPTION_SPECS};
   auto parsed = ParseArgs(args, kSpecs);
   if (!parsed.ok()) {
     return UsageError("map", parsed.status().message());
   }
   if (parsed->Has("help")) {
     std::fputs(kMapHelp, stdout);
+    std::fputs(std::string(kKeyOptionsHelp).c_str(), stdout);
     return kExitOk;
   }
   if (parsed->positional.size() != 1) {
     return UsageError("map", "expected exactly one IMAGE");
   }
   Cache cache(kDefaultCacheBytes);
-  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache);
+  int exit_status = kExitFailure;
+  std::unique_ptr<BlockDevice> dev = OpenSingleImage(*parsed, &cache, &exit_status, kExitFailure);
   if (dev == nullptr) {
-    return kExitFailure;
+    return exit_status;
   }
   std::vector<Extent> extents;
   if (dev->Size() > 0) {

@@ -77,6 +77,7 @@ constexpr OptionSpec kSpecs[] = {
     {"partitions", 0, false},
     {"help", 'h', false},
     {"as", 0, true},
+    IMGFS_CLI_KEY_OPTION_SPECS,
 };
 
 // What --as accepts: raw and every format with a virtual view.
@@ -94,7 +95,7 @@ std::string MountHelp() {
     AppendIndented(std::string(name) + ": " + std::string(FindVirtualView(name)->help),
                    "                        ", &help);
   }
-  return help + kMountHelpTail;
+  return help + kMountHelpTail + std::string(kKeyOptionsHelp);
 }
 
 // How a view presents its device: the raw bytes, or a format's virtual view
@@ -182,21 +183,22 @@ Status AddVirtualViews(std::unique_ptr<BlockDevice> dev, const std::string& stem
   return Status::Ok();
 }
 
-// Opens every image into ctx; prints the one-line error and returns false
-// on the first failure.
-bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options, bool snapshots,
-               bool partitions, const Presentation& how, MountContext* ctx) {
+// Opens every image into ctx; prints the one-line error and returns the
+// exit status on the first failure, kExitOk when all opened. A passphrase
+// typed for one image stays in `options` for the next.
+int OpenViews(const std::vector<std::string>& paths, OpenOptions* options, bool snapshots,
+              bool partitions, const Presentation& how, MountContext* ctx) {
   UniqueNamer namer;
   for (const std::string& path : paths) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       PrintError(path, IOError(std::string("cannot stat: ") + std::strerror(errno), errno));
-      return false;
+      return kExitFailure;
     }
-    auto dev = OpenImage(path, options, ctx->cache.get());
+    auto dev = OpenImageAsking(path, options, ctx->cache.get());
     if (!dev.ok()) {
       PrintError(path, dev.status());
-      return false;
+      return OpenFailureExit(dev.status());
     }
     NodeAttr attr = AttrFromStat(st);
     std::string stem = StemOf(path);
@@ -204,7 +206,7 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
       Status s = AddVirtualViews(std::move(*dev), stem, attr, snapshots, how, namer, ctx);
       if (!s.ok()) {
         PrintError(path, s);
-        return false;
+        return kExitFailure;
       }
       continue;
     }
@@ -219,11 +221,11 @@ bool OpenViews(const std::vector<std::string>& paths, const OpenOptions& options
       Status s = AddSnapshotViews(device, stem, attr, how, namer, ctx);
       if (!s.ok()) {
         PrintError(path, s.Annotate("cannot open snapshot"));
-        return false;
+        return kExitFailure;
       }
     }
   }
-  return true;
+  return kExitOk;
 }
 
 // IMGFS_FUSE_LOOP=single|multi[:N] overrides the request loop; it exists
@@ -283,6 +285,14 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
   options.follow_backing = !args.Has("no-backing");
   options.confine_backing = args.Has("confine-backing");
   ApplyHostIoEnvironment(&options);
+  if (Status keys = ApplyKeyOptions(args, &options); !keys.ok()) {
+    PrintError(keys.message());
+    return kExitFailure;
+  }
+  if (!options.detached_header.empty() && paths->size() != 1) {
+    PrintError(InvalidArgumentError("--header applies to exactly one image").message());
+    return kExitFailure;
+  }
   auto ctx = std::make_unique<MountContext>();
   ctx->cache = std::make_unique<Cache>(cache_bytes);
   if (unsigned threads = PoolThreads(); threads > 0) {
@@ -293,9 +303,10 @@ int Mount(const ParsedArgs& args, uint64_t cache_bytes) {
     how.view = FindVirtualView(*as);
     how.suffix = "." + *as;
   }
-  if (!OpenViews(*paths, options, args.Has("snapshots") && !file_mode, args.Has("partitions"), how,
-                 ctx.get())) {
-    return kExitFailure;
+  if (int rc = OpenViews(*paths, &options, args.Has("snapshots") && !file_mode,
+                         args.Has("partitions"), how, ctx.get());
+      rc != kExitOk) {
+    return rc;
   }
   ctx->root_is_file = file_mode;
   ctx->root_attr = AttrFromStat(mst);

@@ -42,6 +42,11 @@ constexpr const char* kServeHelp =
     "  --partition N          serve partition N (MBR, GPT or Apple map)\n"
     "  --cache-size SIZE      cache of metadata and decompressed data (K/M/G\n"
     "                         suffixes; default 64M)\n"
+    "  --passphrase-file FILE passphrase or key of an encrypted image: the file's\n"
+    "                         bytes exactly (--key-file is the same); the file is\n"
+    "                         read by the plugin, the passphrase never appears\n"
+    "                         on nbdkit's command line\n"
+    "  --header FILE          a detached LUKS header for IMAGE\n"
     "TLS (nbdkit's options, see nbdkit-tls(1)):\n"
     "  --tls off|on|require   offer TLS (on) or insist on it (require)\n"
     "  --tls-certificates DIR x509 certificates (ca-cert.pem, server-cert.pem, ...)\n"
@@ -66,7 +71,7 @@ constexpr OptionSpec kSpecs[] = {
     {"tls-certificates", 0, true}, {"tls-psk", 0, true},
     {"tls-verify-peer", 0, false}, {"run", 0, true},
     {"verbose", 'v', false},       {"dry-run", 0, false},
-    {"help", 'h', false},
+    {"help", 'h', false},          IMGFS_CLI_KEY_OPTION_SPECS,
 };
 
 constexpr const char* kPluginFile = "nbdkit-imgfs-plugin.so";
@@ -144,7 +149,8 @@ std::vector<std::string> NbdkitCommand(const ParsedArgs& parsed, std::string* er
   cmd.push_back(FindPlugin());
   // The plugin's parameters: the image first, as file=, then what was asked.
   cmd.push_back("file=" + parsed.positional[0]);
-  for (const char* key : {"format", "snapshot", "partition", "cache-size"}) {
+  for (const char* key :
+       {"format", "snapshot", "partition", "cache-size", "passphrase-file", "key-file", "header"}) {
     if (auto v = parsed.Value(key)) {
       cmd.push_back(std::string(key) + "=" + *v);
     }
