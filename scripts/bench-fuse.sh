@@ -354,53 +354,7 @@ done
 {
   echo "<!-- bench-fuse.sh: $started .. $(date -u +%Y-%m-%dT%H:%M:%SZ), size ${size_mib} MiB, rounds $rounds, runtime ${runtime}s -->"
   echo "<!-- host: $(nproc) cpus, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r); imgfs: ${imgfs_env} ${imgfs_bin:-none} ${imgfs_args}; base: ${base_env} ${base_bin:-none} ${base_args}; $(qemu-img --version | head -1); $(fio --version) -->"
-  python3 - "$results" "$tools" "$variants" <<'EOF'
-import statistics, sys
-from collections import defaultdict
-path, tools, variants = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-vals = defaultdict(list)
-for line in open(path):
-    rnd, v, tool, metric, value = line.rstrip("\n").split("\t")
-    if value != "na":
-        vals[(v, tool, metric)].append(float(value))
-metrics = [  # key, label, higher is better, format
-    ("seqd", "seq 1M direct, MB/s", True, "{:.0f}"),
-    ("seqb", "seq 1M buffered, MB/s", True, "{:.0f}"),
-    ("rand1", "rand 4k direct, IOPS, 1 reader", True, "{:.0f}"),
-    ("rand2", "rand 4k direct, IOPS, 2 readers", True, "{:.0f}"),
-    ("cpu_seq", "server CPU s per seq pass", False, "{:.2f}"),
-    ("cpu_rand", "server CPU us per rand read", False, "{:.0f}"),
-    ("disk_rand", "disk KiB fetched per rand read", False, "{:.1f}"),
-    ("rss", "server peak RSS, MiB", False, "{:.0f}"),
-]
-anchors = [t for t in tools if t not in ("imgfs", "base", "disk")]
-print("| image | metric | " + " | ".join(tools) + " | imgfs vs best anchor |")
-print("|---|---|" + "---:|" * len(tools) + "---:|")
-for v in variants:
-    for key, label, higher, fmt in metrics:
-        med = {}
-        for t in tools:
-            xs = vals.get((v, t, key))
-            if xs:
-                med[t] = max(xs) if key == "rss" else statistics.median(xs)
-        if not med:
-            continue
-        cells = [fmt.format(med[t]) if t in med else "n/a" for t in tools]
-        ratio = "n/a"
-        have = [med[a] for a in anchors if a in med]
-        if "imgfs" in med and have:
-            best = max(have) if higher else min(have)
-            r = (med["imgfs"] / best if higher else best / med["imgfs"]) if best and med["imgfs"] else float("nan")
-            ratio = f"{r:.2f}x"
-        name = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd", "raw": "raw",
-                "vmdk": "vmdk monolithicSparse", "vmdks": "vmdk streamOptimized",
-                "vpc": "vpc dynamic", "vhdx": "vhdx dynamic", "vdi": "vdi dynamic"}.get(v, v)
-        print(f"| {name} | {label} | " + " | ".join(cells) + f" | {ratio} |")
-loads = [x for (v, t, k), xs in vals.items() if k == "load" for x in xs]
-if loads:
-    print(f"\nLoad average (1 min) at the start of each measurement: median {statistics.median(loads):.1f}, "
-          f"min {min(loads):.1f}, max {max(loads):.1f} on {__import__('os').cpu_count()} CPUs.")
-EOF
+  python3 "$here/scripts/bench-report.py" fuse "$results" "$tools" "$variants"
   echo
   echo "Raw samples: $results"
 }

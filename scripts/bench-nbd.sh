@@ -209,43 +209,7 @@ done
 {
   echo "<!-- bench-nbd.sh: $started .. $(date -u +%Y-%m-%dT%H:%M:%SZ), size ${size_mib} MiB, rounds $rounds, runtime ${runtime}s -->"
   echo "<!-- host: $(nproc) cpus, kernel $(uname -r); $(nbdkit --version); plugin ${plugin} ${imgfs_env}; $(qemu-nbd --version | head -1); $(fio --version); qcow2dec filter: $have_qcow2dec -->"
-  python3 - "$results" "$servers" "$variants" <<'EOF'
-import statistics, sys
-from collections import defaultdict
-path, servers, variants = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
-vals = defaultdict(list)
-for line in open(path):
-    rnd, v, server, metric, value = line.rstrip("\n").split("\t")
-    if value != "na":
-        vals[(v, server, metric)].append(float(value))
-metrics = [
-    ("seq1", "seq 1M (nbdcopy), MB/s, 1 conn", True, "{:.0f}"),
-    ("seq4", "seq 1M (nbdcopy), MB/s, 4 conn", True, "{:.0f}"),
-    ("rand1", "rand 4k (fio nbd), IOPS, 1 conn", True, "{:.0f}"),
-    ("rand4", "rand 4k (fio nbd), IOPS, 4 conn", True, "{:.0f}"),
-    ("cpu_seq", "server CPU s per seq pass (1 conn)", False, "{:.2f}"),
-]
-anchors = [s for s in servers if s != "imgfs"]
-print("| image | metric | " + " | ".join(servers) + " | imgfs vs best anchor |")
-print("|---|---|" + "---:|" * len(servers) + "---:|")
-for v in variants:
-    for key, label, higher, fmt in metrics:
-        med = {s: statistics.median(vals[(v, s, key)]) for s in servers if vals.get((v, s, key))}
-        if not med:
-            continue
-        cells = [fmt.format(med[s]) if s in med else "n/a" for s in servers]
-        ratio = "n/a"
-        have = [med[a] for a in anchors if a in med]
-        if "imgfs" in med and have and med["imgfs"]:
-            best = max(have) if higher else min(have)
-            ratio = f"{(med['imgfs'] / best if higher else best / med['imgfs']):.2f}x"
-        name = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd"}[v]
-        print(f"| {name} | {label} | " + " | ".join(cells) + f" | {ratio} |")
-loads = [x for (v, s, k), xs in vals.items() if k == "load" for x in xs]
-if loads:
-    print(f"\nLoad average (1 min) at the start of each measurement: median {statistics.median(loads):.1f}, "
-          f"min {min(loads):.1f}, max {max(loads):.1f} on {__import__('os').cpu_count()} CPUs.")
-EOF
+  python3 "$here/scripts/bench-report.py" nbd "$results" "$servers" "$variants"
   echo
   echo "Raw samples: $results"
 }
