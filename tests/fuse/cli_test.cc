@@ -259,6 +259,43 @@ TEST_F(CliTest, BadInputsGiveOneLineErrors) {
   EXPECT_EQ(Imgfs({"info", dir_ / "empty.bin"}).exit_code, 0);
 }
 
+// The key options of every command that opens images: the file's bytes are
+// read before the image is opened (a bad file is a one-line error even for
+// an image that needs no key), and a plain image ignores them.
+TEST_F(CliTest, KeyOptionsAreReadUpFrontAndIgnoredByPlainImages) {
+  MakeSparseRaw("plain.raw");
+  const std::string image = dir_ / "plain.raw";
+  const std::string key = dir_ / "key";
+  {
+    std::FILE* f = std::fopen(key.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fputs("secret\n", f);
+    std::fclose(f);
+  }
+  const std::string out = dir_ / "out.raw";
+  const std::vector<std::vector<std::string>> commands = {
+      {"info", image}, {"check", image}, {"map", image}, {"convert", image, out}};
+  for (const std::vector<std::string>& cmd : commands) {
+    for (const char* option : {"--passphrase-file", "--key-file"}) {
+      std::vector<std::string> args = cmd;
+      args.insert(args.begin() + 1, {option, key});
+      RunResult ok = Imgfs(args);
+      EXPECT_EQ(ok.exit_code, 0) << cmd[0] << " " << option << ": " << ok.err;
+      args[2] = dir_ / "no-such-key";
+      RunResult missing = Imgfs(args);
+      EXPECT_NE(missing.exit_code, 0) << cmd[0];
+      EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+      EXPECT_NE(missing.err.find("cannot open key file"), std::string::npos) << missing.err;
+      EXPECT_NE(missing.err.find("no-such-key"), std::string::npos) << missing.err;
+    }
+    RunResult help = Imgfs({cmd[0], "--help"});
+    EXPECT_NE(help.out.find("--passphrase-file FILE"), std::string::npos) << cmd[0];
+  }
+  RunResult empty = Imgfs({"info", "--passphrase-file", "/dev/null", image});
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_NE(empty.err.find("key file /dev/null is empty"), std::string::npos) << empty.err;
+}
+
 TEST_F(CliTest, HelpAndVersion) {
   for (const char* cmd : {"mount", "umount", "info", "convert", "check", "map"}) {
 #ifdef IMGFS_TEST_HAS_NO_FUSE
