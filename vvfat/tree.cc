@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace imgfs::vvfat {
 namespace {
@@ -77,19 +79,23 @@ class Scanner {
     n->btime = st.st_mtim;
   }
 
-  // Birth time where the file system records it (statx), else mtime.
-  static void FillBirthTime(const std::string& path, Node* n) {
-    struct statx sx {};
-    if (::statx(AT_FDCWD, path.c_str(), 0, STATX_BTIME, &sx) == 0 &&
-        (sx.stx_mask & STATX_BTIME) != 0) {
-      n->btime.tv_sec = sx.stx_btime.tv_sec;
-      n->btime.tv_nsec = sx.stx_btime.tv_nsec;
-    }
+  // Times from statx: birth time where the file system records it, else
+  // mtime.
+  static void FillTimes(const struct statx& sx, Node* n) {
+    n->mtime = {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec};
+    n->atime = {sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec};
+    n->btime = (sx.stx_mask & STATX_BTIME) != 0
+                   ? timespec{sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec}
+                   : n->mtime;
   }
 
-  bool IsAncestor(uint32_t dir, const struct stat& st) const {
+  static DirId IdOf(const struct statx& sx) {
+    return {makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino};
+  }
+
+  bool IsAncestor(uint32_t dir, DirId id) const {
     for (uint32_t i = dir;; i = tree_->nodes[i].parent) {
-      if (ids_[i].dev == st.st_dev && ids_[i].ino == st.st_ino) {
+      if (ids_[i].dev == id.dev && ids_[i].ino == id.ino) {
         return true;
       }
       if (i == 0) {
@@ -105,41 +111,64 @@ class Scanner {
            (real == root_real_ || real.starts_with(root_real_ == "/" ? "/" : root_real_ + "/"));
   }
 
+  // One directory: its entries in name order. Entries are looked at
+  // relative to the open directory (no path walk per file) and in inode
+  // order, so that with cold caches the inode table is read in one sweep.
   Status ReadDir(uint32_t dir) {
     const std::string path = tree_->HostPath(dir);
-    std::unique_ptr<DIR, DirCloser> d(::opendir(path.c_str()));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    std::unique_ptr<DIR, DirCloser> d(fd < 0 ? nullptr : ::fdopendir(fd));
     if (!d) {
       Warn("cannot read directory " + path + ": " + std::strerror(errno) + "; shown empty");
+      if (fd >= 0) {
+        ::close(fd);
+      }
       return Status::Ok();
     }
-    std::vector<std::string> names;
+    struct Entry {
+      std::string name;
+      ino_t ino = 0;
+      int error = 0;  // errno of statx; 0 when sx holds the entry's
+      struct statx sx {};
+    };
+    std::vector<Entry> entries;
     while (const struct dirent* e = ::readdir(d.get())) {
       std::string name = e->d_name;
       if (name != "." && name != "..") {
-        names.push_back(std::move(name));
+        entries.push_back({.name = std::move(name), .ino = e->d_ino});
       }
     }
-    d.reset();
-    std::sort(names.begin(), names.end());
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& x, const Entry& y) { return x.ino < y.ino; });
+    for (Entry& e : entries) {
+      constexpr unsigned kMask = STATX_BASIC_STATS | STATX_BTIME;
+      if (::statx(fd, e.name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, kMask, &e.sx) != 0) {
+        e.error = errno;
+      }
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& x, const Entry& y) { return x.name < y.name; });
     const auto first = static_cast<uint32_t>(tree_->nodes.size());
-    for (std::string& name : names) {
-      std::string child_path = path + "/" + name;
-      IMGFS_RETURN_IF_ERROR(AddEntry(dir, child_path, std::move(name)));
+    for (Entry& e : entries) {
+      IMGFS_RETURN_IF_ERROR(AddEntry(dir, fd, path, std::move(e.name), e.error, e.sx));
     }
     tree_->nodes[dir].first_child = first;
     tree_->nodes[dir].child_count = static_cast<uint32_t>(tree_->nodes.size()) - first;
     return Status::Ok();
   }
 
-  Status AddEntry(uint32_t dir, const std::string& path, std::string name) {
-    struct stat lst {};
-    if (::lstat(path.c_str(), &lst) != 0) {
-      Warn("cannot stat " + path + ": " + std::strerror(errno) + "; skipped");
+  // `lsx` is the entry's own statx (not following a link), or `error`.
+  Status AddEntry(uint32_t dir, int dir_fd, const std::string& dir_path, std::string name,
+                  int error, const struct statx& lsx) {
+    const std::string path = dir_path + "/" + name;
+    if (error != 0) {
+      Warn("cannot stat " + path + ": " + std::strerror(error) + "; skipped");
       return Status::Ok();
     }
-    struct stat st = lst;
-    if (S_ISLNK(lst.st_mode)) {
-      if (::stat(path.c_str(), &st) != 0) {
+    struct statx sx = lsx;
+    if (S_ISLNK(lsx.stx_mode)) {
+      if (::statx(dir_fd, name.c_str(), AT_NO_AUTOMOUNT, STATX_BASIC_STATS | STATX_BTIME, &sx) !=
+          0) {
         Warn("cannot follow symbolic link " + path + ": " + std::strerror(errno) + "; skipped");
         return Status::Ok();
       }
@@ -152,29 +181,28 @@ class Scanner {
     Node n;
     n.parent = dir;
     n.name = std::move(name);
-    n.read_only = (st.st_mode & S_IWUSR) == 0;
-    FillTimes(st, &n);
-    FillBirthTime(path, &n);
-    if (S_ISDIR(st.st_mode)) {
-      if (IsAncestor(dir, st)) {
+    n.read_only = (sx.stx_mode & S_IWUSR) == 0;
+    FillTimes(sx, &n);
+    if (S_ISDIR(sx.stx_mode)) {
+      if (IsAncestor(dir, IdOf(sx))) {
         Warn("cannot follow " + path + ": it loops back to a directory that contains it; skipped");
         return Status::Ok();
       }
       n.is_dir = true;
       n.read_only = false;  // FAT's read-only bit on a directory means nothing to most guests
       tree_->nodes.push_back(std::move(n));
-      ids_.push_back({st.st_dev, st.st_ino});
+      ids_.push_back(IdOf(sx));
       return Status::Ok();
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(sx.stx_mode)) {
       Warn("cannot show " + path + ": not a regular file or directory; skipped");
       return Status::Ok();
     }
-    if (::access(path.c_str(), R_OK) != 0) {
+    if (::faccessat(dir_fd, n.name.c_str(), R_OK, 0) != 0) {
       Warn("cannot read " + path + ": " + std::strerror(errno) + "; skipped");
       return Status::Ok();
     }
-    const auto size = static_cast<uint64_t>(st.st_size);
+    const uint64_t size = sx.stx_size;
     if (size > kMaxFileBytes) {
       if (!options_.skip_large) {
         return UnsupportedError("vvfat: " + path + " is larger than FAT's 4 GiB - 1 file limit (" +
