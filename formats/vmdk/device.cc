@@ -365,7 +365,11 @@ namespace {
 // bytes (up to 2048).
 Status LoadSeSparseExtent(Extent* e, std::span<const std::byte> head) {
   const std::string name = "vmdk: extent '" + e->line.filename + "'";
-  IMGFS_ASSIGN_OR_RETURN(const SeSparseHeader h, DecodeSeSparseHeader(head));
+  auto decoded = DecodeSeSparseHeader(head);
+  if (!decoded.ok()) {
+    return decoded.status().Annotate(name);
+  }
+  const SeSparseHeader& h = *decoded;
   const uint64_t volatile_at = h.volatile_sector * kSectorBytes;
   if (!RangeWithin(volatile_at, kSeSparseHeaderBytes, e->file_bytes)) {
     return CorruptError(name + ": seSparse volatile header at " + Hex(volatile_at) +
