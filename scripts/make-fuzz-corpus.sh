@@ -216,6 +216,14 @@ open(sys.argv[1], 'wb').write(b)
 PY
 printf '# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 8 ZERO\nRDONLY 16 ZERO\nNOACCESS 1 ZERO\n' >"$vm/zero-extents.vmdk"
 printf '# Disk DescriptorFile\nversion=1\ncreateType="twoGbMaxExtentSparse"\nRW 4192256 SPARSE "x-s001.vmdk"\nRW 8 FLAT "x-f001.vmdk" 8\n' >"$vm/named-extents.vmdk"
+# seSparse extents (ESXi snapshots, opened alone), from the test builder
+# (IMGFS_SESPARSE_SEEDS: the make_sesparse_seeds program of a build tree).
+sesparse_seeds=${IMGFS_SESPARSE_SEEDS:-$root/build/tests/formats/make_sesparse_seeds}
+if [[ -x $sesparse_seeds ]]; then
+  "$sesparse_seeds" "$vm"
+else
+  echo "make-fuzz-corpus: $sesparse_seeds not built; seSparse seeds skipped" >&2
+fi
 
 # Probe corpus: a few magics at the offsets probing looks at, plus two of the
 # small qcow2 seeds.

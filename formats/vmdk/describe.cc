@@ -10,6 +10,7 @@
 #include "core/util/hex.h"
 #include "core/util/sector.h"
 #include "core/util/utf8.h"
+#include "formats/vmdk/sesparse.h"
 
 namespace imgfs::vmdk {
 namespace {
@@ -89,6 +90,64 @@ Status CheckSparse(const Extent& e, CheckReport* report) {
   return Status::Ok();
 }
 
+// Walks one seSparse extent's grain tables: directory entries that name no
+// table, entries of invalid types and grains past the end of the file.
+Status CheckSeSparse(const Extent& e, CheckReport* report) {
+  const SparseHeader& h = e.header;
+  const std::string name = "extent '" + Utf8Safe(e.line.filename) + "'";
+  uint64_t bad = 0;  // findings reported, capped at 16
+  auto error = [&](const std::string& what) {
+    if (bad++ < 16) {
+      report->errors.push_back(name + ": " + what);
+    }
+  };
+  std::vector<uint64_t> tables;
+  for (const uint64_t entry : e.se_gd) {
+    auto gt = DecodeSeSparseGde(entry);
+    if (!gt.ok()) {
+      error(gt.status().message());
+    } else if (*gt) {
+      tables.push_back(**gt);
+    }
+  }
+  // Each table once, as for CheckSparse (a shared table is not an error
+  // here: nothing says ESXi never shares one).
+  std::sort(tables.begin(), tables.end());
+  tables.erase(std::unique(tables.begin(), tables.end()), tables.end());
+  uint64_t grains = 0;
+  for (const uint64_t table : tables) {
+    const uint64_t at = (h.gts_sector + table * kSeSparseGtSectors) * kSectorBytes;
+    auto gt = ReadTable<uint64_t>(
+        *e.file, at, h.gtes_per_gt,
+        TableSpec{"vmdk", "seSparse grain table", ByteOrder::kLittle, kSeSparseGtesPerGt * 8});
+    if (!gt.ok()) {
+      error(gt.status().message());
+      continue;
+    }
+    for (size_t j = 0; j < gt->size(); ++j) {
+      auto g = DecodeSeSparseGte((*gt)[j]);
+      if (!g.ok()) {
+        error("grain table " + std::to_string(table) + ": " + g.status().message());
+        continue;
+      }
+      if (g->kind != SeGrainKind::kAllocated) {
+        continue;
+      }
+      ++grains;
+      const auto rel = CheckedMul(g->cluster, h.grain_bytes());
+      const auto host = rel ? CheckedAdd(h.grains_sector * kSectorBytes, *rel) : std::nullopt;
+      if (!host || !RangeWithin(*host, h.grain_bytes(), e.file_bytes)) {
+        error("grain table " + std::to_string(table) + " entry " + std::to_string(j) +
+              " names cluster " + std::to_string(g->cluster) + ", past the end of the file (size " +
+              Hex(e.file_bytes) + ")");
+      }
+    }
+  }
+  report->checked.push_back(name + ": " + std::to_string(tables.size()) +
+                            " seSparse grain tables, " + std::to_string(grains) + " grains");
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string CidMismatch(const Image& image) {
@@ -151,7 +210,8 @@ Result<CheckReport> CheckImage(const Image& image) {
   }
   for (const Extent& e : image.extents) {
     if (e.sparse()) {
-      IMGFS_RETURN_IF_ERROR(CheckSparse(e, &report));
+      IMGFS_RETURN_IF_ERROR(e.header.sesparse ? CheckSeSparse(e, &report)
+                                              : CheckSparse(e, &report));
     }
   }
   return report;

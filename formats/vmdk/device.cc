@@ -17,6 +17,7 @@
 #include "core/util/hex.h"
 #include "core/util/sector.h"
 #include "formats/vmdk/describe.h"
+#include "formats/vmdk/sesparse.h"
 
 namespace imgfs::vmdk {
 namespace {
@@ -31,6 +32,28 @@ uint64_t MaxStoredGrainBytes(uint64_t grain_bytes) { return grain_bytes + grain_
 
 TableSpec GrainTableSpec(const char* what) {
   return TableSpec{"vmdk", what, ByteOrder::kLittle, uint64_t{kMaxGtesPerGt} * 4};
+}
+
+TableSpec SeSparseTableSpec(const char* what, uint64_t max_entries) {
+  return TableSpec{"vmdk", what, ByteOrder::kLittle, max_entries * 8};
+}
+
+// Where a guest offset falls in a sparse extent: its grain, the offset in
+// that grain, its grain directory slot, and how many bytes from it (at
+// most max_length) stay in that slot's table.
+struct GrainSpot {
+  uint64_t grain;
+  uint64_t in_grain;
+  uint64_t gd_index;
+  uint64_t limit;
+};
+GrainSpot Locate(const Extent& e, uint64_t offset, uint64_t max_length) {
+  const uint64_t rel = offset - e.first_byte;
+  const uint64_t grain_bytes = e.header.grain_bytes();
+  const uint64_t grain = rel / grain_bytes;
+  const uint64_t gd_index = grain / e.header.gtes_per_gt;
+  const uint64_t table_end = (gd_index + 1) * e.header.gtes_per_gt * grain_bytes;
+  return GrainSpot{grain, rel % grain_bytes, gd_index, std::min(max_length, table_end - rel)};
 }
 
 class Device final : public BlockMapDevice, private ChunkSource {
@@ -62,6 +85,8 @@ class Device final : public BlockMapDevice, private ChunkSource {
   size_t FindExtent(uint64_t offset) const;
   Result<Mapping> MapSparse(size_t index, uint64_t offset, uint64_t max_length) const;
   Result<std::shared_ptr<const Table<uint32_t>>> GrainTable(size_t index, uint64_t gd_index) const;
+  Result<Mapping> MapSeSparse(size_t index, uint64_t offset, uint64_t max_length) const;
+  Result<Mapping> SeSparseGrain(const Extent& e, uint64_t entry, uint64_t grain) const;
   ChunkInfo Chunk(const Mapping& m) const;
   // ChunkSource:
   Status Decode(const ChunkInfo& chunk, std::span<std::byte> out) const override;
@@ -103,7 +128,8 @@ Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
     return Mapping{.kind = MapKind::kZero, .length = length};
   }
   if (e.sparse()) {
-    return MapSparse(index, offset, length);
+    return e.header.sesparse ? MapSeSparse(index, offset, length)
+                             : MapSparse(index, offset, length);
   }
   return Mapping{.kind = MapKind::kHost,
                  .length = length,
@@ -130,13 +156,8 @@ Result<std::shared_ptr<const Table<uint32_t>>> Device::GrainTable(size_t index,
 Result<Mapping> Device::MapSparse(size_t index, uint64_t offset, uint64_t max_length) const {
   const Extent& e = image_->extents[index];
   const SparseHeader& h = e.header;
-  const uint64_t rel = offset - e.first_byte;
   const uint64_t grain_bytes = h.grain_bytes();
-  const uint64_t grain = rel / grain_bytes;
-  const uint64_t in_grain = rel % grain_bytes;
-  const uint64_t gd_index = grain / h.gtes_per_gt;
-  const uint64_t table_end = (gd_index + 1) * h.gtes_per_gt * grain_bytes;  // extent-relative
-  const uint64_t limit = std::min(max_length, table_end - rel);
+  const auto [grain, in_grain, gd_index, limit] = Locate(e, offset, max_length);
   if (gd_index >= e.gd.size() || e.gd[gd_index] == 0) {
     return Mapping{.kind = MapKind::kUnallocated, .length = limit};
   }
@@ -174,6 +195,80 @@ Result<Mapping> Device::MapSparse(size_t index, uint64_t offset, uint64_t max_le
     if (!same) {
       break;
     }
+    m.length = std::min(limit, m.length + grain_bytes);
+  }
+  return m;
+}
+
+// One grain of a seSparse extent, from its table entry: its kind and, when
+// allocated, where it is stored (length and offsets for the whole grain).
+Result<Mapping> Device::SeSparseGrain(const Extent& e, uint64_t entry, uint64_t grain) const {
+  auto g = DecodeSeSparseGte(entry);
+  if (!g.ok()) {
+    return g.status().Annotate("vmdk: extent '" + e.line.filename + "' grain " +
+                               std::to_string(grain));
+  }
+  const uint64_t grain_bytes = e.header.grain_bytes();
+  switch (g->kind) {
+    case SeGrainKind::kUnallocated:
+      return Mapping{.kind = MapKind::kUnallocated, .length = grain_bytes};
+    case SeGrainKind::kUnmapped:  // as QEMU reads it: zeros, not the parent's data
+    case SeGrainKind::kZero:
+      return Mapping{.kind = MapKind::kZero, .length = grain_bytes};
+    case SeGrainKind::kAllocated:
+      break;
+  }
+  const auto rel = CheckedMul(g->cluster, grain_bytes);
+  const auto at = rel ? CheckedAdd(e.header.grains_sector * kSectorBytes, *rel) : std::nullopt;
+  if (!at || *at >= e.file_bytes) {
+    return CorruptError("vmdk: extent '" + e.line.filename + "' grain " + std::to_string(grain) +
+                        " is stored as cluster " + std::to_string(g->cluster) +
+                        ", past the end of the file (size " + Hex(e.file_bytes) + ")");
+  }
+  return Mapping{
+      .kind = MapKind::kHost, .length = grain_bytes, .file = e.file.get(), .host_offset = *at};
+}
+
+// As MapSparse, over 64-bit entries: one grain table's worth at most; a
+// damaged directory or table entry fails the read that meets it.
+Result<Mapping> Device::MapSeSparse(size_t index, uint64_t offset, uint64_t max_length) const {
+  const Extent& e = image_->extents[index];
+  const SparseHeader& h = e.header;
+  const uint64_t grain_bytes = h.grain_bytes();
+  const auto [grain, in_grain, gd_index, limit] = Locate(e, offset, max_length);
+  if (gd_index >= e.se_gd.size()) {
+    return Mapping{.kind = MapKind::kUnallocated, .length = limit};
+  }
+  auto gt_index = DecodeSeSparseGde(e.se_gd[gd_index]);
+  if (!gt_index.ok()) {
+    return gt_index.status().Annotate("vmdk: extent '" + e.line.filename + "'");
+  }
+  if (!*gt_index) {
+    return Mapping{.kind = MapKind::kUnallocated, .length = limit};
+  }
+  // gts_sector < 2^54 and the index < 2^32: no overflow.
+  const uint64_t gt_at =
+      h.gts_sector * kSectorBytes + **gt_index * kSeSparseGtSectors * kSectorBytes;
+  auto table = LoadTable<uint64_t>(
+      *e.file, *image_->cache,
+      CacheKey{cache_id_, CacheKind::kMapTable, (uint64_t{index} << 40) | **gt_index}, gt_at,
+      h.gtes_per_gt, SeSparseTableSpec("seSparse grain table", kSeSparseGtesPerGt));
+  if (!table.ok()) {
+    return table.status().Annotate("vmdk: extent '" + e.line.filename + "'");
+  }
+  const std::vector<uint64_t>& gt = (*table)->words;
+  size_t slot = static_cast<size_t>(grain % h.gtes_per_gt);
+  IMGFS_ASSIGN_OR_RETURN(Mapping m, SeSparseGrain(e, gt[slot], grain));
+  m.length = std::min(limit, grain_bytes - in_grain);
+  m.host_offset += m.kind == MapKind::kHost ? in_grain : 0;
+  uint64_t next_host = m.kind == MapKind::kHost ? m.host_offset - in_grain + grain_bytes : 0;
+  while (m.length < limit && ++slot < gt.size()) {
+    auto next = SeSparseGrain(e, gt[slot], grain + (slot - grain % h.gtes_per_gt));
+    if (!next.ok() || next->kind != m.kind ||
+        (m.kind == MapKind::kHost && next->host_offset != next_host)) {
+      break;  // a bad entry is reported by the Map call that starts at it
+    }
+    next_host += grain_bytes;
     m.length = std::min(limit, m.length + grain_bytes);
   }
   return m;
@@ -264,15 +359,60 @@ uint64_t Image::size_bytes() const {
   return extents.empty() ? 0 : extents.back().first_byte + extents.back().bytes;
 }
 
+namespace {
+
+// The seSparse part of LoadSparseExtent: `head` holds the file's first
+// bytes (up to 2048).
+Status LoadSeSparseExtent(Extent* e, std::span<const std::byte> head) {
+  const std::string name = "vmdk: extent '" + e->line.filename + "'";
+  auto decoded = DecodeSeSparseHeader(head);
+  if (!decoded.ok()) {
+    return decoded.status().Annotate(name);
+  }
+  const SeSparseHeader& h = *decoded;
+  const uint64_t volatile_at = h.volatile_sector * kSectorBytes;
+  if (!RangeWithin(volatile_at, kSeSparseHeaderBytes, e->file_bytes)) {
+    return CorruptError(name + ": seSparse volatile header at " + Hex(volatile_at) +
+                        " lies past the end of the file (size " + Hex(e->file_bytes) + ")");
+  }
+  std::byte vol[kSeSparseHeaderBytes];
+  IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(volatile_at, vol, "vmdk: seSparse volatile header"));
+  if (Status s = CheckSeSparseVolatileHeader(vol); !s.ok()) {
+    return s.Annotate(name);
+  }
+  e->header = AsSparseHeader(h);
+  const uint64_t entries = std::min<uint64_t>(
+      h.gd_entries_needed(), DivRoundUp(e->bytes / kSectorBytes, e->header.gt_coverage_sectors()));
+  if (entries == 0) {
+    return Status::Ok();
+  }
+  auto gd = ReadTable<uint64_t>(*e->file, h.gd_sector * kSectorBytes, entries,
+                                SeSparseTableSpec("seSparse grain directory", kMaxGdEntries));
+  if (!gd.ok()) {
+    return gd.status().Annotate(name);
+  }
+  e->se_gd = std::move(*gd);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status LoadSparseExtent(Extent* e) {
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e->file->Size());
+  e->file_bytes = file_size;
   std::byte head[kCowdHeaderBytes] = {};
+  const auto head_bytes = static_cast<size_t>(std::min<uint64_t>(file_size, kCowdHeaderBytes));
+  IMGFS_RETURN_IF_ERROR(
+      e->file->ReadExactAt(0, std::span(head, head_bytes), "vmdk: sparse header"));
+  // A SESPARSE line's file is read as seSparse whatever it starts with, so
+  // a damaged magic is reported as such; other lines go by the magic.
+  if (e->line.type == ExtentType::kSeSparse || IsSeSparseMagic(std::span(head, head_bytes))) {
+    return LoadSeSparseExtent(e, std::span(head, head_bytes));
+  }
   if (file_size < kSparseHeaderBytes) {
     return CorruptError("vmdk: extent '" + e->line.filename + "' of " + std::to_string(file_size) +
                         " bytes is shorter than a sparse header");
   }
-  IMGFS_RETURN_IF_ERROR(e->file->ReadExactAt(
-      0, std::span(head, std::min<uint64_t>(file_size, kCowdHeaderBytes)), "vmdk: sparse header"));
   if (LoadLE32(head) == kCowdMagic) {
     if (file_size < kCowdHeaderBytes) {
       return CorruptError("vmdk: extent '" + e->line.filename + "' is shorter than a COWD header");

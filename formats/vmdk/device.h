@@ -27,13 +27,17 @@ struct Extent {
   std::shared_ptr<const File> file;  // null for ZERO
   uint64_t flat_offset_bytes = 0;    // FLAT, VMFS
   // SPARSE (KDMV): the header in use (the footer's when the grain
-  // directory is at the end) and the grain directory.
+  // directory is at the end) and the grain directory. A seSparse file
+  // (header.sesparse) keeps its raw 64-bit directory entries in se_gd.
   SparseHeader header;
   std::vector<uint32_t> gd;
-  // Mapped through a grain directory (SPARSE or VMFSSPARSE, opened).
+  std::vector<uint64_t> se_gd;
+  uint64_t file_bytes = 0;  // sparse extents: the file's size when opened
+  // Mapped through a grain directory (SPARSE, VMFSSPARSE or SESPARSE, opened).
   bool sparse() const {
     return file != nullptr &&
-           (line.type == ExtentType::kSparse || line.type == ExtentType::kVmfsSparse);
+           (line.type == ExtentType::kSparse || line.type == ExtentType::kVmfsSparse ||
+            line.type == ExtentType::kSeSparse);
   }
 };
 
@@ -53,9 +57,10 @@ struct Image {
   uint64_t size_bytes() const;
 };
 
-// Loads a SPARSE extent's header (the footer's for "GD at end"), and grain
-// directory into `e`. kCorrupt for a header or directory past the end of
-// the file, kUnsupported over the caps.
+// Loads a sparse extent's header (KDMV, the footer's for "GD at end"; COWD;
+// or seSparse, by the file's magic) and grain directory into `e`. kCorrupt
+// for a header or directory past the end of the file, kUnsupported over
+// the caps or for a seSparse journal that must be replayed.
 Status LoadSparseExtent(Extent* e);
 
 // The disk. Read-only; thread-safe for reads.

@@ -14,6 +14,7 @@
 #include "formats/vmdk/descriptor.h"
 #include "formats/vmdk/device.h"
 #include "formats/vmdk/header.h"
+#include "formats/vmdk/sesparse.h"
 
 namespace imgfs::vmdk {
 namespace {
@@ -27,10 +28,11 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// KDMV (hosted sparse) or COWD (ESX vmfsSparse) at the start.
+// KDMV (hosted sparse), COWD (ESX vmfsSparse) or seSparse at the start.
 bool IsSparseMagic(std::span<const std::byte> head) {
-  return head.size() >= 4 &&
-         (LoadLE32(head.data()) == kSparseMagic || LoadLE32(head.data()) == kCowdMagic);
+  return (head.size() >= 4 &&
+          (LoadLE32(head.data()) == kSparseMagic || LoadLE32(head.data()) == kCowdMagic)) ||
+         IsSeSparseMagic(head);
 }
 
 int Probe(const ProbeInput& in) {
@@ -74,6 +76,8 @@ Status OpenSparseFile(std::unique_ptr<File> file, const OpenContext& ctx, Image*
   const SparseHeader& h = e.header;
   if (h.cowd) {
     e.line.type = ExtentType::kVmfsSparse;
+  } else if (h.sesparse) {
+    e.line.type = ExtentType::kSeSparse;
   }
   e.line.sectors = h.capacity_sectors;
   e.bytes = h.capacity_sectors * kSectorBytes;
@@ -88,6 +92,7 @@ Status OpenSparseFile(std::unique_ptr<File> file, const OpenContext& ctx, Image*
     image->embedded_descriptor = true;
   } else {
     image->descriptor.create_type = h.cowd           ? "vmfsSparse"
+                                    : h.sesparse     ? "seSparse"
                                     : h.compressed() ? "streamOptimized"
                                                      : "monolithicSparse";
   }
@@ -105,10 +110,6 @@ Status OpenExtents(const OpenContext& ctx, Image* image) {
     e.first_byte = first_byte;
     e.bytes = line.sectors * kSectorBytes;  // ParseDescriptor bounds the sum
     first_byte += e.bytes;
-    if (line.type == ExtentType::kSeSparse) {
-      return UnsupportedError("vmdk: extent type '" + std::string(ExtentTypeName(line.type)) +
-                              "' ('" + line.filename + "') is not supported yet");
-    }
     if (line.type != ExtentType::kZero) {  // access is informational, as for libvmdk
       e.path = ctx.resolve ? ctx.resolve(line.filename) : line.filename;
       if (!ctx.open_aux_file) {
@@ -181,11 +182,10 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   image->cache = ctx.cache;
   image->pool = ctx.options != nullptr ? ctx.options->pool : nullptr;
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file->Size());
-  std::byte magic[4] = {};
-  if (file_size >= sizeof magic) {
-    IMGFS_RETURN_IF_ERROR(file->ReadExactAt(0, magic, "vmdk: magic"));
-  }
-  if (IsSparseMagic(magic)) {
+  std::byte magic[8] = {};
+  const auto magic_bytes = static_cast<size_t>(std::min<uint64_t>(file_size, sizeof magic));
+  IMGFS_RETURN_IF_ERROR(file->ReadExactAt(0, std::span(magic, magic_bytes), "vmdk: magic"));
+  if (IsSparseMagic(std::span(magic, magic_bytes))) {
     IMGFS_RETURN_IF_ERROR(OpenSparseFile(std::move(file), ctx, image.get()));
   } else {
     IMGFS_ASSIGN_OR_RETURN(std::string text, ReadText(*file, 0, file_size, "descriptor file"));
@@ -234,7 +234,9 @@ std::optional<std::string> ExtentOwner(const std::string& path, const ProbeInput
 }  // namespace
 
 FormatDriver Driver() {
-  FormatDriver d{"vmdk", "VMware virtual disk (sparse, flat, split, streamOptimized), read-only",
+  FormatDriver d{"vmdk",
+                 "VMware virtual disk (sparse, flat, split, streamOptimized, ESX COWD and "
+                 "seSparse), read-only",
                  &Probe, &Open};
   d.companion_of = &ExtentOwner;
   return d;

@@ -55,6 +55,12 @@ struct SparseHeader {
   bool unclean_shutdown = false;
   uint16_t compress_algorithm = kCompressNone;
   bool cowd = false;  // decoded from a COWD header
+  // Decoded from a seSparse header (sesparse.h): 64-bit directory and table
+  // entries; grain table i at gts_sector + 64 * i, cluster c at
+  // grains_sector + 8 * c.
+  bool sesparse = false;
+  uint64_t gts_sector = 0;
+  uint64_t grains_sector = 0;
 
   bool compressed() const { return (flags & kFlagCompressed) != 0; }
   bool markers() const { return (flags & kFlagMarkers) != 0; }

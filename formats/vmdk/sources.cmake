@@ -6,4 +6,5 @@ target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/device.cc
   ${CMAKE_CURRENT_LIST_DIR}/driver.cc
   ${CMAKE_CURRENT_LIST_DIR}/header.cc
+  ${CMAKE_CURRENT_LIST_DIR}/sesparse.cc
 )

@@ -9,6 +9,7 @@
 #include "core/cache/cache.h"
 #include "core/util/endian.h"
 #include "formats/open.h"
+#include "tests/formats/vmdk/test_sesparse_builder.h"
 #include "tests/integration/vmdk_test_util.h"
 #include "tests/testing/qemu_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -224,6 +225,64 @@ TEST_F(VmdkBadInput, CorruptCompressedGrains) {
   Put64(&bad, grain * 512, 99999);  // the marker names another grain
   WriteWholeFile(dir_.Join("lba.vmdk"), bad);
   ExpectRefused(dir_, "lba.vmdk", StatusCode::kCorrupt);
+}
+
+// seSparse extents (builder-made, named by a descriptor): broken headers
+// fail the open, broken table entries the reads that meet them.
+TEST_F(VmdkBadInput, BrokenSeSparseExtents) {
+  using vmdk::testing::Put64;
+  vmdk::testing::SeSparseSpec spec;
+  spec.capacity_sectors = 2 * 32768;
+  spec.grains = {{0, std::string(4096, 'a')}, {4096, std::string(4096, 'b')}};
+  spec.zero_grains = {1};
+  vmdk::testing::SeSparseLayout l;
+  const std::string good = vmdk::testing::BuildSeSparse(spec, &l);
+  int n = 0;
+  // Writes the extent with `edit` applied and a descriptor naming it;
+  // returns the descriptor's name.
+  auto make = [&](const std::function<void(std::string*)>& edit) {
+    const std::string name = "se" + std::to_string(++n);
+    std::string bytes = good;
+    edit(&bytes);
+    WriteWholeFile(dir_.Join(name + "-sesparse.vmdk"), bytes);
+    WriteWholeFile(
+        dir_.Join(name + ".vmdk"),
+        vmdk::testing::SeSparseDescriptor(spec.capacity_sectors, name + "-sesparse.vmdk", 1));
+    return name + ".vmdk";
+  };
+  ExpectRefused(dir_, make([](std::string* b) { b->resize(300); }), StatusCode::kCorrupt);
+  ExpectRefused(dir_, make([](std::string* b) { b->resize(700); }), StatusCode::kCorrupt);
+  ExpectRefused(dir_, make([](std::string* b) { Put64(b, 0, 0xcafebabf); }), StatusCode::kCorrupt);
+  ExpectRefused(dir_, make([](std::string* b) { Put64(b, 8, 0x300000001); }),
+                StatusCode::kUnsupported);
+  ExpectRefused(dir_, make([&](std::string* b) { Put64(b, l.volatile_sector * 512, 0); }),
+                StatusCode::kCorrupt);
+  ExpectRefused(dir_, make([&](std::string* b) { Put64(b, l.volatile_sector * 512 + 24, 1); }),
+                StatusCode::kUnsupported);  // the journal must be replayed
+  ExpectRefused(dir_, make([](std::string* b) { Put64(b, 128, uint64_t{1} << 40); }),
+                StatusCode::kCorrupt);  // directory past the end
+  ExpectRefused(dir_, make([](std::string* b) { Put64(b, 16, uint64_t{1} << 60); }),
+                StatusCode::kCorrupt);  // absurd capacity
+  ExpectRefused(dir_, make([](std::string* b) { Put64(b, 16, uint64_t{1} << 53); }),
+                StatusCode::kUnsupported);  // a directory over the cap
+  ExpectRefused(dir_, make([](std::string* b) { Put64(b, 136, 0); }), StatusCode::kCorrupt);
+  // Open, then fail the read: a table past the end, a grain past the end,
+  // an entry of an invalid type.
+  ExpectRefused(dir_, make([&](std::string* b) {
+                  Put64(b, l.gd_sector * 512 + 8, (uint64_t{0x10000000} << 32) | 0xfffffff);
+                }),
+                StatusCode::kCorrupt);
+  const uint64_t gt0 = (l.gts_sector + l.table_of_slot.at(0) * 64) * 512;
+  const std::string past =
+      make([&](std::string* b) { Put64(b, gt0, vmdk::testing::AllocatedGte(uint64_t{1} << 36)); });
+  ExpectRefused(dir_, past, StatusCode::kCorrupt);
+  ExpectRefused(dir_, make([&](std::string* b) { Put64(b, gt0 + 8, uint64_t{7} << 60); }),
+                StatusCode::kCorrupt);
+  // check names the grain past the end, with a non-zero exit.
+  std::string out;
+  EXPECT_NE(testing::RunIn(dir_.path(), testing::ImgfsBinary() + " check " + past + " 2>&1", &out),
+            0);
+  EXPECT_NE(out.find("past the end"), std::string::npos) << out;
 }
 
 }  // namespace
