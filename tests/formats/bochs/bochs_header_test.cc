@@ -4,7 +4,10 @@
 // (bitmaps, holes, out-of-order extents, damaged catalogs and bitmaps).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -206,6 +209,33 @@ TEST(BochsDevice, V1DiskFieldIsAtItsOwnOffset) {
   ASSERT_OK(h);
   EXPECT_EQ(h->disk_bytes, 0u);
   EXPECT_EQ(h->timestamp, 40u * 1024 + 100);
+}
+
+// Fuzz seeds (tests/fuzz/corpus/bochs/), written on request:
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/formats/bochs_header_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(BochsSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  const std::string sub = std::string(dir) + "/bochs";
+  std::filesystem::create_directories(sub);
+  auto write = [&](const std::string& name, const BochsSpec& spec) {
+    std::ofstream(sub + "/" + name, std::ios::binary) << BuildBochs(spec);
+  };
+  BochsSpec s = Small();
+  s.extent_bytes = 512;
+  s.disk_bytes = 16 * 512;
+  s.sectors = {{1, "a"}, {2, "b"}, {9, "c"}, {15, "d"}};
+  write("v2-e512", s);
+  s.version = 0x00010000;
+  write("v1-e512", s);
+  s = Small();
+  write("v2-e4k", s);
+  s.reverse_order = true;
+  s.version = 0x00010000;
+  write("v1-e4k-reversed", s);
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 // parallel read-ahead through the chunk engine.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -202,6 +205,31 @@ TEST(CloopBadInput, BlockOfTheWrongSizeFailsItsReads) {
   auto report = (*dev)->Check();
   ASSERT_OK(report);
   EXPECT_FALSE(report->clean());
+}
+
+// Fuzz seeds (tests/fuzz/corpus/cloop/), written on request:
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/formats/cloop_header_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(CloopSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  const std::string sub = std::string(dir) + "/cloop";
+  std::filesystem::create_directories(sub);
+  auto write = [&](const std::string& name, CloopSpec spec) {
+    spec.block_bytes = 512;
+    spec.disk = Pattern(4 * 512 - 100, 11);
+    std::ofstream(sub + "/" + name, std::ios::binary) << BuildCloop(spec);
+  };
+  write("v2-first", Small(2, false));
+  write("v2-last", Small(2, true));
+  CloopSpec v4 = Small(4, false);
+  v4.flags = {0, 1, 2, 0};
+  write("v4-first-mixed", v4);
+  v4.header_last = true;
+  v4.flags = {1, 0, 1, 2};
+  write("v4-last-mixed", v4);
 }
 
 }  // namespace
