@@ -92,8 +92,9 @@ struct ToolCase {
   const char* name;
   const char* options;
   size_t input_bytes = 0;  // 0: all of Input(); less keeps slow options quick
-  // extract_compressed_fs 3.14 dies of SIGFPE on 1 MiB blocks and on
-  // -L -2 images; qemu-img and the input are the oracles there.
+  // extract_compressed_fs 3.14 dies of SIGFPE on images of few blocks
+  // (3 and 8 here; 11 and more work); qemu-img and the input are the
+  // oracles there.
   bool extract = true;
 };
 
@@ -132,10 +133,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ToolCase{"Default", ""}, ToolCase{"Block512", "-B 512", 300000},
                       ToolCase{"Block4k", "-B 4096", 600000}, ToolCase{"Block128k", "-B 131072"},
                       ToolCase{"Block1M", "-B 1048576", 0, false}, ToolCase{"Level0", "-L 0"},
-                      ToolCase{"Level1", "-L 1"}, ToolCase{"SevenZip", "-L -1", 500000},
+                      ToolCase{"Level1", "-L 1"}, ToolCase{"SevenZip", "-L -1 -B 16384", 500000},
                       ToolCase{"Best", "-b -B 16384", 500000}, ToolCase{"Memory", "-m"},
                       ToolCase{"ReuseOutput", "-r"}, ToolCase{"TempFile", "-f tmp.bin"},
-                      ToolCase{"BestLevel", "-L -2", 500000, false}, ToolCase{"Threads1", "-t 1"},
+                      ToolCase{"BestLevel", "-L -2 -B 16384", 500000}, ToolCase{"Threads1", "-t 1"},
                       ToolCase{"Stdin", "stdin"}, ToolCase{"SplitHeader", "split-header"}),
     [](const ::testing::TestParamInfo<ToolCase>& p) { return std::string(p.param.name); });
 
