@@ -171,9 +171,9 @@ TEST(CloopOracle, InfoCheckAndMapThroughTheCli) {
   EXPECT_TRUE(back == ref);
 }
 
-// V4.0 and header-last images from the builder: extract_compressed_fs
-// (3.14) reads header-first V2.0 and V4.0 zlib images; the rest are
-// checked against the bytes the builder wrote.
+// V4.0 and header-last images from the builder, which no Debian tool
+// writes: the V2.0 header-first one is also read by qemu-img and
+// extract_compressed_fs; the rest are checked against the builder's bytes.
 TEST(CloopOracle, BuilderV4AndHeaderLastImages) {
   IMGFS_REQUIRE_QEMU();
   IMGFS_REQUIRE_TOOL("extract_compressed_fs");
