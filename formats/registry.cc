@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 
+#include "formats/bochs/driver.h"
+#include "formats/cloop/driver.h"
 #include "formats/dmg/driver.h"
 #include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
@@ -17,8 +19,16 @@ namespace imgfs {
 namespace {
 
 const std::array kFormats = {
-    qcow2::Driver(), dmg::Driver(), dmg::SparseImageDriver(), dmg::SparseBundleDriver(),
-    vmdk::Driver(),  vpc::Driver(), vhdx::Driver(),           vdi::Driver(),
+    qcow2::Driver(),
+    dmg::Driver(),
+    dmg::SparseImageDriver(),
+    dmg::SparseBundleDriver(),
+    vmdk::Driver(),
+    vpc::Driver(),
+    vhdx::Driver(),
+    vdi::Driver(),
+    bochs::Driver(),
+    cloop::Driver(),
     raw::Driver(),
 };
 
@@ -36,8 +46,6 @@ constexpr ForeignMagic kForeign[] = {
     {"qed", 0, "QED\x00", 4},
     {"parallels", 0, "WithoutFreeSpace", 16},
     {"parallels", 0, "WithouFreSpacExt", 16},
-    {"bochs", 0, "Bochs Virtual HD Image", 22},
-    {"cloop", 0, "#!/bin/sh\n#V2.0 Format", 22},
     {"luks", 0, "LUKS\xba\xbe", 6},
     {"luks", 0, "SKUL\xba\xbe", 6},
 };

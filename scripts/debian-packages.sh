@@ -46,6 +46,10 @@ IMGFS_TEST_PACKAGES=(
   debootstrap
   # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
   libvmdk-utils
+  # bochs and cloop images made at test time: bximage (Bochs's image tool)
+  # and cloop-utils' create_compressed_fs / extract_compressed_fs
+  # (tests/integration/{bochs,cloop}_oracle_test.cc, tests/fuse/bochs_cloop_mount_test.cc).
+  bximage cloop-utils
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

@@ -172,6 +172,21 @@ if [[ -x $vhdx_seeds ]]; then
 else
   echo "make-fuzz-corpus: $vhdx_seeds not built; vhdx seeds skipped" >&2
 fi
+# bochs: bximage's own images, empty and holding a few sectors (its
+# smallest disks: 512-byte extents, so the catalog is small); v1 and
+# out-of-order seeds come from bochs_header_test's DISABLED_WriteFuzzSeeds.
+mkdir -p "$out/bochs"
+rm -f "$out/bochs"/bximage-*
+bximage -q -func=create -hd=10M -imgmode=growing "$out/bochs/bximage-empty-10m.img" >/dev/null
+{ printf 'sector0'; head -c 70000 /dev/zero; printf 'later'; } >"$work/bochs.raw"
+truncate -s 1M "$work/bochs.raw"
+bximage -q -func=convert -imgmode=growing "$work/bochs.raw" "$out/bochs/bximage-two-sectors.img" >/dev/null
+# cloop: create_compressed_fs's V2.0 with 512-byte blocks; V4.0 and
+# header-last seeds come from cloop_header_test's DISABLED_WriteFuzzSeeds.
+mkdir -p "$out/cloop"
+{ printf "cloop seed"; head -c 1000 /dev/zero; seq 1 200; } >"$work/cloop.raw"
+truncate -s 8K "$work/cloop.raw"  # it refuses inputs that are not whole blocks
+create_compressed_fs -q -B 512 "$work/cloop.raw" "$out/cloop/ccfs-b512.cloop" >/dev/null 2>&1
 # vmdk: every single-file kind (the fuzzer opens one file, so descriptor
 # seeds name no files or only ZERO extents), small disks, data written
 # unaligned and across grains.

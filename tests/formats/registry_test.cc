@@ -108,6 +108,28 @@ TEST(RegistryProbeTest, VdiSignatureAt64IsVdi) {
   EXPECT_EQ(r->driver->name, "raw");
 }
 
+TEST(RegistryProbeTest, BochsAndCloopSignatures) {
+  FileBytes bochs{std::string("Bochs Virtual HD Image", 22) + std::string(10, '\0') + "Redolog" +
+                  std::string(4096, '\0')};
+  auto r = Probe(bochs);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "bochs");
+  const std::string head = "#!/bin/sh\n#V2.0 Format\n" + std::string(200, '\0');
+  FileBytes cloop{head + std::string(8192, 'x')};
+  r = Probe(cloop);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "cloop");
+  // A V4.0 image with its header last is found by its tail.
+  FileBytes last{std::string(8192, 'x') + "#!/bin/sh\n#V4.0 Format\n" + std::string(113, '\0')};
+  r = Probe(last);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "cloop");
+  cloop.bytes[14] = '9';  // "V2.9": no signature
+  r = Probe(cloop);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
+}
+
 TEST(RegistryProbeTest, VhdxFileIdentifierProbesAsVhdx) {
   FileBytes f{"vhdxfile" + std::string(8184, '\0')};
   auto r = Probe(f);
