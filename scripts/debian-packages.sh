@@ -46,6 +46,9 @@ IMGFS_TEST_PACKAGES=(
   debootstrap
   # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
   libvmdk-utils
+  # Encrypted DMGs: tests/formats/dmg/make_encrcdsa.py wraps them (vfdecrypt,
+  # from dmg2img above, unwraps them).
+  python3-cryptography
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
