@@ -7,6 +7,11 @@
 // tests/formats/dmg/make_encrcdsa.py --iterations 1) reach the decrypted
 // UDIF and raw contents. Inputs asking for more iterations are opened
 // metadata-only: full PBKDF2 counts would only measure SHA-1.
+// Seeds (corpus/dmg_encrypted/): corpus/dmg/adc.dmg (AES-128, 1 iteration,
+// 512-byte blocks), corpus/dmg/lzma.dmg (1000 iterations: metadata only)
+// and 3000 random bytes (AES-256, 2 iterations, a decoy passphrase slot
+// and a public-key slot), each wrapped by make_encrcdsa.py with the
+// passphrase "fuzz".
 #include <cstddef>
 #include <cstdint>
 #include <string>
