@@ -50,6 +50,9 @@ IMGFS_TEST_PACKAGES=(
   # and cloop-utils' create_compressed_fs / extract_compressed_fs
   # (tests/integration/{bochs,cloop}_oracle_test.cc, tests/fuse/bochs_cloop_mount_test.cc).
   bximage cloop-utils
+  # Encrypted DMGs: tests/formats/dmg/make_encrcdsa.py wraps them (vfdecrypt,
+  # from dmg2img above, unwraps them).
+  python3-cryptography
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

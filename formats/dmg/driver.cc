@@ -7,6 +7,7 @@
 
 #include "core/util/endian.h"
 #include "formats/dmg/device.h"
+#include "formats/dmg/encrypted.h"
 #include "formats/dmg/image.h"
 #include "formats/dmg/segments.h"
 #include "formats/dmg/sparsebundle.h"
@@ -16,7 +17,11 @@ namespace imgfs::dmg {
 namespace {
 
 // The koly trailer ends the file: signature, version 4, header size 512.
+// An encrypted image (encrcdsa) starts with its own magic instead.
 int Probe(const ProbeInput& in) {
+  if (IsEncrcdsa(in.head)) {
+    return 100;
+  }
   if (in.tail.size() < kKolyBytes) {
     return 0;
   }
@@ -29,6 +34,11 @@ int Probe(const ProbeInput& in) {
 }
 
 Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const OpenContext& ctx) {
+  std::byte magic[8] = {};
+  IMGFS_ASSIGN_OR_RETURN(const size_t got, file->ReadAt(0, magic));
+  if (IsEncrcdsa(std::span(magic, got))) {
+    return OpenEncrypted(std::move(file), ctx);
+  }
   IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const UdifImage> image,
                          LoadUdif(std::shared_ptr<const File>(std::move(file)), &ctx));
   ThreadPool* pool = ctx.options != nullptr ? ctx.options->pool : nullptr;
@@ -57,7 +67,9 @@ Result<std::unique_ptr<BlockDevice>> OpenBundle(const std::string& path,
 }  // namespace
 
 FormatDriver Driver() {
-  FormatDriver d{"dmg", "Apple UDIF disk image (UDRW/UDRO/UDCO/UDZO/UDBZ/ULFO/ULMO), read-only",
+  FormatDriver d{"dmg",
+                 "Apple UDIF disk image (UDRW/UDRO/UDCO/UDZO/UDBZ/ULFO/ULMO; encrcdsa-encrypted "
+                 "too), read-only",
                  &Probe, &Open};
   d.companion_of = &SegmentOwner;
   d.writer = &Writer();

@@ -17,6 +17,12 @@ target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/driver.cc
 )
 
+# Encrypted images (encrcdsa): PBKDF2, 3DES and AES from Nettle.
+target_sources(imgfs_formats PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/encrypted.cc
+)
+target_link_libraries(imgfs_formats PRIVATE PkgConfig::NETTLE)
+
 # Chunk types mapped onto the codec library (core/codec/, in imgfs_core).
 target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/codec.cc
