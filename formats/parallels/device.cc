@@ -68,6 +68,11 @@ class Device final : public BlockMapDevice {
   void CheckLayer(const Layer& layer, uint64_t cache_id, CheckReport* report,
                   size_t* findings) const;
   nlohmann::json LayerData(const Layer& layer) const;
+  // "parallels: " and, in a bundle, the layer's file name: a single image's
+  // name is already in front of every message the CLI prints.
+  std::string Prefix(const Layer& layer) const {
+    return disk_.bundle ? "parallels: " + layer.name + ": " : "parallels: ";
+  }
 
   const Disk disk_;
   const std::unique_ptr<const ReadAround> read_around_;
@@ -94,8 +99,8 @@ Result<Mapping> Device::Classify(const Layer& layer, uint64_t cluster, uint32_t 
   const Header& h = layer.header;
   const uint64_t host = h.EntryHostOffset(entry);
   if (host >= layer.file_size || host < h.data_offset) {
-    return CorruptError("parallels: " + layer.name + ": BAT entry " + std::to_string(cluster) +
-                        " at " + Hex(kHeaderBytes + cluster * 4) + " points to " + Hex(host) +
+    return CorruptError(Prefix(layer) + "BAT entry " + std::to_string(cluster) + " at " +
+                        Hex(kHeaderBytes + cluster * 4) + " points to " + Hex(host) +
                         (host < h.data_offset
                              ? ", before the data area at " + Hex(h.data_offset)
                              : ", past end of file (size " + Hex(layer.file_size) + ")"));
@@ -249,12 +254,12 @@ void Device::CheckLayer(const Layer& layer, uint64_t cache_id, CheckReport* repo
   const Header& h = layer.header;
   auto error = [&](std::string message) {
     if (++*findings <= kMaxListedFindings) {
-      report->errors.push_back("parallels: " + layer.name + ": " + std::move(message));
+      report->errors.push_back(Prefix(layer) + std::move(message));
     }
   };
   if (h.dirty()) {
-    report->warnings.push_back("parallels: " + layer.name +
-                               ": in-use flag set (the image was not closed cleanly)");
+    report->warnings.push_back(Prefix(layer) +
+                               "in-use flag set (the image was not closed cleanly)");
   }
   for (const std::string& p : layer.extension.problems) {
     report->warnings.push_back(layer.name + ": " + p);
@@ -299,8 +304,7 @@ void Device::CheckLayer(const Layer& layer, uint64_t cache_id, CheckReport* repo
       }
     }
   }
-  report->checked.push_back("parallels: " + layer.name + ": BAT of " +
-                            std::to_string(h.bat_entries) + " entries");
+  report->checked.push_back(Prefix(layer) + "BAT of " + std::to_string(h.bat_entries) + " entries");
 }
 
 Result<CheckReport> Device::Check() const {
