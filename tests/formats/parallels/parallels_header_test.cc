@@ -4,7 +4,10 @@
 // per signature, then one mutation per validation rule.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -244,6 +247,73 @@ TEST(ParallelsDevice, TruncatedImagesAreRefused) {
   s.disk_sectors = 8;
   s.truncate_to = 1000;
   EXPECT_CODE(OpenBytes(BuildHds(s), &cache), kCorrupt);
+}
+
+}  // namespace
+}  // namespace imgfs::parallels
+
+namespace imgfs::parallels {
+namespace {
+
+// Writes the fuzz seeds that qemu-img cannot make (small clusters, the old
+// signature, the in-use flag, a format extension, a damaged BAT) into
+// $IMGFS_FUZZ_CORPUS_DIR/parallels, and descriptors into
+// $IMGFS_FUZZ_CORPUS_DIR/parallels_descriptor. Run by hand:
+//   IMGFS_FUZZ_CORPUS_DIR=tests/fuzz/corpus build/tests/formats/parallels_header_test
+//     --gtest_also_run_disabled_tests --gtest_filter='*WriteFuzzSeeds*'
+TEST(ParallelsSeeds, DISABLED_WriteFuzzSeeds) {
+  const char* dir = std::getenv("IMGFS_FUZZ_CORPUS_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "IMGFS_FUZZ_CORPUS_DIR not set";
+  }
+  const std::string sub = std::string(dir) + "/parallels";
+  const std::string xml_sub = std::string(dir) + "/parallels_descriptor";
+  std::filesystem::create_directories(sub);
+  std::filesystem::create_directories(xml_sub);
+  auto small = [] {
+    HdsSpec s;
+    s.cluster_sectors = 1;
+    s.disk_sectors = 8;
+    s.clusters[0] = Pattern(512, 1);
+    s.clusters[1] = Pattern(300, 2);
+    s.clusters[5] = Pattern(512, 3);
+    return s;
+  };
+  std::vector<std::pair<std::string, HdsSpec>> seeds;
+  seeds.emplace_back("ext-c512", small());
+  HdsSpec s = small();
+  s.cluster_offsets = false;
+  s.data_off_zero = true;
+  s.reverse_storage = true;
+  seeds.emplace_back("old-dataoff0-reversed-c512", s);
+  s = small();
+  s.in_use = kInUseDirty;
+  s.dirty_bitmap_ext = true;
+  seeds.emplace_back("dirty-bitmap-ext-c512", s);
+  s = small();
+  s.raw_bat[3] = 9999;
+  seeds.emplace_back("bat-past-eof-c512", s);
+  s = small();
+  s.cluster_sectors = 3;
+  s.disk_sectors = 20;
+  seeds.emplace_back("odd-cluster-3s", s);
+  for (const auto& [name, spec] : seeds) {
+    std::ofstream(sub + "/" + name + ".hds", std::ios::binary) << BuildHds(spec);
+  }
+  testing::BundleSpec b;
+  b.disk_sectors = 8192;
+  const std::string root = testing::SeededGuid(1);
+  const std::string top = testing::SeededGuid(2);
+  b.storages.push_back({0, 4096, 2048, {{root, "Plain", "a.hds"}, {top, "Compressed", "a2.hds"}}});
+  b.storages.push_back(
+      {4096, 8192, 2048, {{root, "Compressed", "b.hds"}, {top, "Compressed", "b2.hds"}}});
+  b.shots = {{root, "{00000000-0000-0000-0000-000000000000}"}, {top, root}};
+  b.top_guid = top;
+  std::ofstream(xml_sub + "/split-two-snapshots.xml") << testing::BuildDescriptor(b);
+  b.storages.pop_back();
+  b.disk_sectors = 4096;
+  b.top_guid.clear();
+  std::ofstream(xml_sub + "/no-top-guid.xml") << testing::BuildDescriptor(b);
 }
 
 }  // namespace
