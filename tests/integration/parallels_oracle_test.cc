@@ -34,6 +34,7 @@ using parallels::testing::HdsSpec;
 using parallels::testing::Pattern;
 using parallels::testing::SeededGuid;
 using testing::DeviceMatches;
+using testing::ExpectOneLineFailure;
 using testing::ExtentsMatchMap;
 using testing::ImgfsBinary;
 using testing::QemuImgRaw;
@@ -346,19 +347,6 @@ TEST_F(ParallelsBundle, PvmDirectoryOpensItsHdd) {
 }
 
 // ---- Bad input ----
-
-// Runs `imgfs ARGS` and expects a failure with one line on stderr, which
-// it returns.
-std::string ExpectOneLineFailure(const TempDir& dir, const std::string& args) {
-  std::string out;
-  const int rc = RunIn(dir.path(), ImgfsBinary() + " " + args + " 2>err >/dev/null; echo $?", &out);
-  EXPECT_EQ(rc, 0);
-  EXPECT_NE(out, "0\n") << args;
-  const std::string err = ReadWholeFile(dir.Join("err"));
-  EXPECT_FALSE(err.empty()) << args;
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << ": " << err;
-  return err;
-}
 
 TEST(ParallelsBadInput, DamagedImagesFailWithOneLine) {
   IMGFS_REQUIRE_QEMU();
