@@ -175,6 +175,19 @@ Result<std::unique_ptr<BlockDevice>> OpenBundle(const std::string& path, const O
     IMGFS_RETURN_IF_ERROR(AddStorage(abs_dir, d, entry, ctx, &disk));
   }
   disk.bundle_data = SnapshotData(d);
+  // The snapshot list: each Shot's GUID, named by its image in the first
+  // storage ("current" marks the top in format-specific data).
+  for (const Shot& shot : d.shots) {
+    SnapshotInfo info;
+    info.id = shot.guid;
+    for (const ImageEntry& e : d.storages.front().images) {
+      if (e.guid == shot.guid) {
+        info.name = e.file;
+      }
+    }
+    info.virtual_size = disk.size_bytes;
+    disk.snapshots.push_back(std::move(info));
+  }
   return NewDevice(std::move(disk));
 }
 

@@ -242,6 +242,7 @@ ImageInfo Device::Describe() const {
     data["storages"] = storages;
   }
   info.format_specific = nlohmann::json{{"type", "parallels"}, {"data", data}};
+  info.snapshots = disk_.snapshots;
   info.notes.insert(info.notes.end(), disk_.notes.begin(), disk_.notes.end());
   return info;
 }

@@ -49,6 +49,7 @@ struct Disk {
   bool bundle = false;
   // Bundles: what info shows about the descriptor (snapshots, storages).
   nlohmann::json bundle_data;
+  std::vector<SnapshotInfo> snapshots;  // bundles: every Shot, in document order
   std::vector<std::string> notes;
   Cache* cache = nullptr;      // not owned; outlives the device
   ThreadPool* pool = nullptr;  // not owned; null: reads on the caller

@@ -295,6 +295,8 @@ TEST_F(ParallelsBundle, SingleStorageWithSnapshotsShowsTheCurrentState) {
   EXPECT_EQ(shots[2]["guid"], top_);
   EXPECT_EQ(shots[2]["current"], true);
   EXPECT_EQ(shots[1]["in-current-chain"], false);
+  ASSERT_EQ(j["snapshots"].size(), 3u) << out;
+  EXPECT_EQ(j["snapshots"][1]["name"], "side.hds") << out;
   ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " info disk.hdd", &out));
   EXPECT_NE(out.find(top_), std::string::npos) << out;
   ASSERT_TRUE(Sh(dir_.path(), ImgfsBinary() + " convert -O raw disk.hdd d.raw && " + ImgfsBinary() +
