@@ -8,6 +8,7 @@
 #include "formats/bochs/driver.h"
 #include "formats/cloop/driver.h"
 #include "formats/dmg/driver.h"
+#include "formats/parallels/driver.h"
 #include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
 #include "formats/vdi/driver.h"
@@ -27,6 +28,7 @@ const std::array kFormats = {
     vpc::Driver(),
     vhdx::Driver(),
     vdi::Driver(),
+    parallels::Driver(),
     bochs::Driver(),
     cloop::Driver(),
     raw::Driver(),
@@ -44,8 +46,6 @@ struct ForeignMagic {
 constexpr ForeignMagic kForeign[] = {
     {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
     {"qed", 0, "QED\x00", 4},
-    {"parallels", 0, "WithoutFreeSpace", 16},
-    {"parallels", 0, "WithouFreSpacExt", 16},
     {"luks", 0, "LUKS\xba\xbe", 6},
     {"luks", 0, "SKUL\xba\xbe", 6},
 };

@@ -157,6 +157,13 @@ xz -dc "$root/tests/data/vpc-real/nodevhd-dynamic.vhd.xz" >"$work/real.vhd"
 # --gtest_filter='*WriteFuzzSeeds*'), and qemu's own header is here, empty.
 mkdir -p "$out/vdi"
 qemu-img create -q -f vdi "$out/vdi/qemu-empty-4m.vdi" 4M
+# parallels: qemu-img's own image with 4 KiB clusters; the old signature,
+# tiny clusters, extensions and descriptors come from the test builder
+# (parallels_header_test --gtest_also_run_disabled_tests
+# --gtest_filter='*WriteFuzzSeeds*', IMGFS_FUZZ_CORPUS_DIR set).
+mkdir -p "$out/parallels" "$out/parallels_descriptor"
+qemu-img create -q -f parallels -o cluster_size=4k "$out/parallels/qemu-c4k-64k.hds" 64K
+qemu-io -f parallels -c "write -P 0x5a 5000 3000" "$out/parallels/qemu-c4k-64k.hds" >/dev/null
 # vhdx: a qemu-made dynamic image, and the test builder's images for what
 # qemu-img cannot write (IMGFS_VHDX_SEEDS: the make_vhdx_seeds program of a
 # build tree; without it only the qemu seed is made).

@@ -130,6 +130,19 @@ TEST(RegistryProbeTest, BochsAndCloopSignatures) {
   EXPECT_EQ(r->driver->name, "raw");
 }
 
+TEST(RegistryProbeTest, BothParallelsSignaturesAreParallels) {
+  for (const char* magic : {"WithoutFreeSpace", "WithouFreSpacExt"}) {
+    FileBytes f{std::string(magic) + std::string(496, '\0')};
+    auto r = Probe(f);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->driver->name, "parallels");
+    f.bytes[15] = 'x';
+    r = Probe(f);
+    ASSERT_OK(r);
+    EXPECT_EQ(r->driver->name, "raw");
+  }
+}
+
 TEST(RegistryProbeTest, VhdxFileIdentifierProbesAsVhdx) {
   FileBytes f{"vhdxfile" + std::string(8184, '\0')};
   auto r = Probe(f);

@@ -29,11 +29,6 @@ std::string Q(const std::string& s) { return "'" + s + "'"; }
 // No pipefail: `yes | head` ends with SIGPIPE by design.
 RunResult Shell(const std::string& cmd) { return RunCommand({"bash", "-c", cmd}); }
 
-off_t SeekOrErrno(int fd, uint64_t off, int whence) {
-  off_t r = ::lseek(fd, static_cast<off_t>(off), whence);
-  return r < 0 ? -errno : r;
-}
-
 class VdiMountTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -85,25 +80,7 @@ TEST_F(VdiMountTest, RawViewMatchesQemuBytesSizeAndHoles) {
   // SEEK_DATA/SEEK_HOLE land where qemu-img map puts the data runs.
   const auto data = QemuDataRanges({dir_ / "disk.vdi"});
   ASSERT_FALSE(data.empty());
-  const uint64_t size = ref_.size();
-  for (uint64_t off = 0; off < size; off += 262144 + 4093) {
-    off_t want_data = -ENXIO;
-    off_t want_hole = static_cast<off_t>(size);
-    for (auto [s, e] : data) {
-      if (off < e) {
-        want_data = static_cast<off_t>(std::max(off, s));
-        break;
-      }
-    }
-    want_hole = static_cast<off_t>(off);
-    for (auto [s, e] : data) {
-      if (off >= s && off < e) {
-        want_hole = static_cast<off_t>(e);
-      }
-    }
-    EXPECT_EQ(SeekOrErrno(fd, off, SEEK_DATA), want_data) << "SEEK_DATA at " << off;
-    EXPECT_EQ(SeekOrErrno(fd, off, SEEK_HOLE), want_hole) << "SEEK_HOLE at " << off;
-  }
+  ExpectSeeksMatchRanges(fd, ref_.size(), data);
   ::close(fd);
 }
 

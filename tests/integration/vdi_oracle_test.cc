@@ -28,6 +28,7 @@ namespace imgfs {
 namespace {
 
 using testing::DeviceMatches;
+using testing::ExpectOneLineFailure;
 using testing::ExtentsMatchMap;
 using testing::ImgfsBinary;
 using testing::QemuImgRaw;
@@ -441,19 +442,6 @@ TEST(VdiCli, InfoMapCheckAndConvertAgreeWithQemu) {
   ASSERT_TRUE(QemuImgRaw(dir.Join("d.dmg"), "dmg", &dmg));
   EXPECT_EQ(ReadWholeFile(dir.Join("d.raw")), ref);
   EXPECT_EQ(dmg, ref);
-}
-
-// Runs `imgfs ARGS` and expects a failure with one line on stderr, which
-// it returns.
-std::string ExpectOneLineFailure(const TempDir& dir, const std::string& args) {
-  std::string out;
-  const int rc = RunIn(dir.path(), ImgfsBinary() + " " + args + " 2>err >/dev/null; echo $?", &out);
-  EXPECT_EQ(rc, 0);
-  EXPECT_NE(out, "0\n") << args;
-  const std::string err = ReadWholeFile(dir.Join("err"));
-  EXPECT_FALSE(err.empty()) << args;
-  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << ": " << err;
-  return err;
 }
 
 TEST(VdiBadInput, DamagedImagesFailWithOneLine) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "tests/testing/test_env.h"
+
 namespace imgfs::testing {
 
 namespace {
@@ -138,6 +140,17 @@ namespace {
 
 ::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw) {
   return LibyalMountRaw("vmdkmount", "vmdk", image, raw);
+}
+
+std::string ExpectOneLineFailure(const TempDir& dir, const std::string& args) {
+  std::string out;
+  const int rc = RunIn(dir.path(), ImgfsBinary() + " " + args + " 2>err >/dev/null; echo $?", &out);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out, "0\n") << args;
+  const std::string err = ReadWholeFile(dir.Join("err"));
+  EXPECT_FALSE(err.empty()) << args;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << ": " << err;
+  return err;
 }
 
 }  // namespace imgfs::testing

@@ -73,4 +73,8 @@ struct ExtractedFile {
 // (MNT/vmdk<N>). Needs /dev/fuse.
 ::testing::AssertionResult VmdkmountRaw(const std::string& image, std::string* raw);
 
+// Runs `imgfs ARGS` in `dir` and expects a failure (non-zero exit) with
+// exactly one line on stderr, which it returns. Uses `dir`/err.
+std::string ExpectOneLineFailure(const TempDir& dir, const std::string& args);
+
 }  // namespace imgfs::testing
