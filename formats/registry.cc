@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "formats/dmg/driver.h"
+#include "formats/qcow/driver.h"
 #include "formats/qcow2/driver.h"
+#include "formats/qed/driver.h"
 #include "formats/raw/driver.h"
 #include "formats/vdi/driver.h"
 #include "formats/vhdx/driver.h"
@@ -17,8 +19,16 @@ namespace imgfs {
 namespace {
 
 const std::array kFormats = {
-    qcow2::Driver(), dmg::Driver(), dmg::SparseImageDriver(), dmg::SparseBundleDriver(),
-    vmdk::Driver(),  vpc::Driver(), vhdx::Driver(),           vdi::Driver(),
+    qcow2::Driver(),
+    dmg::Driver(),
+    dmg::SparseImageDriver(),
+    dmg::SparseBundleDriver(),
+    vmdk::Driver(),
+    vpc::Driver(),
+    vhdx::Driver(),
+    vdi::Driver(),
+    qcow::Driver(),
+    qed::Driver(),
     raw::Driver(),
 };
 
@@ -32,8 +42,6 @@ struct ForeignMagic {
   size_t length;
 };
 constexpr ForeignMagic kForeign[] = {
-    {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
-    {"qed", 0, "QED\x00", 4},
     {"parallels", 0, "WithoutFreeSpace", 16},
     {"parallels", 0, "WithouFreSpacExt", 16},
     {"bochs", 0, "Bochs Virtual HD Image", 22},
