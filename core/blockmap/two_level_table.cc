@@ -125,7 +125,12 @@ Status TwoLevelTable::Walk(const std::function<void(uint64_t cluster, uint64_t e
     }
     const uint64_t first_cluster = l1_index << layout_.l2_entry_bits;
     for (uint64_t i = 0; i < l2_entries(); i += kPieceEntries) {
-      IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const Table<uint64_t>> piece, L2Piece(*l2_offset, i));
+      Result<std::shared_ptr<const Table<uint64_t>>> loaded = L2Piece(*l2_offset, i);
+      if (!loaded.ok()) {
+        errors->push_back(loaded.status().message());
+        break;
+      }
+      const std::shared_ptr<const Table<uint64_t>>& piece = *loaded;
       if (piece->words.size() > budget) {
         errors->push_back(std::string(layout_.format) + ": L2 tables overlap (at " +
                           Hex(*l2_offset) + "); the walk stops there");

@@ -81,8 +81,9 @@ class TwoLevelTable {
 
   // For Check: calls visit(cluster, entry) for every L2 entry of every L2
   // table the L1 table names, each table once. L1 entries the owner refuses
-  // and L2 tables named twice are added to `errors`; unreadable tables fail
-  // the walk. Work is bounded by the file: every table walked lies in it.
+  // L2 tables named twice and L2 tables that cannot be read (past the end
+  // of the file) are added to `errors`; an unreadable L1 table fails the
+  // walk. Work is bounded by the file: every table walked lies in it.
   Status Walk(const std::function<void(uint64_t cluster, uint64_t entry)>& visit,
               std::vector<std::string>* errors) const;
 
