@@ -11,17 +11,13 @@
 #include <utility>
 #include <vector>
 
-#include "core/blockmap/block_map_device.h"
-#include "core/blockmap/two_level_table.h"
 #include "core/chunk/chunk_engine.h"
 #include "core/codec/codec.h"
 #include "core/util/hex.h"
+#include "formats/common/two_level_device.h"
 
 namespace imgfs::qcow {
 namespace {
-
-// Findings listed one by one by Check(); the rest are counted.
-constexpr size_t kMaxListedFindings = 50;
 
 TwoLevelLayout LayoutOf(const Header& h) {
   TwoLevelLayout l;
@@ -34,36 +30,26 @@ TwoLevelLayout LayoutOf(const Header& h) {
   return l;
 }
 
-class Device final : public BlockMapDevice, TwoLevelEntries, ChunkSource {
+class Device final : public TwoLevelDevice, ChunkSource {
  public:
-  Device(Image image, std::unique_ptr<const ReadAround> read_around, uint64_t cache_id)
-      : BlockMapDevice(Config(image, read_around.get())),
-        image_(std::move(image)),
-        read_around_(std::move(read_around)),
-        cache_id_(cache_id),
-        table_(LayoutOf(image_.header), image_.file.get(), image_.cache, cache_id_, this),
-        engine_(this, ChunkEngine::Options{.cache = image_.cache,
-                                           .pool = image_.pool,
-                                           .cache_id = cache_id_,
-                                           .max_chunk_bytes = image_.header.cluster_bytes()}) {}
-  ~Device() override {
-    engine_.Close();
-    image_.cache->EraseDevice(cache_id_);
-  }
+  Device(const Header& header, TwoLevelImage image)
+      : TwoLevelDevice(std::move(image), LayoutOf(header)),
+        header_(header),
+        engine_(this, ChunkEngine::Options{.cache = this->image().cache,
+                                           .pool = this->image().pool,
+                                           .cache_id = cache_id(),
+                                           .max_chunk_bytes = header.cluster_bytes()}) {}
+  // The engine stops before the base erases the Cache entries.
+  ~Device() override { engine_.Close(); }
 
-  uint64_t Size() const override { return image_.header.disk_bytes(); }
+  uint64_t Size() const override { return header_.disk_bytes(); }
   ImageInfo Describe() const override;
-  const BlockDevice* backing() const override { return image_.backing.get(); }
   Result<CheckReport> Check() const override;
 
  protected:
-  Result<Mapping> Map(uint64_t offset, uint64_t max_length) const override {
-    return table_.Map(offset, max_length);
-  }
   Status ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override;
 
  private:
-  static BlockMapConfig Config(const Image& image, const ReadAround* read_around);
   // TwoLevelEntries
   Result<uint64_t> L2Offset(uint64_t l1_index, uint64_t entry) const override;
   Result<Mapping> Classify(uint64_t cluster, uint64_t entry, uint64_t in_cluster) const override;
@@ -72,23 +58,9 @@ class Device final : public BlockMapDevice, TwoLevelEntries, ChunkSource {
   void ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
                       const std::function<bool(const ChunkInfo&)>& visit) const override;
 
-  const Image image_;
-  const std::unique_ptr<const ReadAround> read_around_;
-  const uint64_t cache_id_;
-  const TwoLevelTable table_;
+  const Header header_;
   ChunkEngine engine_;
 };
-
-BlockMapConfig Device::Config(const Image& image, const ReadAround* read_around) {
-  BlockMapConfig c;
-  c.format = "qcow";
-  c.pool = image.pool;
-  c.read_around = read_around;
-  c.read_around_file = image.file.get();
-  c.extents_window_bits =
-      TwoLevelTable(LayoutOf(image.header), nullptr, nullptr, 0, nullptr).piece_coverage_bits();
-  return c;
-}
 
 Result<uint64_t> Device::L2Offset(uint64_t l1_index, uint64_t entry) const {
   (void)l1_index;
@@ -96,42 +68,42 @@ Result<uint64_t> Device::L2Offset(uint64_t l1_index, uint64_t entry) const {
 }
 
 Result<Mapping> Device::Classify(uint64_t cluster, uint64_t entry, uint64_t in_cluster) const {
-  const Header& h = image_.header;
+  const uint64_t file_size = image().file_size;
   Mapping m;
   if (entry == 0) {
     m.kind = MapKind::kUnallocated;
     return m;
   }
   if (entry & kCompressedFlag) {
-    const CompressedCluster c = DecodeCompressed(entry, h.cluster_bits);
-    if (c.host_offset >= image_.file_size || c.stored_bytes == 0) {
+    const CompressedCluster c = DecodeCompressed(entry, header_.cluster_bits);
+    if (c.host_offset >= file_size || c.stored_bytes == 0) {
       return CorruptError("qcow: cluster " + std::to_string(cluster) + " is compressed at " +
                           Hex(c.host_offset) + " (" + std::to_string(c.stored_bytes) +
-                          " bytes), past end of file (size " + Hex(image_.file_size) + ")");
+                          " bytes), past end of file (size " + Hex(file_size) + ")");
     }
     m.kind = MapKind::kCompressed;
-    m.file = image_.file.get();
+    m.file = image().file.get();
     m.host_offset = c.host_offset;
     m.stored_bytes = c.stored_bytes;
-    m.unit_offset = cluster << h.cluster_bits;
+    m.unit_offset = cluster << header_.cluster_bits;
     m.driver_data = entry;
     return m;
   }
-  if (entry >= image_.file_size) {
+  if (entry >= file_size) {
     return CorruptError("qcow: cluster " + std::to_string(cluster) + " is stored at " + Hex(entry) +
-                        ", past end of file (size " + Hex(image_.file_size) + ")");
+                        ", past end of file (size " + Hex(file_size) + ")");
   }
   m.kind = MapKind::kHost;
-  m.file = image_.file.get();
+  m.file = image().file.get();
   m.host_offset = entry + in_cluster;
   return m;
 }
 
 Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const {
   ChunkPiece piece;
-  piece.chunk.index = m.unit_offset >> image_.header.cluster_bits;
+  piece.chunk.index = m.unit_offset >> header_.cluster_bits;
   piece.chunk.first_byte = m.unit_offset;
-  piece.chunk.decoded_bytes = image_.header.cluster_bytes();
+  piece.chunk.decoded_bytes = header_.cluster_bytes();
   piece.chunk.locator = m.driver_data;
   piece.in_chunk = offset - m.unit_offset;
   piece.dst = dst;
@@ -142,10 +114,10 @@ Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::
 // whole cluster; the stored size may run past the end of the file by the
 // padding of the last stream, which reads as zeros.
 Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
-  const CompressedCluster c = DecodeCompressed(chunk.locator, image_.header.cluster_bits);
+  const CompressedCluster c = DecodeCompressed(chunk.locator, header_.cluster_bits);
   auto in = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(c.stored_bytes));
   std::span<std::byte> in_span(in.get(), static_cast<size_t>(c.stored_bytes));
-  IMGFS_RETURN_IF_ERROR(ReadHostZeroFilled(*image_.file, c.host_offset, in_span));
+  IMGFS_RETURN_IF_ERROR(ReadHostZeroFilled(*image().file, c.host_offset, in_span));
   Status s = codec::Decompress(codec::Codec::kDeflateRaw, in_span, out);
   if (!s.ok()) {
     return s.Annotate("qcow: compressed cluster at " + Hex(c.host_offset));
@@ -155,16 +127,16 @@ Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
 
 void Device::ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
                             const std::function<bool(const ChunkInfo&)>& visit) const {
-  const uint32_t cb = image_.header.cluster_bits;
-  uint64_t pos = (from_bytes + image_.header.cluster_bytes() - 1) >> cb << cb;
+  const uint32_t cb = header_.cluster_bits;
+  uint64_t pos = (from_bytes + header_.cluster_bytes() - 1) >> cb << cb;
   to_bytes = std::min(to_bytes, Size());
   while (pos < to_bytes) {
-    Result<Mapping> m = table_.Map(pos, to_bytes - pos);
+    Result<Mapping> m = table().Map(pos, to_bytes - pos);
     if (!m.ok()) {
       return;  // a hint only: the reader meets the error itself
     }
     if (m->kind == MapKind::kCompressed &&
-        !visit(ChunkInfo{pos >> cb, pos, image_.header.cluster_bytes(), m->driver_data})) {
+        !visit(ChunkInfo{pos >> cb, pos, header_.cluster_bytes(), m->driver_data})) {
       return;
     }
     pos += m->length;
@@ -172,18 +144,9 @@ void Device::ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
 }
 
 ImageInfo Device::Describe() const {
-  const Header& h = image_.header;
-  ImageInfo info;
-  info.format = "qcow";
-  info.filename = image_.file->name();
-  info.virtual_size = Size();
-  auto allocated = image_.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
-  info.cluster_size = h.cluster_bytes();
-  info.backing_filename = image_.backing_name;
-  info.full_backing_filename = image_.full_backing_name;
-  if (h.size_bytes != h.disk_bytes()) {
-    info.notes.push_back("qcow: size " + std::to_string(h.size_bytes) +
+  ImageInfo info = BaseInfo(header_.cluster_bytes());
+  if (header_.size_bytes != header_.disk_bytes()) {
+    info.notes.push_back("qcow: size " + std::to_string(header_.size_bytes) +
                          " is not a whole number of sectors; the partial sector is not shown, "
                          "as in qemu");
   }
@@ -194,14 +157,13 @@ ImageInfo Device::Describe() const {
 // every L2 table and cluster inside the file, no table named twice and no
 // host cluster used twice.
 Result<CheckReport> Device::Check() const {
-  const Header& h = image_.header;
   CheckReport report;
   std::vector<std::string> errors;
   std::unordered_map<uint64_t, uint64_t> owner;  // host offset -> guest cluster
   uint64_t data = 0;
   uint64_t compressed = 0;
   auto visit = [&](uint64_t cluster, uint64_t entry) {
-    if (entry == 0 || (cluster << h.cluster_bits) >= h.size_bytes) {
+    if (entry == 0 || (cluster << header_.cluster_bits) >= header_.size_bytes) {
       return;
     }
     Result<Mapping> m = Classify(cluster, entry, 0);
@@ -216,27 +178,17 @@ Result<CheckReport> Device::Check() const {
                        std::to_string(cluster) + " are both stored at " + Hex(m->host_offset));
     }
   };
-  IMGFS_RETURN_IF_ERROR(table_.Walk(visit, &errors));
-  for (size_t i = 0; i < errors.size() && i < kMaxListedFindings; ++i) {
-    report.errors.push_back(errors[i]);
-  }
-  if (errors.size() > kMaxListedFindings) {
-    report.errors.push_back("qcow: " + std::to_string(errors.size() - kMaxListedFindings) +
-                            " more errors not listed");
-  }
-  report.checked.push_back("qcow: L1 table of " + std::to_string(h.l1_entries) + " entries, " +
-                           std::to_string(data) + " data and " + std::to_string(compressed) +
-                           " compressed clusters");
+  IMGFS_RETURN_IF_ERROR(WalkForCheck(visit, &errors, &report));
+  report.checked.push_back("qcow: L1 table of " + std::to_string(header_.l1_entries) +
+                           " entries, " + std::to_string(data) + " data and " +
+                           std::to_string(compressed) + " compressed clusters");
   return report;
 }
 
 }  // namespace
 
-std::unique_ptr<BlockDevice> NewDevice(Image image) {
-  auto read_around =
-      ReadAround::ForFile(*image.file, std::min(image.header.cluster_bits, 16u), image.read_around);
-  const uint64_t cache_id = image.cache->NewId();
-  return std::make_unique<Device>(std::move(image), std::move(read_around), cache_id);
+std::unique_ptr<BlockDevice> NewDevice(const Header& header, TwoLevelImage image) {
+  return std::make_unique<Device>(header, std::move(image));
 }
 
 }  // namespace imgfs::qcow

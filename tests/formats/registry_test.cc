@@ -81,7 +81,7 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
   };
   const Case cases[] = {
       {"luks", 0, std::string("LUKS\xba\xbe", 6)},
-      {"qcow", 0, std::string("QFI\xfb\x00\x00\x00\x01", 8)},
+      {"parallels", 0, "WithoutFreeSpace"},
   };
   for (const Case& c : cases) {
     FileBytes f{std::string(8192, '\0')};
@@ -103,6 +103,25 @@ TEST(RegistryProbeTest, VdiSignatureAt64IsVdi) {
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "vdi");
   f.bytes[64] = '\x7e';
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
+}
+
+TEST(RegistryProbeTest, QcowVersion1AndQedMagicsProbe) {
+  FileBytes f{std::string("QFI\xfb\x00\x00\x00\x01", 8) + std::string(504, '\0')};
+  auto r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qcow");
+  f.bytes[7] = '\x02';  // version 2 is qcow2's
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qcow2");
+  f.bytes = std::string("QED\0", 4) + std::string(508, '\0');
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qed");
+  f.bytes[3] = 'x';
   r = Probe(f);
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "raw");
