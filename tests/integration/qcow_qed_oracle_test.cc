@@ -2,8 +2,9 @@
 // qcow (version 1) and qed against qemu-img: images qemu-img makes at test
 // time (cluster and table sizes, odd virtual sizes, compressed qcow
 // clusters, qed zero clusters, backing chains three deep with mixed
-// formats) compared byte for byte with `qemu-img convert -O raw` and extent
-// for extent with `qemu-img map`; builder-made images for the geometries
+// formats) compared byte for byte with `qemu-img convert -O raw` (qcow
+// also with libqcow's qcowmount) and extent for extent with `qemu-img
+// map`; builder-made images for the geometries
 // qemu-img never writes, read by qemu-img too; `info` keys against
 // `qemu-img info`, `check`, `map` and `convert -O dmg` through the imgfs
 // binary; then damaged and hostile images: one-line errors, non-zero exit,
@@ -44,6 +45,11 @@ using testing::TempDir;
 using testing::WriteWholeFile;
 
 constexpr uint64_t kMiB = 1 << 20;
+
+struct Geometry {
+  uint32_t cluster_bits;
+  uint32_t l2_bits;
+};
 
 // `qemu-img convert -c -O qcow SRC DST`, made in `dir`. qemu-img 7.2 exits
 // 1 after writing a compressed qcow: convert ends with an empty compressed
@@ -213,10 +219,6 @@ TEST(QcowQedOracle, NoProbeBackingIsReadRaw) {
 TEST(QcowQedOracle, BuilderQcowGeometriesMatchQemu) {
   IMGFS_REQUIRE_QEMU();
   TempDir dir;
-  struct Geometry {
-    uint32_t cluster_bits;
-    uint32_t l2_bits;
-  };
   for (Geometry g :
        {Geometry{9, 6}, Geometry{9, 13}, Geometry{10, 7}, Geometry{11, 8}, Geometry{12, 9},
         Geometry{13, 10}, Geometry{14, 6}, Geometry{15, 12}, Geometry{16, 6}, Geometry{16, 13}}) {
@@ -245,6 +247,44 @@ TEST(QcowQedOracle, BuilderQcowGeometriesMatchQemu) {
       ExpectMatchesQemu(dir, name, "qcow");
       ASSERT_TRUE(Sh(dir.path(), "rm " + name));
     }
+  }
+}
+
+// A second qcow reader: libqcow's qcowmount on qemu-made (plain and
+// compressed) and builder-made images of qemu-img's default geometry
+// (4 KiB clusters, 512-entry L2 tables). libqcow 20201213 reads nothing of
+// 512-byte clusters and refuses 64 KiB L2 tables; qemu-img reads those as
+// imgfs does (BuilderQcowGeometriesMatchQemu).
+TEST(QcowQedOracle, QcowmountAgrees) {
+  IMGFS_REQUIRE_QEMU();
+  IMGFS_REQUIRE_TOOL("qcowmount");
+  TempDir dir;
+  ASSERT_TRUE(Sh(dir.path(),
+                 "qemu-img create -q -f qcow p.qcow 5000000 && "
+                 "qemu-io -f qcow -c 'write -P 0x5a 1000 300000' -c 'write -P 0x11 4M 777' p.qcow "
+                 ">/dev/null && mkdir m"));
+  ASSERT_TRUE(CompressedQcow(dir, "p.qcow", "c.qcow"));
+  for (Geometry g : {Geometry{12, 9}}) {
+    QcowSpec s;
+    s.cluster_bits = g.cluster_bits;
+    s.l2_bits = g.l2_bits;
+    s.size_bytes = 3 * kMiB;
+    const uint64_t clusters = s.size_bytes >> g.cluster_bits;
+    for (uint64_t c : {uint64_t{0}, uint64_t{3}, clusters / 2, clusters - 1}) {
+      s.clusters[c] = Pattern(size_t{1} << g.cluster_bits, static_cast<uint32_t>(c));
+    }
+    s.compressed = {3, clusters - 1};
+    WriteWholeFile(dir.Join("g" + std::to_string(g.cluster_bits) + ".qcow"), BuildQcow(s));
+  }
+  for (const char* name : {"p.qcow", "c.qcow", "g12.qcow"}) {
+    ASSERT_TRUE(Sh(dir.path(), std::string("qcowmount ") + name + " m >/dev/null"));
+    const std::string theirs = ReadWholeFile(dir.Join("m/qcow1"));
+    EXPECT_EQ(RunIn(dir.path(), "fusermount -u m || umount m"), 0);
+    Cache cache(1 << 20);
+    auto dev = OpenImage(dir.Join(name), {}, &cache);
+    ASSERT_OK(dev);
+    EXPECT_FALSE(theirs.empty()) << name;
+    EXPECT_TRUE(DeviceMatches(**dev, theirs)) << name;
   }
 }
 
