@@ -62,9 +62,14 @@ class Device final : public TwoLevelDevice, ChunkSource {
   ChunkEngine engine_;
 };
 
+// 0: no L2 table. QEMU does not require alignment; a table that starts
+// inside the file but runs past its end fails the load.
 Result<uint64_t> Device::L2Offset(uint64_t l1_index, uint64_t entry) const {
-  (void)l1_index;
-  return entry;  // 0: no L2 table; past the end of the file fails the load
+  if (entry >= image().file_size) {
+    return CorruptError("qcow: L1 entry " + std::to_string(l1_index) + " names an L2 table at " +
+                        Hex(entry) + ", past end of file (size " + Hex(image().file_size) + ")");
+  }
+  return entry;
 }
 
 Result<Mapping> Device::Classify(uint64_t cluster, uint64_t entry, uint64_t in_cluster) const {
