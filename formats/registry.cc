@@ -9,7 +9,9 @@
 #include "formats/cloop/driver.h"
 #include "formats/dmg/driver.h"
 #include "formats/parallels/driver.h"
+#include "formats/qcow/driver.h"
 #include "formats/qcow2/driver.h"
+#include "formats/qed/driver.h"
 #include "formats/raw/driver.h"
 #include "formats/vdi/driver.h"
 #include "formats/vhdx/driver.h"
@@ -29,6 +31,8 @@ const std::array kFormats = {
     vhdx::Driver(),
     vdi::Driver(),
     parallels::Driver(),
+    qcow::Driver(),
+    qed::Driver(),
     bochs::Driver(),
     cloop::Driver(),
     raw::Driver(),
@@ -44,8 +48,6 @@ struct ForeignMagic {
   size_t length;
 };
 constexpr ForeignMagic kForeign[] = {
-    {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
-    {"qed", 0, "QED\x00", 4},
     {"luks", 0, "LUKS\xba\xbe", 6},
     {"luks", 0, "SKUL\xba\xbe", 6},
 };

@@ -164,6 +164,26 @@ qemu-img create -q -f vdi "$out/vdi/qemu-empty-4m.vdi" 4M
 mkdir -p "$out/parallels" "$out/parallels_descriptor"
 qemu-img create -q -f parallels -o cluster_size=4k "$out/parallels/qemu-c4k-64k.hds" 64K
 qemu-io -f parallels -c "write -P 0x5a 5000 3000" "$out/parallels/qemu-c4k-64k.hds" >/dev/null
+# qcow (version 1) and qed: small qemu-made images, one per feature (data,
+# compressed clusters, a backing name, qed zero clusters and table sizes,
+# the need-check flag). qemu-img 7.2 exits 1 after writing a compressed
+# qcow although the image is complete (tests/integration/qcow_qed_oracle_test.cc).
+mkdir -p "$out/qcow" "$out/qed"
+rm -f "$out"/qcow/qemu-* "$out"/qed/qemu-*
+qemu-img create -q -f qcow "$out/qcow/qemu-empty.qcow" 64K
+qemu-img create -q -f qcow "$out/qcow/qemu-data.qcow" 64K
+qemu-io -f qcow -c "write -P 0x5a 1000 5000" "$out/qcow/qemu-data.qcow" >/dev/null
+qemu-img create -q -f raw "$work/small.raw" 16K
+qemu-io -f raw -c "write -P 0x33 0 6000" "$work/small.raw" >/dev/null
+qemu-img convert -c -f raw -O qcow "$work/small.raw" "$out/qcow/qemu-compressed.qcow" || true
+qemu-img create -q -f qcow -u -b base.raw -F raw "$out/qcow/qemu-backing.qcow" 64K
+qemu-img create -q -f qed -o cluster_size=4096,table_size=2 "$out/qed/qemu-data.qed" 64K
+qemu-io -f qed -c "write -P 0x5a 1000 5000" -c "write -z 32K 8K" "$out/qed/qemu-data.qed" >/dev/null
+qemu-img create -q -f qed -o cluster_size=4096,table_size=4 "$out/qed/qemu-empty.qed" 1M
+qemu-img create -q -f qed -o cluster_size=4096,table_size=2 -u -b base.raw -F raw \
+  "$out/qed/qemu-backing-raw.qed" 64K
+cp "$out/qed/qemu-data.qed" "$out/qed/qemu-need-check.qed"
+printf '\002' | dd of="$out/qed/qemu-need-check.qed" bs=1 seek=16 conv=notrunc status=none
 # vhdx: a qemu-made dynamic image, and the test builder's images for what
 # qemu-img cannot write (IMGFS_VHDX_SEEDS: the make_vhdx_seeds program of a
 # build tree; without it only the qemu seed is made).

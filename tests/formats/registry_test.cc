@@ -81,7 +81,6 @@ TEST(RegistryProbeTest, ForeignSignaturesAreRefusedByName) {
   };
   const Case cases[] = {
       {"luks", 0, std::string("LUKS\xba\xbe", 6)},
-      {"qcow", 0, std::string("QFI\xfb\x00\x00\x00\x01", 8)},
   };
   for (const Case& c : cases) {
     FileBytes f{std::string(8192, '\0')};
@@ -126,6 +125,25 @@ TEST(RegistryProbeTest, BochsAndCloopSignatures) {
   EXPECT_EQ(r->driver->name, "cloop");
   cloop.bytes[14] = '9';  // "V2.9": no signature
   r = Probe(cloop);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "raw");
+}
+
+TEST(RegistryProbeTest, QcowVersion1AndQedMagicsProbe) {
+  FileBytes f{std::string("QFI\xfb\x00\x00\x00\x01", 8) + std::string(504, '\0')};
+  auto r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qcow");
+  f.bytes[7] = '\x02';  // version 2 is qcow2's
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qcow2");
+  f.bytes = std::string("QED\0", 4) + std::string(508, '\0');
+  r = Probe(f);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->driver->name, "qed");
+  f.bytes[3] = 'x';
+  r = Probe(f);
   ASSERT_OK(r);
   EXPECT_EQ(r->driver->name, "raw");
 }
