@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "formats/dmg/driver.h"
+#include "formats/luks/driver.h"
 #include "formats/qcow2/driver.h"
 #include "formats/raw/driver.h"
 #include "formats/vdi/driver.h"
@@ -19,7 +20,7 @@ namespace {
 const std::array kFormats = {
     qcow2::Driver(), dmg::Driver(), dmg::SparseImageDriver(), dmg::SparseBundleDriver(),
     vmdk::Driver(),  vpc::Driver(), vhdx::Driver(),           vdi::Driver(),
-    raw::Driver(),
+    luks::Driver(),  raw::Driver(),
 };
 
 // Signatures of formats imgfs does not (yet) read. A file that carries one is
@@ -32,14 +33,9 @@ struct ForeignMagic {
   size_t length;
 };
 constexpr ForeignMagic kForeign[] = {
-    {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},
-    {"qed", 0, "QED\x00", 4},
-    {"parallels", 0, "WithoutFreeSpace", 16},
-    {"parallels", 0, "WithouFreSpacExt", 16},
-    {"bochs", 0, "Bochs Virtual HD Image", 22},
-    {"cloop", 0, "#!/bin/sh\n#V2.0 Format", 22},
-    {"luks", 0, "LUKS\xba\xbe", 6},
-    {"luks", 0, "SKUL\xba\xbe", 6},
+    {"qcow", 0, "QFI\xfb\x00\x00\x00\x01", 8},  {"qed", 0, "QED\x00", 4},
+    {"parallels", 0, "WithoutFreeSpace", 16},   {"parallels", 0, "WithouFreSpacExt", 16},
+    {"bochs", 0, "Bochs Virtual HD Image", 22}, {"cloop", 0, "#!/bin/sh\n#V2.0 Format", 22},
 };
 
 // Names of the drivers whose optional `hook` is set, in registry order.
