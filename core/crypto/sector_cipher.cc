@@ -120,9 +120,7 @@ Result<CipherSpec> ParseCipher(std::string_view cipher, std::string_view mode, s
                             ": imgfs knows the IV generators plain, plain64, essiv:<hash> and "
                             "null");
   }
-  if (spec.mode == CipherMode::kEcb && spec.ivgen != IvGen::kNull) {
-    return UnsupportedError("unsupported " + what + ": ecb takes no IV");
-  }
+  // ecb uses no IV; qemu-img still writes an IV generator ("ecb-plain64").
   const size_t cipher_key = spec.mode == CipherMode::kXts ? key_bytes / 2 : key_bytes;
   const nettle_cipher* c = FindCipher(cipher, cipher_key);
   if (c == nullptr || (spec.mode == CipherMode::kXts && key_bytes % 2 != 0)) {
