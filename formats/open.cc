@@ -232,7 +232,11 @@ Result<std::unique_ptr<BlockDevice>> OpenImage(const std::string& path, const Op
   chain->options = options;
   chain->cache = cache;
   chain->confine_dir = RealPath(DirOf(path));
-  return OpenInChain(path, options.format, chain, 0);
+  // A detached LUKS header (--header) leaves the image itself all payload,
+  // with no signature to probe: the header decides the format.
+  const std::string format =
+      options.format.empty() && !options.detached_header.empty() ? "luks" : options.format;
+  return OpenInChain(path, format, chain, 0);
 }
 
 Result<std::unique_ptr<BlockDevice>> OpenImageFile(std::unique_ptr<File> file,

@@ -3,11 +3,11 @@
 #include "formats/registry.h"
 
 #include <array>
-#include <cstring>
 
 #include "formats/bochs/driver.h"
 #include "formats/cloop/driver.h"
 #include "formats/dmg/driver.h"
+#include "formats/luks/driver.h"
 #include "formats/parallels/driver.h"
 #include "formats/qcow/driver.h"
 #include "formats/qcow2/driver.h"
@@ -35,21 +35,8 @@ const std::array kFormats = {
     qed::Driver(),
     bochs::Driver(),
     cloop::Driver(),
+    luks::Driver(),
     raw::Driver(),
-};
-
-// Signatures of formats imgfs does not (yet) read. A file that carries one is
-// refused instead of being shown as raw, so that `mount disk.vmdk` never
-// exposes the container's bytes as if they were the disk.
-struct ForeignMagic {
-  const char* name;
-  uint64_t offset;
-  const char* magic;
-  size_t length;
-};
-constexpr ForeignMagic kForeign[] = {
-    {"luks", 0, "LUKS\xba\xbe", 6},
-    {"luks", 0, "SKUL\xba\xbe", 6},
 };
 
 // Names of the drivers whose optional `hook` is set, in registry order.
@@ -102,14 +89,6 @@ Result<ProbeResult> ProbeFormatAmong(std::span<const FormatDriver> drivers, cons
   }
   if (best != nullptr && best->name != "raw") {
     return ProbeResult{best, ""};
-  }
-  for (const ForeignMagic& f : kForeign) {
-    if (f.offset + f.length <= in.head.size() &&
-        std::memcmp(in.head.data() + f.offset, f.magic, f.length) == 0) {
-      return UnsupportedError(name_for_errors + ": looks like a " + f.name +
-                              " image, which this imgfs does not read yet (use --format raw "
-                              "to see the container bytes)");
-    }
   }
   if (best == nullptr) {
     return InvalidArgumentError(name_for_errors + ": no format matched");

@@ -16,7 +16,7 @@ IMGFS_DEMO_PACKAGES=(
   # isal and nettle are optional features, expected on by scripts/expected-features.txt).
   cmake ninja-build g++ pkg-config
   libfuse3-dev liburing-dev zlib1g-dev libzstd-dev libdeflate-dev nlohmann-json3-dev
-  libbz2-dev liblzma-dev libisal-dev nettle-dev
+  libbz2-dev liblzma-dev libisal-dev nettle-dev libargon2-dev
   # At run time: fusermount3.
   fuse3
   # The demo's independent readers: qemu-img (raw), dmg2img and 7zz (DMG);
@@ -44,6 +44,8 @@ IMGFS_TEST_PACKAGES=(
   # scripts/bench-fat.sh: nbdkit's floppy plugin through nbdfuse (libnbd-bin).
   nbdkit libnbd-bin
   debootstrap
+  # LUKS2 oracles (tests/formats/luks/): cryptsetup formats, python3-cryptography encrypts.
+  cryptsetup-bin python3-cryptography
   # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
   libvmdk-utils
   # bochs and cloop images made at test time: bximage (Bochs's image tool)

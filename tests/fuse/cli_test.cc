@@ -180,7 +180,7 @@ TEST_F(CliTest, FormatListsComeFromTheRegistry) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "imgfs: " + (dir_ / "r.img") +
                        ": unknown format 'vhd' (known: qcow2, dmg, sparseimage, sparsebundle, "
-                       "vmdk, vpc, vhdx, vdi, parallels, qcow, qed, bochs, cloop, raw)\n");
+                       "vmdk, vpc, vhdx, vdi, parallels, qcow, qed, bochs, cloop, luks, raw)\n");
   r = Imgfs({"convert", "-O", "dmg", "-o", "level=12", dir_ / "r.img", dir_ / "x"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("-o level: '12' is not a level from 0 to 9"), std::string::npos) << r.err;
