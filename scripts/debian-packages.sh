@@ -12,8 +12,9 @@
 
 # What `bash scripts/demo.sh` needs on a minimal Debian 12.
 IMGFS_DEMO_PACKAGES=(
-  # The build (CMakeLists.txt: liburing is required with FUSE; bzip2, lzma,
-  # isal and nettle are optional features, expected on by scripts/expected-features.txt).
+  # The build (CMakeLists.txt: liburing is required with FUSE, nettle always;
+  # bzip2, lzma, isal and argon2 are optional features, expected on by
+  # scripts/expected-features.txt).
   cmake ninja-build g++ pkg-config
   libfuse3-dev liburing-dev zlib1g-dev libzstd-dev libdeflate-dev nlohmann-json3-dev
   libbz2-dev liblzma-dev libisal-dev nettle-dev libargon2-dev
@@ -44,7 +45,9 @@ IMGFS_TEST_PACKAGES=(
   # scripts/bench-fat.sh: nbdkit's floppy plugin through nbdfuse (libnbd-bin).
   nbdkit libnbd-bin
   debootstrap
-  # LUKS2 oracles (tests/formats/luks/): cryptsetup formats, python3-cryptography encrypts.
+  # LUKS2 oracles (tests/formats/luks/): cryptsetup formats, python3-cryptography
+  # encrypts; encrypted DMGs: tests/formats/dmg/make_encrcdsa.py wraps them
+  # (vfdecrypt, from dmg2img above, unwraps them).
   cryptsetup-bin python3-cryptography
   # vmdkmount: the second vmdk reader (tests/integration/vmdk_oracle_test.cc).
   libvmdk-utils
@@ -52,9 +55,6 @@ IMGFS_TEST_PACKAGES=(
   # and cloop-utils' create_compressed_fs / extract_compressed_fs
   # (tests/integration/{bochs,cloop}_oracle_test.cc, tests/fuse/bochs_cloop_mount_test.cc).
   bximage cloop-utils
-  # Encrypted DMGs: tests/formats/dmg/make_encrcdsa.py wraps them (vfdecrypt,
-  # from dmg2img above, unwraps them).
-  python3-cryptography
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

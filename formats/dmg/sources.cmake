@@ -17,11 +17,11 @@ target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/driver.cc
 )
 
-# Encrypted images (encrcdsa): PBKDF2, 3DES and AES from Nettle.
+# Encrypted images (encrcdsa): PBKDF2, 3DES and AES from Nettle (linked by
+# imgfs_core, whose core/crypto/ uses it too).
 target_sources(imgfs_formats PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/encrypted.cc
 )
-target_link_libraries(imgfs_formats PRIVATE PkgConfig::NETTLE)
 
 # Chunk types mapped onto the codec library (core/codec/, in imgfs_core).
 target_sources(imgfs_formats PRIVATE
