@@ -16,8 +16,11 @@
 # 4 KiB block: 25% random, 10% zeros, 30% text-like, 35% repeated records;
 # about 2x compressible): uncompressed (64 KiB clusters), zlib- and
 # zstd-compressed qcow2, and the variants vmdk (monolithicSparse), vmdks
-# (streamOptimized: zlib grains), vpc (dynamic VHD), vhdx (dynamic) and vdi
-# (dynamic). A tool that cannot read a variant is shown as n/a.
+# (streamOptimized: zlib grains), vpc (dynamic VHD), vhdx (dynamic), vdi
+# (dynamic), parallels (1 MiB clusters), qed (64 KiB clusters), cloop
+# (create_compressed_fs: zlib, 64 KiB blocks) and luks (LUKS1, qemu-img's
+# aes-256-xts-plain64; every server gets the passphrase from a file). A
+# tool that cannot read a variant is shown as n/a.
 #
 # Every measurement starts a fresh server and drops the page cache first
 # (echo 3 > /proc/sys/vm/drop_caches), so each one is cold: no server cache,
@@ -47,7 +50,8 @@
 #   BENCH_SIZE_MIB  virtual size (default 2048)
 #   BENCH_ROUNDS    rounds (default 3; 0 only prepares the images)
 #   BENCH_RUNTIME   seconds per random-read run (default 10)
-#   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw vmdk vmdks vpc vhdx vdi"
+#   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw vmdk vmdks vpc vhdx vdi
+#                   parallels qed cloop luks"
 #                   (default "qcow2 zlib zstd")
 #   BENCH_TOOLS     subset of "imgfs qsd qcowmount vmdkmount vhdimount disk base"
 #                   (default "imgfs qsd qcowmount")
@@ -91,6 +95,10 @@ if [[ -z $imgfs_bin ]]; then
 fi
 
 mkdir -p "$workdir"
+# The passphrase of the luks variant (LUKS1, qemu-img's defaults: aes-256
+# xts-plain64, sha256), for qemu-img, qemu-storage-daemon and imgfs alike.
+luks_pass="$workdir/luks.pass"
+printf 'bench-passphrase' >"$luks_pass"
 results="$workdir/results-$(date +%Y%m%dT%H%M%S).tsv"
 : >"$results"
 
@@ -144,6 +152,8 @@ image_for() {  # variant -> path (built once, cached in $workdir)
     qcow2) out="$base-qcow2.qcow2" ;;
     zlib | zstd) out="$base-$v.qcow2" ;;
     vmdk | vmdks | vpc | vhdx | vdi) out="$base-$v.${v%s}" ;;
+    parallels) out="$base-parallels.hds" ;;
+    qed | cloop | luks) out="$base-$v.$v" ;;
     *) die "unknown variant $v" ;;
   esac
   if [[ ! -s $out ]]; then
@@ -155,13 +165,20 @@ image_for() {  # variant -> path (built once, cached in $workdir)
       vmdk) args=(-O vmdk -o subformat=monolithicSparse) ;;
       vmdks) args=(-O vmdk -o subformat=streamOptimized) ;;
       vpc) args=(-O vpc -o subformat=dynamic,force_size=on) ;;
-      vhdx | vdi) args=(-O "$v") ;;
+      vhdx | vdi | parallels) args=(-O "$v") ;;
+      qed) args=(-O qed -o cluster_size=65536,table_size=4) ;;
+      luks) args=(--object "secret,id=s0,file=$luks_pass" -O luks -o key-secret=s0) ;;
     esac
     # Made under its final name in a scratch directory, then moved: a vmdk's
     # embedded descriptor names its own file, and vmdkmount opens that name.
     local scratch="$workdir/.converting"
     mkdir -p "$scratch"
-    qemu-img convert "${args[@]}" "$raw" "$scratch/${out##*/}"
+    if [[ $v == cloop ]]; then
+      # create_compressed_fs 3.14 writes V2.0 (zlib, 64 KiB blocks here).
+      create_compressed_fs -q -B 65536 -t 2 "$raw" "$scratch/${out##*/}" >/dev/null 2>&1
+    else
+      qemu-img convert "${args[@]}" "$raw" "$scratch/${out##*/}"
+    fi
     mv "$scratch/${out##*/}" "$out"
   fi
   echo "$out"
@@ -181,6 +198,7 @@ start_server() {
       mnt="$workdir/mnt-$tool"
       mkdir -p "$mnt"
       stem=$(basename "$img"); stem=${stem%.*}
+      [[ $v == luks ]] && args="$args --passphrase-file $luks_pass"
       # env execs the binary, so $! is the server itself. The lists are
       # word lists on purpose.
       # shellcheck disable=SC2086
@@ -198,9 +216,11 @@ start_server() {
         vmdks) drv=vmdk ;;
         *) drv=$v ;;
       esac
-      qemu-storage-daemon \
+      local secret=() key=''
+      [[ $v == luks ]] && secret=(--object "secret,id=s0,file=$luks_pass") key=,key-secret=s0
+      qemu-storage-daemon "${secret[@]}" \
         --blockdev "driver=file,node-name=f,filename=$img" \
-        --blockdev "driver=$drv,node-name=q,file=f" \
+        --blockdev "driver=$drv,node-name=q,file=f$key" \
         --export "type=fuse,id=e,node-name=q,mountpoint=$mnt" >"$workdir/qsd.log" 2>&1 &
       srv_pid=$!
       srv_file=$mnt

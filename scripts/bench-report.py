@@ -33,7 +33,9 @@ METRICS = {  # key, label, higher is better, format
 }
 NAMES = {"qcow2": "qcow2", "zlib": "qcow2 zlib", "zstd": "qcow2 zstd", "raw": "raw",
          "vmdk": "vmdk monolithicSparse", "vmdks": "vmdk streamOptimized",
-         "vpc": "vpc dynamic", "vhdx": "vhdx dynamic", "vdi": "vdi dynamic"}
+         "vpc": "vpc dynamic", "vhdx": "vhdx dynamic", "vdi": "vdi dynamic",
+         "parallels": "parallels", "qed": "qed", "cloop": "cloop (zlib, 64 KiB blocks)",
+         "luks": "LUKS1 aes-xts-plain64"}
 
 
 def main():
