@@ -80,8 +80,7 @@ TEST_F(LuksCliTest, MissingPassphraseWithoutTerminalNamesTheOption) {
 }
 
 TEST_F(LuksCliTest, InfoWithoutPassphrase) {
-  RunResult r =
-      Shell(Q(ImgfsBinary()) + " info --json " + Q(dir_ / "disk.luks") + " </dev/null");
+  RunResult r = Shell(Q(ImgfsBinary()) + " info --json " + Q(dir_ / "disk.luks") + " </dev/null");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;

@@ -4,8 +4,6 @@
 // tests/fuse/dmg_encrypted_mount_test.cc) read back as the plaintext, with
 // AES-128 and AES-256, several key slots, a wrong or missing passphrase,
 // metadata-only opens, and header fields out of range.
-#include "formats/dmg/encrypted.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -13,6 +11,7 @@
 
 #include "core/cache/cache.h"
 #include "core/util/endian.h"
+#include "formats/dmg/encrypted.h"
 #include "formats/open.h"
 #include "tests/fuse/test_util.h"
 
