@@ -20,9 +20,10 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "imgfs maintainers <maintainers@imgfs.invali
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # imgfs_<version>_<arch>.deb
-# Debian 12 (bookworm) runtime package names for what imgfs links.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libfuse3-3 (>= 3.2), fuse3, liburing2, zlib1g, libzstd1, libdeflate0, libnettle8, libc6, libstdc++6")
+# The libraries imgfs links (which depend on the optional features found)
+# come from dpkg-shlibdeps; fuse3 is what provides fusermount3 at run time.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
 # The nbdkit plugin (nbd/) is installed into nbdkit's plugin directory when
 # built; nbdkit itself is only needed to use it.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nbdkit, libnbd-bin")
