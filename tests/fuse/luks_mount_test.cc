@@ -11,15 +11,12 @@
 #include <string>
 
 #include "tests/fuse/test_util.h"
+#include "tests/testing/oracles.h"
 
 namespace imgfs::testing {
 namespace {
 
-// qemu-img create, retried: at iter-time=10 it sometimes measures no CPU
-// time at all and gives up ("Unable to get accurate CPU usage").
-constexpr const char* kQc =
-    "qc() { for i in 1 2 3 4; do qemu-img create \"$@\" 2>/dev/null && return 0; done;"
-    " qemu-img create \"$@\"; }; ";
+constexpr const char* kQc = kQemuImgCreateLuksShell;
 
 std::string Q(const std::string& s) { return "'" + s + "'"; }
 RunResult Shell(const std::string& cmd) { return RunCommand({"bash", "-c", cmd}); }
@@ -29,18 +26,17 @@ class LuksCliTest : public ::testing::Test {
   void SetUp() override {
     IMGFS_REQUIRE(::access(ImgfsBinary().c_str(), X_OK) == 0, "the imgfs binary (IMGFS_BINARY)");
     IMGFS_REQUIRE(HaveQemuImg(), "qemu-img and qemu-io");
-    RunResult r =
-        Shell("cd " + Q(dir_.path()) +
-              " && printf 'open sesame' > pw && printf 'wrong' > bad"
-              " && " +
-              std::string(kQc) +
-              "qc -q -f luks --object secret,id=s0,file=pw"
-              " -o key-secret=s0,iter-time=10,cipher-alg=aes-256,cipher-mode=xts disk.luks 3M"
-              " && head -c 3145728 /dev/urandom > plain.raw"
-              " && qemu-img convert -n --object secret,id=s0,file=pw -f raw plain.raw"
-              " --target-image-opts driver=luks,key-secret=s0,file.filename=disk.luks"
-              " && qemu-img convert --object secret,id=s0,file=pw --image-opts"
-              " driver=luks,key-secret=s0,file.filename=disk.luks -O raw disk.ref");
+    RunResult r = Shell("cd " + Q(dir_.path()) +
+                        " && printf 'open sesame' > pw && printf 'wrong' > bad"
+                        " && " +
+                        std::string(kQc) +
+                        "qc -q -f luks --object secret,id=s0,file=pw"
+                        " -o key-secret=s0,cipher-alg=aes-256,cipher-mode=xts disk.luks 3M"
+                        " && head -c 3145728 /dev/urandom > plain.raw"
+                        " && qemu-img convert -n --object secret,id=s0,file=pw -f raw plain.raw"
+                        " --target-image-opts driver=luks,key-secret=s0,file.filename=disk.luks"
+                        " && qemu-img convert --object secret,id=s0,file=pw --image-opts"
+                        " driver=luks,key-secret=s0,file.filename=disk.luks -O raw disk.ref");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ref_ = ReadFile(dir_ / "disk.ref");
   }
