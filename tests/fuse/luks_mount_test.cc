@@ -11,7 +11,6 @@
 #include <string>
 
 #include "tests/fuse/test_util.h"
-#include "tests/testing/oracles.h"
 
 namespace imgfs::testing {
 namespace {

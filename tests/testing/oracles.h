@@ -77,14 +77,4 @@ struct ExtractedFile {
 // exactly one line on stderr, which it returns. Uses `dir`/err.
 std::string ExpectOneLineFailure(const TempDir& dir, const std::string& args);
 
-// A bash function `qc ARGS...` (put it before the command that calls it)
-// running `qemu-img create ARGS...` for a LUKS image. qemu-img times PBKDF2
-// to turn iter-time into iterations and, on a loaded machine, may measure
-// no CPU time and give up ("Unable to get accurate CPU usage"); qc then
-// tries longer iter-times, 10 ms up to 1 s. ARGS must not set iter-time.
-inline constexpr const char* kQemuImgCreateLuksShell =
-    "qc() { local t; for t in 10 20 50 100 200 500; do"
-    " qemu-img create -o iter-time=$t \"$@\" 2>/dev/null && return 0; sleep 0.2; done;"
-    " qemu-img create -o iter-time=1000 \"$@\"; }; ";
-
 }  // namespace imgfs::testing
