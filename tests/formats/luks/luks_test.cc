@@ -7,6 +7,7 @@
 // and damaged headers.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -94,6 +95,17 @@ TEST(LuksCrypto, Argon2CostsAboveTheCapAreRefused) {
 
 // --- LUKS1 against qemu-img ---------------------------------------------
 
+// A parameterised test's name from its parameters: letters and digits,
+// everything else as '_' (gtest allows nothing more).
+std::string TestName(std::string s) {
+  for (char& ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) {
+      ch = '_';
+    }
+  }
+  return s;
+}
+
 struct Luks1Case {
   const char* cipher_alg;
   const char* cipher_mode;
@@ -147,7 +159,12 @@ INSTANTIATE_TEST_SUITE_P(Ciphers, Luks1Qemu,
                                                      "sha1"},
                                            Luks1Case{"serpent-256", "xts", "plain64", "", "sha512"},
                                            Luks1Case{"serpent-128", "cbc", "plain", "", "sha256"},
-                                           Luks1Case{"cast5-128", "cbc", "plain64", "", "sha256"}));
+                                           Luks1Case{"cast5-128", "cbc", "plain64", "", "sha256"}),
+                         [](const ::testing::TestParamInfo<Luks1Case>& param_info) {
+                           const Luks1Case& c = param_info.param;
+                           return TestName(std::string(c.cipher_alg) + "_" + c.cipher_mode + "_" +
+                                           c.ivgen_alg + c.ivgen_hash + "_" + c.hash_alg);
+                         });
 
 class Luks1Fixture : public ::testing::Test {
  protected:
@@ -448,7 +465,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Luks2Case{"pbkdf2", 512, "aes-cbc-essiv:sha256", 256, false},
                       Luks2Case{"argon2i", 512, "aes-xts-plain64", 256, false},
                       Luks2Case{"argon2id", 4096, "aes-xts-plain64", 512, false},
-                      Luks2Case{"pbkdf2", 512, "aes-xts-plain64", 256, true}));
+                      Luks2Case{"pbkdf2", 512, "aes-xts-plain64", 256, true}),
+    [](const ::testing::TestParamInfo<Luks2Case>& param_info) {
+      const Luks2Case& c = param_info.param;
+      return TestName(std::string(c.pbkdf) + "_" + std::to_string(c.sector_size) + "_" + c.cipher +
+                      "_" + std::to_string(c.key_bits) + (c.detached ? "_detached" : ""));
+    });
 
 // Damaged and hostile LUKS2 headers, made by rewriting a cryptsetup image.
 class Luks2Bad : public ::testing::Test {
