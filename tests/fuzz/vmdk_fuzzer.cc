@@ -8,33 +8,11 @@
 // whole.
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
-#include "core/cache/cache.h"
-#include "core/io/file.h"
-#include "formats/open.h"
-#include "tests/fuzz/fuzz_common.h"
-
-namespace {
+#include "tests/fuzz/format_fuzz.h"
 
 // Small enough that eviction paths run on ordinary inputs.
-constexpr uint64_t kCacheBytes = 1u << 20;
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  imgfs::Cache cache(kCacheBytes);
-  imgfs::OpenOptions options;
-  options.format = "vmdk";
-  options.follow_backing = false;
-  auto dev = imgfs::OpenImageFile(
-      imgfs::NewMemoryFile("fuzz.vmdk", std::string(reinterpret_cast<const char*>(data), size)),
-      options, &cache);
-  if (!dev.ok()) {
-    return 0;
-  }
-  imgfs::fuzz::Exercise(**dev);
-  (void)(*dev)->Describe();
-  (void)(*dev)->Check();
+  imgfs::fuzz::ExerciseFormat("vmdk", data, size, 1u << 20);
   return 0;
 }
