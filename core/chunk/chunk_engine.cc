@@ -17,6 +17,21 @@
 #include "core/util/mutex.h"
 
 namespace imgfs {
+
+ChunkInputBuffer::ChunkInputBuffer(size_t bytes) {
+  thread_local std::unique_ptr<std::byte[]> reused;
+  thread_local size_t reused_bytes = 0;
+  if (bytes > kReusedBytes) {
+    own_ = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    span_ = {own_.get(), bytes};
+    return;
+  }
+  if (reused_bytes < bytes) {
+    reused_bytes = std::min(kReusedBytes, std::max(bytes, 2 * reused_bytes));
+    reused = std::make_unique_for_overwrite<std::byte[]>(reused_bytes);
+  }
+  span_ = {reused.get(), bytes};
+}
 namespace {
 
 // A read of at least min_stream_read_bytes that starts within

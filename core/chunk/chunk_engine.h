@@ -86,6 +86,25 @@ class ChunkSource {
                               const std::function<bool(const ChunkInfo&)>& visit) const = 0;
 };
 
+// Room for one chunk's stored (compressed) bytes, for ChunkSource::Decode.
+// Up to kReusedBytes it is a buffer kept per thread and reused, since a fresh
+// one per chunk would be allocated and faulted in every time; a larger one
+// is owned by this object. The bytes are not initialised. Decode must not
+// nest on one thread while it holds one (it never calls back into the
+// engine, so it does not).
+class ChunkInputBuffer {
+ public:
+  static constexpr size_t kReusedBytes = size_t{4} << 20;
+  explicit ChunkInputBuffer(size_t bytes);
+  ChunkInputBuffer(const ChunkInputBuffer&) = delete;
+  ChunkInputBuffer& operator=(const ChunkInputBuffer&) = delete;
+  std::span<std::byte> bytes() const { return span_; }
+
+ private:
+  std::unique_ptr<std::byte[]> own_;
+  std::span<std::byte> span_;
+};
+
 class ChunkEngine {
  public:
   struct Options {

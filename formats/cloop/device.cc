@@ -15,10 +15,6 @@
 namespace imgfs::cloop {
 namespace {
 
-// Stored blocks up to this size are read into a buffer kept per thread (a
-// stream would otherwise allocate and fault in one per block).
-constexpr size_t kKeptInputBytes = size_t{4} << 20;
-
 class Device final : public BlockDevice, private ChunkSource {
  public:
   explicit Device(Image image)
@@ -63,20 +59,17 @@ class Device final : public BlockDevice, private ChunkSource {
 
 Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   const Block& b = image_.blocks[static_cast<size_t>(chunk.index)];
-  const std::string what = "cloop: " + CompressorName(b.compressor) + " block " +
-                           std::to_string(chunk.index) + " at " + Hex(b.offset);
   if (b.compressor == Compressor::kNone) {
     return image_.file->ReadExactAt(b.offset, out, "cloop: uncompressed block");
   }
-  thread_local std::vector<std::byte> kept;
-  std::vector<std::byte> own;
-  std::vector<std::byte>& in = b.stored_bytes <= kKeptInputBytes ? kept : own;
-  in.resize(static_cast<size_t>(b.stored_bytes));
-  std::span<std::byte> stored(in.data(), in.size());
+  ChunkInputBuffer in(static_cast<size_t>(b.stored_bytes));
+  std::span<std::byte> stored = in.bytes();
   IMGFS_RETURN_IF_ERROR(image_.file->ReadExactAt(b.offset, stored, "cloop: block"));
   const codec::Codec c = b.compressor == Compressor::kXz ? codec::Codec::kXz : codec::Codec::kZlib;
   Status s = codec::Decompress(c, stored, out);
-  return s.ok() ? s : s.Annotate(what);
+  return s.ok() ? s
+                : s.Annotate("cloop: " + CompressorName(b.compressor) + " block " +
+                             std::to_string(chunk.index) + " at " + Hex(b.offset));
 }
 
 void Device::ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,

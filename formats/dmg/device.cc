@@ -21,9 +21,6 @@ namespace {
 
 // Extents reported per call, to bound memory (callers loop).
 constexpr size_t kMaxExtentChunks = 4096;
-// Compressed input up to this size is read into a buffer kept per thread;
-// larger (rare, other writers' huge chunks) is allocated per chunk.
-constexpr size_t kReusedInputBytes = size_t{4} << 20;
 
 Status MapTable(const UdifImage& image, uint32_t index, std::vector<MappedChunk>* out) {
   const BlkxEntry& e = image.entries[index];
@@ -151,24 +148,8 @@ ChunkInfo Device::Info(size_t index) const {
 
 Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   const MappedChunk& c = chunks_[static_cast<size_t>(chunk.index)];
-  // The compressed input goes to a buffer kept per thread: a stream would
-  // otherwise allocate and fault in a fresh one for every chunk.
-  thread_local std::unique_ptr<std::byte[]> reused;
-  thread_local size_t reused_bytes = 0;
-  const auto in_bytes = static_cast<size_t>(c.length);
-  std::unique_ptr<std::byte[]> own;
-  std::byte* in = nullptr;
-  if (in_bytes <= kReusedInputBytes) {
-    if (reused_bytes < in_bytes) {
-      reused_bytes = std::min(kReusedInputBytes, std::max(in_bytes, 2 * reused_bytes));
-      reused = std::make_unique_for_overwrite<std::byte[]>(reused_bytes);
-    }
-    in = reused.get();
-  } else {
-    own = std::make_unique_for_overwrite<std::byte[]>(in_bytes);
-    in = own.get();
-  }
-  std::span<std::byte> in_span(in, in_bytes);
+  ChunkInputBuffer in(static_cast<size_t>(c.length));
+  std::span<std::byte> in_span = in.bytes();
   IMGFS_RETURN_IF_ERROR(image_->file->ReadExactAt(c.file_offset, in_span, "dmg: chunk"));
   Status s = DecompressChunk(c.type, in_span, out);
   if (!s.ok()) {

@@ -120,8 +120,8 @@ Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::
 // padding of the last stream, which reads as zeros.
 Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   const CompressedCluster c = DecodeCompressed(chunk.locator, header_.cluster_bits);
-  auto in = std::make_unique_for_overwrite<std::byte[]>(static_cast<size_t>(c.stored_bytes));
-  std::span<std::byte> in_span(in.get(), static_cast<size_t>(c.stored_bytes));
+  ChunkInputBuffer in(static_cast<size_t>(c.stored_bytes));
+  std::span<std::byte> in_span = in.bytes();
   IMGFS_RETURN_IF_ERROR(ReadHostZeroFilled(*image().file, c.host_offset, in_span));
   Status s = codec::Decompress(codec::Codec::kDeflateRaw, in_span, out);
   if (!s.ok()) {

@@ -293,8 +293,11 @@ Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   const auto index = static_cast<size_t>(chunk.locator >> kLocatorExtentShift);
   const Extent& e = image_->extents[index];
   const uint64_t at = (chunk.locator & ((uint64_t{1} << kLocatorExtentShift) - 1)) * kSectorBytes;
-  const std::string where = "vmdk: compressed grain at guest " + Hex(chunk.first_byte) +
-                            " (stored at " + Hex(at) + " of '" + e.line.filename + "')";
+  // Built only for an error: Decode is on the read path.
+  const auto where = [&] {
+    return "vmdk: compressed grain at guest " + Hex(chunk.first_byte) + " (stored at " + Hex(at) +
+           " of '" + e.line.filename + "')";
+  };
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e.file->Size());
   const uint64_t cap = MaxStoredGrainBytes(e.header.grain_bytes());
   uint64_t data_at = at;
@@ -302,26 +305,27 @@ Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   if (e.header.markers()) {
     std::byte marker[kGrainMarkerBytes];
     if (!RangeWithin(at, kGrainMarkerBytes, file_size)) {
-      return CorruptError(where + ": marker lies past the end of the file");
+      return CorruptError(where() + ": marker lies past the end of the file");
     }
     IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(at, marker, "vmdk: grain marker"));
     const uint64_t lba = LoadLE64(marker);
     stored = LoadLE32(marker + 8);
     if (lba * kSectorBytes != chunk.first_byte - e.first_byte) {
-      return CorruptError(where + ": marker names guest sector " + std::to_string(lba));
+      return CorruptError(where() + ": marker names guest sector " + std::to_string(lba));
     }
     if (stored == 0 || stored > cap || !RangeWithin(at + kGrainMarkerBytes, stored, file_size)) {
-      return CorruptError(where + ": marker says " + std::to_string(stored) +
+      return CorruptError(where() + ": marker says " + std::to_string(stored) +
                           " stored bytes, beyond the grain cap or the file");
     }
     data_at = at + kGrainMarkerBytes;
   } else {
     if (at >= file_size) {
-      return CorruptError(where + ": grain lies past the end of the file");
+      return CorruptError(where() + ": grain lies past the end of the file");
     }
     stored = std::min(cap, file_size - at);  // the stream's own end stops the codec
   }
-  std::vector<std::byte> in(static_cast<size_t>(stored));
+  ChunkInputBuffer buffer(static_cast<size_t>(stored));
+  std::span<std::byte> in = buffer.bytes();
   IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(data_at, in, "vmdk: compressed grain"));
   // A disk whose size is not a whole number of grains ends in a partial
   // grain; writers store it whole or cut, so only its prefix is asked for.
@@ -329,7 +333,7 @@ Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
                  ? codec::Decompress(codec::Codec::kZlib, in, out)
                  : codec::DecompressPrefix(codec::Codec::kZlib, in, out);
   if (!s.ok()) {
-    return s.Annotate(where);
+    return s.Annotate(where());
   }
   return Status::Ok();
 }
