@@ -106,29 +106,30 @@ Result<std::vector<Block>> DecodeIndex(const Head& head, std::span<const std::by
     b.offset = offset_of(e);
     const uint64_t end = offset_of(entry(i + 1));
     b.compressor = HasFlags(head) ? static_cast<Compressor>(e >> kFlagShift) : Compressor::kZlib;
-    const std::string what = "cloop: block " + std::to_string(i) + " at " + Hex(b.offset);
+    // Built only for an error: an index has up to millions of entries.
+    const auto what = [&] { return "cloop: block " + std::to_string(i) + " at " + Hex(b.offset); };
     if (end < b.offset) {
-      return CorruptError(what + ": the next block starts before it, at " + Hex(end) +
+      return CorruptError(what() + ": the next block starts before it, at " + Hex(end) +
                           " (index offsets must not decrease)");
     }
     if (b.offset < low || end > high) {
-      return CorruptError(what + " (" + std::to_string(end - b.offset) + " bytes) " +
+      return CorruptError(what() + " (" + std::to_string(end - b.offset) + " bytes) " +
                           (b.offset < low ? "overlaps the header and index" : "leaves the data") +
                           " (data from " + Hex(low) + " to " + Hex(high) + ")");
     }
     b.stored_bytes = end - b.offset;
     if (b.stored_bytes > kMaxStoredBytes) {
-      return CorruptError(what + " is stored in " + std::to_string(b.stored_bytes) +
+      return CorruptError(what() + " is stored in " + std::to_string(b.stored_bytes) +
                           " bytes, over the cap of " + std::to_string(kMaxStoredBytes));
     }
     const bool available = b.compressor == Compressor::kZlib || b.compressor == Compressor::kNone ||
                            (b.compressor == Compressor::kXz && codec::Available(codec::Codec::kXz));
     if (!available) {
-      return UnsupportedError(what + " is " + CompressorName(b.compressor) +
+      return UnsupportedError(what() + " is " + CompressorName(b.compressor) +
                               "-compressed, which this imgfs does not decode");
     }
     if (b.compressor == Compressor::kNone && b.stored_bytes < head.block_bytes) {
-      return CorruptError(what + " is stored uncompressed in " + std::to_string(b.stored_bytes) +
+      return CorruptError(what() + " is stored uncompressed in " + std::to_string(b.stored_bytes) +
                           " bytes, less than the block size " + std::to_string(head.block_bytes));
     }
     blocks.push_back(b);

@@ -284,15 +284,17 @@ void Device::CheckLayer(const Layer& layer, uint64_t cache_id, CheckReport* repo
       if (entry == 0) {
         continue;
       }
-      const std::string what = "BAT entry " + std::to_string(cluster) + " (" + Hex(host) + ")";
+      const auto what = [&] {  // built only for an error
+        return "BAT entry " + std::to_string(cluster) + " (" + Hex(host) + ")";
+      };
       if (host < h.data_offset) {
-        error(what + " lies before the data area at " + Hex(h.data_offset));
+        error(what() + " lies before the data area at " + Hex(h.data_offset));
       } else if (host >= layer.file_size) {
-        error(what + " lies past end of file (size " + Hex(layer.file_size) + ")");
+        error(what() + " lies past end of file (size " + Hex(layer.file_size) + ")");
       } else if ((host - h.data_offset) % cb != 0) {
-        error(what + " is not aligned to a cluster of the data area");
+        error(what() + " is not aligned to a cluster of the data area");
       } else if (const uint64_t k = (host - h.data_offset) / cb; used[k]) {
-        error(what + " is used twice");
+        error(what() + " is used twice");
       } else {
         used[k] = true;
       }
