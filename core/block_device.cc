@@ -4,10 +4,22 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/io/file.h"
+#include "core/io/file.h"
 #include "core/util/checked.h"
 #include "core/util/hex.h"
 
 namespace imgfs {
+
+ImageInfo FileImageInfo(std::string_view format, const File& file, uint64_t virtual_size) {
+  ImageInfo info;
+  info.format = format;
+  info.filename = file.name();
+  info.virtual_size = virtual_size;
+  auto allocated = file.AllocatedBytes();
+  info.actual_size = allocated.ok() ? *allocated : 0;
+  return info;
+}
 
 Status BlockDevice::Write(uint64_t /*offset*/, std::span<const std::byte> /*src*/) {
   return ReadOnlyError("device is read-only");

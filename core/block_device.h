@@ -66,6 +66,12 @@ struct ImageInfo {
   std::vector<std::string> notes;  // e.g. why a file was probed as raw
 };
 
+class File;
+// What every image file's Describe starts from: the format, the file's name
+// and the space it takes on the host (0 when the host cannot tell), and the
+// disk size.
+ImageInfo FileImageInfo(std::string_view format, const File& file, uint64_t virtual_size);
+
 struct CheckReport {
   std::vector<std::string> errors;    // inconsistencies that lose or corrupt data
   std::vector<std::string> warnings;  // leaks and other harmless findings

@@ -127,12 +127,7 @@ Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
 
 ImageInfo Device::Describe() const {
   const Header& h = image_.header;
-  ImageInfo info;
-  info.format = "bochs";
-  info.filename = image_.file->name();
-  info.virtual_size = Size();
-  auto allocated = image_.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("bochs", *image_.file, Size());
   // qemu-img shows no format-specific data for bochs; these are the
   // header's own fields.
   nlohmann::json data;

@@ -126,12 +126,7 @@ Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* ou
 
 ImageInfo Device::Describe() const {
   const Head& h = image_.head;
-  ImageInfo info;
-  info.format = "cloop";
-  info.filename = image_.file->name();
-  info.virtual_size = Size();
-  auto allocated = image_.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("cloop", *image_.file, Size());
   // qemu-img shows no format-specific data for cloop; these are the head's
   // own fields and the compressors the blocks use.
   nlohmann::json data;

@@ -81,12 +81,7 @@ TwoLevelDevice::TwoLevelDevice(TwoLevelImage&& image, const TwoLevelLayout& layo
 TwoLevelDevice::~TwoLevelDevice() { image_.cache->EraseDevice(cache_id_); }
 
 ImageInfo TwoLevelDevice::BaseInfo(uint64_t cluster_bytes) const {
-  ImageInfo info;
-  info.format = format_;
-  info.filename = image_.file->name();
-  info.virtual_size = Size();
-  auto allocated = image_.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo(format_, *image_.file, Size());
   info.cluster_size = cluster_bytes;
   info.backing_filename = image_.backing.name;
   info.full_backing_filename = image_.backing.full_name;

@@ -246,12 +246,7 @@ Status Device::Extents(uint64_t offset, uint64_t length, std::vector<Extent>* ou
 }
 
 ImageInfo Device::Describe() const {
-  ImageInfo info;
-  info.format = "dmg";
-  info.filename = image_->file->name();
-  info.virtual_size = size_;
-  auto allocated = image_->file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("dmg", *image_->file, size_);
   info.format_specific = DescribeUdif(*image_);
   return info;
 }

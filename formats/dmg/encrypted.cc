@@ -271,11 +271,7 @@ class LockedDevice final : public BlockDevice {
   Status Read(uint64_t, std::span<std::byte>) const override { return Locked(); }
   Status Extents(uint64_t, uint64_t, std::vector<Extent>*) const override { return Locked(); }
   ImageInfo Describe() const override {
-    ImageInfo info;
-    info.format = "dmg";
-    info.filename = file_->name();
-    auto allocated = file_->AllocatedBytes();
-    info.actual_size = allocated.ok() ? *allocated : 0;
+    ImageInfo info = FileImageInfo("dmg", *file_, 0);
     info.encryption = EncryptionName(header_);
     nlohmann::json enc = DescribeEncryption(header_);
     enc["contents"] = "unknown (no passphrase given)";

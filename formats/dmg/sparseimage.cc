@@ -110,12 +110,7 @@ class Device final : public BlockMapDevice {
 };
 
 ImageInfo Device::Describe() const {
-  ImageInfo info;
-  info.format = "sparseimage";
-  info.filename = file_->name();
-  info.virtual_size = Size();
-  auto allocated = file_->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("sparseimage", *file_, Size());
   info.cluster_size = band_bytes_;
   nlohmann::json data;
   data["variant"] = "UDSP";

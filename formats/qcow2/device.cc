@@ -262,12 +262,7 @@ void AddBitmaps(const File& file, const Header& h, ImageInfo* info) {
 
 ImageInfo Device::Describe() const {
   const Header& h = image_->header;
-  ImageInfo info;
-  info.format = "qcow2";
-  info.filename = image_->file->name();
-  info.virtual_size = size_;
-  auto allocated = image_->file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("qcow2", *image_->file, size_);
   info.cluster_size = h.cluster_size();
   info.backing_filename = h.backing_file;
   info.full_backing_filename = image_->full_backing_filename;

@@ -41,12 +41,7 @@ class RawDevice final : public BlockDevice {
   }
 
   ImageInfo Describe() const override {
-    ImageInfo info;
-    info.format = "raw";
-    info.filename = file_->name();
-    info.virtual_size = size_;
-    auto allocated = file_->AllocatedBytes();
-    info.actual_size = allocated.ok() ? *allocated : 0;
+    ImageInfo info = FileImageInfo("raw", *file_, size_);
     return info;
   }
 

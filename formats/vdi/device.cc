@@ -126,12 +126,7 @@ Result<Mapping> Device::Map(uint64_t offset, uint64_t max_length) const {
 
 ImageInfo Device::Describe() const {
   const Header& h = image_.header;
-  ImageInfo info;
-  info.format = "vdi";
-  info.filename = image_.file->name();
-  info.virtual_size = Size();
-  auto allocated = image_.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("vdi", *image_.file, Size());
   info.cluster_size = h.block_bytes;
   if (!image_.parent_name.empty()) {
     info.backing_filename = image_.parent_name;

@@ -216,12 +216,7 @@ Result<Mapping> Device::MapPartial(uint64_t block, uint64_t offset, uint64_t lim
 ImageInfo Device::Describe() const {
   const Image& im = *image_;
   const Metadata& m = im.metadata;
-  ImageInfo info;
-  info.format = "vhdx";
-  info.filename = im.file->name();
-  info.virtual_size = m.virtual_bytes;
-  auto allocated = im.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("vhdx", *im.file, m.virtual_bytes);
   info.cluster_size = m.block_bytes;
   info.dirty = im.log_entries_replayed > 0;
   if (m.has_parent) {

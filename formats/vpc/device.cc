@@ -127,12 +127,7 @@ nlohmann::json LocatorsJson(const std::vector<LocatorPath>& locators) {
 ImageInfo Device::Describe() const {
   const Image& im = *image_;
   const Footer& f = im.footer;
-  ImageInfo info;
-  info.format = "vpc";
-  info.filename = im.file->name();
-  info.virtual_size = Size();
-  auto allocated = im.file->AllocatedBytes();
-  info.actual_size = allocated.ok() ? *allocated : 0;
+  ImageInfo info = FileImageInfo("vpc", *im.file, Size());
   nlohmann::json data;
   data["subformat"] = TypeName(im.type);
   data["creator-app"] = FourCcText(f.creator_app);
