@@ -195,7 +195,7 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   }
   uint64_t size = layout.payload_size.value_or(data_size - layout.payload_offset);
   size -= size % layout.sector_size;
-  if (layout.payload_offset + size > data_size) {
+  if (size > data_size - layout.payload_offset) {  // payload_offset <= data_size: no wrap
     return CorruptError("luks: the data segment (" + std::to_string(size) +
                         " bytes) runs past the end of " + ctx.path);
   }

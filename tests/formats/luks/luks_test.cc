@@ -538,6 +538,8 @@ TEST_F(Luks2Bad, HostileJsonIsRefusedWithAMessage) {
       {"raw:{\"config\": 1", StatusCode::kCorrupt, "JSON"},
       {"j['segments']['0']['offset']='99999999999999999999999'", StatusCode::kCorrupt, "offset"},
       {"j['segments']['0']['size']='512000000000000000'", StatusCode::kCorrupt, "past the end"},
+      // offset + size wraps around 2^64 to less than the file size.
+      {"j['segments']['0']['size']=str(2**64 - 4096)", StatusCode::kCorrupt, "past the end"},
       {"j['segments']['0']['sector_size']=3000", StatusCode::kCorrupt, "sector size"},
       {"j['keyslots']['0']['af']['stripes']=4000000000", StatusCode::kCorrupt, "stripes"},
       {"j['keyslots']['0']['key_size']=1<<40", StatusCode::kCorrupt, "key_size"},
