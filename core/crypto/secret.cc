@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -100,9 +101,11 @@ Result<SecretBytes> ReadSecretFile(const std::string& path) {
     }
     return IOError("cannot open key file " + path + ": " + std::strerror(err), err);
   }
-  // Read into a buffer of the largest allowed size plus one byte, so that an
-  // oversized file (or a pipe) is recognised without trusting st_size.
-  auto buf = SecretBytes::Allocate(kMaxSecretBytes);
+  // Read into a locked buffer that starts at one page and doubles up to
+  // the limit; one byte past the limit marks an oversized file (or pipe)
+  // without trusting st_size. Small key files thus lock one page, not the
+  // whole limit (RLIMIT_MEMLOCK is 8 MiB or less for most users).
+  auto buf = SecretBytes::Allocate(4096);
   if (!buf.ok()) {
     close(fd);
     return buf.status();
@@ -110,8 +113,17 @@ Result<SecretBytes> ReadSecretFile(const std::string& path) {
   size_t got = 0;
   std::byte extra{};
   for (;;) {
+    if (got == buf->size() && got < kMaxSecretBytes) {
+      auto bigger = SecretBytes::Allocate(std::min(2 * got, kMaxSecretBytes));
+      if (!bigger.ok()) {
+        close(fd);
+        return bigger.status();
+      }
+      std::memcpy(bigger->bytes().data(), buf->bytes().data(), got);
+      *buf = std::move(*bigger);  // the old buffer is wiped as it goes
+    }
     std::span<std::byte> into =
-        got < kMaxSecretBytes ? buf->bytes().subspan(got) : std::span<std::byte>(&extra, 1);
+        got < buf->size() ? buf->bytes().subspan(got) : std::span<std::byte>(&extra, 1);
     const ssize_t n = read(fd, into.data(), into.size());
     if (n < 0 && errno == EINTR) {
       continue;
@@ -136,8 +148,8 @@ Result<SecretBytes> ReadSecretFile(const std::string& path) {
   if (got == 0) {
     return InvalidArgumentError("key file " + path + " is empty");
   }
-  // Copy into a right-sized secret and wipe the big one.
-  return SecretBytes::Copy(buf->bytes().first(got));
+  buf->Truncate(got);
+  return std::move(*buf);
 }
 
 }  // namespace imgfs
