@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "core/io/file.h"
-#include "core/io/file.h"
 #include "core/util/checked.h"
 #include "core/util/hex.h"
 
