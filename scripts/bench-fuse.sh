@@ -7,6 +7,8 @@
 #   qcowmount  libqcow-utils (fuse2; qcow2 only, cannot read zstd)
 #   vmdkmount  libvmdk-utils (fuse2; vmdk only)
 #   vhdimount  libvhdi-utils (fuse2; vpc and vhdx only)
+#   nbdkit     nbdkit's file plugin with its luks filter, made a file by
+#              nbdfuse (luks only; the server is both processes)
 # and, when BENCH_TOOLS names it, the ceiling no FUSE server can pass:
 #   disk       fio on the image file itself with O_DIRECT: random 4 KiB reads
 #              at the same depth as the FUSE readers, sequential reads as
@@ -53,7 +55,7 @@
 #   BENCH_VARIANTS  subset of "qcow2 zlib zstd raw vmdk vmdks vpc vhdx vdi
 #                   parallels qed cloop luks"
 #                   (default "qcow2 zlib zstd")
-#   BENCH_TOOLS     subset of "imgfs qsd qcowmount vmdkmount vhdimount disk base"
+#   BENCH_TOOLS     subset of "imgfs qsd qcowmount vmdkmount vhdimount nbdkit disk base"
 #                   (default "imgfs qsd qcowmount")
 #   BENCH_METRICS   subset of "seqd seqb rand1 rand2" (default all four)
 #   IMGFS           the imgfs binary (default: build-bench/fuse/imgfs, build/fuse/imgfs, PATH)
@@ -249,6 +251,17 @@ start_server() {
       srv_pid=$!
       srv_file="$mnt/$first"
       ;;
+    nbdkit)
+      command -v nbdfuse >/dev/null && command -v nbdkit >/dev/null || return 1
+      [[ $v == luks ]] || return 1
+      mnt="$workdir/mnt-nbdkit"
+      mkdir -p "$mnt"
+      # nbdfuse stays in the foreground and runs nbdkit as its child.
+      nbdfuse -r "$mnt/nbd" --command nbdkit -s file "$img" --filter=luks \
+        "passphrase=+$luks_pass" >"$workdir/nbdkit.log" 2>&1 &
+      srv_pid=$!
+      srv_file="$mnt/nbd"
+      ;;
     disk)
       srv_file=$img
       return 0
@@ -270,14 +283,35 @@ start_server() {
   return 1
 }
 
-cpu_ticks() {  # pid -> utime+stime of all threads, in clock ticks
-  # Fields after the ")" of comm: state is $1, utime $12, stime $13.
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+tree_pids() {  # pid -> the pid and its descendants (nbdfuse runs nbdkit)
+  local p=$1 c
+  echo "$p"
+  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
 }
-hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() {  # pid -> utime+stime of all threads of its tree, in clock ticks
+  # Fields after the ")" of comm: state is $1, utime $12, stime $13.
+  local p t=0
+  for p in $(tree_pids "$1"); do
+    t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+hwm_kib() {  # summed over the tree
+  local p t=0
+  for p in $(tree_pids "$1"); do
+    t=$((t + $(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 # Bytes the server made the storage layer fetch (page cache misses, with
 # readahead): shows read amplification.
-disk_bytes() { awk '/^read_bytes:/ { print $2 }' "/proc/$1/io"; }
+disk_bytes() {
+  local p t=0
+  for p in $(tree_pids "$1"); do
+    t=$((t + $(awk '/^read_bytes:/ { print $2 }' "/proc/$p/io" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
 load1() { cut -d' ' -f1 /proc/loadavg; }
 clk_tck=$(getconf CLK_TCK)
 
