@@ -221,8 +221,8 @@ start_server() {
       local secret=() key=''
       [[ $v == luks ]] && secret=(--object "secret,id=s0,file=$luks_pass") key=,key-secret=s0
       qemu-storage-daemon "${secret[@]}" \
-        --blockdev "driver=file,node-name=f,filename=$img" \
-        --blockdev "driver=$drv,node-name=q,file=f$key" \
+        --blockdev "driver=file,node-name=f,filename=$img,read-only=on" \
+        --blockdev "driver=$drv,node-name=q,file=f$key,read-only=on" \
         --export "type=fuse,id=e,node-name=q,mountpoint=$mnt" >"$workdir/qsd.log" 2>&1 &
       srv_pid=$!
       srv_file=$mnt
