@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A minimal, bounded parser for Apple XML property lists (the UDIF resource
+// A minimal, bounded parser for Apple XML property lists, on the shared lexer
+// in core/util/xml_cursor.h (the UDIF resource
 // plist and the sparse bundle Info.plist): dict, array, key, string, data
 // (base64), integer, true, false, date and real; the five predefined
 // entities and numeric character references; comments, CDATA, the XML

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A small, bounded XML reader for DiskDescriptor.xml: elements, their text
+// A small, bounded XML reader for DiskDescriptor.xml, on the shared lexer in
+// core/util/xml_cursor.h: elements, their text
 // (the five predefined entities and numeric character references decoded),
 // comments, CDATA, processing instructions and a DOCTYPE without an
 // internal subset. Attributes are skipped (the descriptor keeps nothing in

@@ -19,6 +19,7 @@
 
 #include "tests/formats/bochs/test_bochs_builder.h"
 #include "tests/formats/cloop/test_cloop_builder.h"
+#include "tests/fuse/disk_view_checks.h"
 #include "tests/fuse/test_util.h"
 
 namespace imgfs::testing {
@@ -33,11 +34,6 @@ RunResult Shell(const std::string& cmd) { return RunCommand({"bash", "-c", cmd})
 // test_util.h's HaveTool runs `TOOL --version`, which bximage and
 // create_compressed_fs refuse.
 bool OnPath(const std::string& tool) { return Shell("command -v " + tool).exit_code == 0; }
-
-off_t SeekOrErrno(int fd, uint64_t off, int whence) {
-  off_t r = ::lseek(fd, static_cast<off_t>(off), whence);
-  return r < 0 ? -errno : r;
-}
 
 // Data runs [start, end) of `raw` at sector granularity: non-zero sectors.
 std::vector<std::pair<uint64_t, uint64_t>> NonZeroSectors(const std::string& raw) {
@@ -91,37 +87,11 @@ class BochsCloopMountTest : public ::testing::Test {
     Mount m({dir_ / image}, mnt_);
     ASSERT_TRUE(m.ok()) << m.result().err;
     const std::string view = m / (stem + ".raw");
-    struct stat st {};
-    ASSERT_EQ(::stat(view.c_str(), &st), 0);
-    EXPECT_EQ(static_cast<uint64_t>(st.st_size), raw_.size());
-    EXPECT_TRUE(ReadFile(view) == raw_);
-    int fd = ::open(view.c_str(), O_RDONLY);
+    ExpectViewEquals(view, raw_, {1, 511, kMiB - 3, 4 * kMiB + 77, 12 * kMiB - 9000});
+    const int fd = ::open(view.c_str(), O_RDONLY);
     ASSERT_GE(fd, 0);
-    for (uint64_t off : {uint64_t{1}, uint64_t{511}, kMiB - 3, 4 * kMiB + 77, 12 * kMiB - 9000}) {
-      std::string buf(70001, '\0');
-      ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
-      ASSERT_GE(n, 0);
-      EXPECT_TRUE(buf.substr(0, static_cast<size_t>(n)) ==
-                  raw_.substr(off, static_cast<size_t>(n)));
-    }
-    const uint64_t size = raw_.size();
-    for (uint64_t off = 0; off < size; off += 131072 + 4093) {
-      off_t want_data = -ENXIO;
-      for (auto [s, e] : data) {
-        if (off < e) {
-          want_data = static_cast<off_t>(std::max(off, s));
-          break;
-        }
-      }
-      off_t want_hole = static_cast<off_t>(off);
-      for (auto [s, e] : data) {
-        if (off >= s && off < e) {
-          want_hole = static_cast<off_t>(e);
-        }
-      }
-      EXPECT_EQ(SeekOrErrno(fd, off, SEEK_DATA), want_data) << image << " SEEK_DATA at " << off;
-      EXPECT_EQ(SeekOrErrno(fd, off, SEEK_HOLE), want_hole) << image << " SEEK_HOLE at " << off;
-    }
+    SCOPED_TRACE(image);
+    ExpectSeeksMatchRanges(fd, raw_.size(), data, 131072 + 4093);
     ::close(fd);
   }
 
@@ -142,14 +112,8 @@ TEST_F(BochsCloopMountTest, PartitionsShowAsTheirOwnFiles) {
   for (const char* image : {"disk.bochs", "disk.cloop"}) {
     Mount m({"--partitions", dir_ / image}, mnt_);
     ASSERT_TRUE(m.ok()) << m.result().err;
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(mnt_)) {
-      names.push_back(e.path().filename().string());
-    }
-    std::sort(names.begin(), names.end());
-    EXPECT_EQ(names, (std::vector<std::string>{"disk.p1.raw", "disk.p2.raw", "disk.raw"}));
-    EXPECT_TRUE(ReadFile(m / "disk.p1.raw") == raw_.substr(2048 * 512, 4096 * 512)) << image;
-    EXPECT_TRUE(ReadFile(m / "disk.p2.raw") == raw_.substr(8192 * 512, 8192 * 512)) << image;
+    SCOPED_TRACE(image);
+    ExpectMbrTestDiskPartitions(mnt_, "disk", raw_);
   }
 }
 
@@ -157,11 +121,8 @@ TEST_F(BochsCloopMountTest, AsDmgReadsBackThroughQemuImg) {
   for (const char* image : {"disk.bochs", "disk.cloop"}) {
     Mount m({"--as", "dmg", dir_ / image}, mnt_);
     ASSERT_TRUE(m.ok()) << m.result().err;
-    RunResult r = Shell("cp " + Q(m / "disk.dmg") + " " + Q(dir_ / "copy.dmg") +
-                        " && qemu-img convert -f dmg -O raw " + Q(dir_ / "copy.dmg") + " " +
-                        Q(dir_ / "copy.raw"));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_TRUE(ReadFile(dir_ / "copy.raw") == raw_) << image;
+    SCOPED_TRACE(image);
+    ExpectDmgReadsBackThroughQemuImg(m / "disk.dmg", dir_.path(), raw_);
   }
 }
 

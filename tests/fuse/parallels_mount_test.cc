@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/formats/parallels/test_parallels_builder.h"
+#include "tests/fuse/disk_view_checks.h"
 #include "tests/fuse/test_util.h"
 
 namespace imgfs::testing {
@@ -50,15 +51,11 @@ class ParallelsMountTest : public ::testing::Test {
   // with 64 KiB clusters, then written to with qemu-io; its qemu-img raw
   // bytes in disk.ref.
   void MakeDisk() {
-    RunResult r = Shell(
-        "cd " + Q(dir_.path()) +
-        " && truncate -s 12M disk.img && printf 'label: dos\\nstart=2048, size=4096, type=83\\n"
-        "start=8192, size=8192, type=c\\n' | sfdisk -q disk.img"
-        " && yes p1 | head -c 1500000 | dd of=disk.img bs=512 seek=2048 conv=notrunc status=none"
-        " && yes p2 | head -c 3000000 | dd of=disk.img bs=512 seek=8192 conv=notrunc status=none"
-        " && qemu-img convert -f raw -O parallels -o cluster_size=64k disk.img disk.hds"
-        " && qemu-io -f parallels -c 'write -P 0x5a 11M 4097' -c 'write -z 6M 4096' disk.hds"
-        " >/dev/null && qemu-img convert -f parallels -O raw disk.hds disk.ref");
+    RunResult r =
+        Shell("cd " + Q(dir_.path()) + " && " + kMakeMbrTestDisk +
+              " && qemu-img convert -f raw -O parallels -o cluster_size=64k disk.img disk.hds"
+              " && qemu-io -f parallels -c 'write -P 0x5a 11M 4097' -c 'write -z 6M 4096' disk.hds"
+              " >/dev/null && qemu-img convert -f parallels -O raw disk.hds disk.ref");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ref_ = ReadFile(dir_ / "disk.ref");
   }
@@ -73,18 +70,9 @@ TEST_F(ParallelsMountTest, RawViewMatchesQemuBytesSizeAndHoles) {
   Mount m({dir_ / "disk.hds"}, mnt_);
   ASSERT_TRUE(m.ok()) << m.result().err;
   const std::string view = m / "disk.raw";
-  struct stat st {};
-  ASSERT_EQ(::stat(view.c_str(), &st), 0);
-  EXPECT_EQ(static_cast<uint64_t>(st.st_size), ref_.size());
-  EXPECT_EQ(ReadFile(view), ref_);
-  int fd = ::open(view.c_str(), O_RDONLY);
+  ExpectViewEquals(view, ref_, {1, 511, kMiB - 3, 11 * kMiB + 4095});
+  const int fd = ::open(view.c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
-  for (uint64_t off : {uint64_t{1}, uint64_t{511}, kMiB - 3, 11 * kMiB + 4095}) {
-    std::string buf(70001, '\0');
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
-    ASSERT_GE(n, 0);
-    EXPECT_EQ(buf.substr(0, static_cast<size_t>(n)), ref_.substr(off, static_cast<size_t>(n)));
-  }
   // SEEK_DATA/SEEK_HOLE land where qemu-img map puts the data runs.
   const auto data = QemuDataRanges({dir_ / "disk.hds"});
   ASSERT_FALSE(data.empty());
@@ -96,25 +84,14 @@ TEST_F(ParallelsMountTest, PartitionsShowAsTheirOwnFiles) {
   MakeDisk();
   Mount m({"--partitions", dir_ / "disk.hds"}, mnt_);
   ASSERT_TRUE(m.ok()) << m.result().err;
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(mnt_)) {
-    names.push_back(e.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"disk.p1.raw", "disk.p2.raw", "disk.raw"}));
-  EXPECT_EQ(ReadFile(m / "disk.p1.raw"), ref_.substr(2048 * 512, 4096 * 512));
-  EXPECT_EQ(ReadFile(m / "disk.p2.raw"), ref_.substr(8192 * 512, 8192 * 512));
+  ExpectMbrTestDiskPartitions(mnt_, "disk", ref_);
 }
 
 TEST_F(ParallelsMountTest, AsDmgReadsBackThroughQemuImg) {
   MakeDisk();
   Mount m({"--as", "dmg", dir_ / "disk.hds"}, mnt_);
   ASSERT_TRUE(m.ok()) << m.result().err;
-  RunResult r = Shell("cp " + Q(m / "disk.dmg") + " " + Q(dir_ / "copy.dmg") +
-                      " && qemu-img convert -f dmg -O raw " + Q(dir_ / "copy.dmg") + " " +
-                      Q(dir_ / "copy.raw"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadFile(dir_ / "copy.raw"), ref_);
+  ExpectDmgReadsBackThroughQemuImg(m / "disk.dmg", dir_.path(), ref_);
 }
 
 // Old-signature images (the test builder's; qemu-img reads them too).

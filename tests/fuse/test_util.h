@@ -230,14 +230,15 @@ inline std::vector<std::pair<uint64_t, uint64_t>> QemuDataRanges(
 }
 
 // Checks SEEK_DATA and SEEK_HOLE on `fd` (a view of `size` bytes) every
-// 256 KiB + 4093 bytes against `data`, the ranges QemuDataRanges returns.
+// `stride` bytes against `data`, the ranges QemuDataRanges returns.
 inline void ExpectSeeksMatchRanges(int fd, uint64_t size,
-                                   const std::vector<std::pair<uint64_t, uint64_t>>& data) {
+                                   const std::vector<std::pair<uint64_t, uint64_t>>& data,
+                                   uint64_t stride = 262144 + 4093) {
   auto seek = [fd](uint64_t off, int whence) -> off_t {
     const off_t r = ::lseek(fd, static_cast<off_t>(off), whence);
     return r < 0 ? -errno : r;
   };
-  for (uint64_t off = 0; off < size; off += 262144 + 4093) {
+  for (uint64_t off = 0; off < size; off += stride) {
     off_t want_data = -ENXIO;
     for (auto [s, e] : data) {
       if (off < e) {
