@@ -68,6 +68,11 @@ Status Decompress(Codec codec, std::span<const std::byte> in, std::span<std::byt
 // no format needs LZFSE prefixes.
 Status DecompressPrefix(Codec codec, std::span<const std::byte> in, std::span<std::byte> out);
 
+// Bytes the successful Decompress and DecompressPrefix calls of this process
+// have written so far, every codec and thread together: benchmarks report
+// bytes decoded per read with it.
+uint64_t DecodedBytes();
+
 // Compresses `in` into one stream that Decompress(codec, ..., in.size())
 // restores. level < 0 means the codec's default; levels above the codec's
 // maximum are clamped (zlib/deflate 0..12, zstd 1..19, bzip2 1..9, xz

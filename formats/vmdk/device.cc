@@ -25,8 +25,14 @@ namespace {
 // Grain table entries that are not sector numbers.
 constexpr uint32_t kGteUnallocated = 0;
 constexpr uint32_t kGteZeroed = 1;  // with kFlagZeroGrain
-// The locator of a compressed grain: extent index above, host sector below.
+// The locator of a compressed grain: extent index (< kMaxExtents) in the
+// top 16 bits, then the sectors from its start to the next grain stored
+// after it (0: not known; at most kMaxSpanSectors), then its host sector
+// (a 32-bit grain table entry).
 constexpr unsigned kLocatorExtentShift = 48;
+constexpr unsigned kLocatorSpanShift = 32;
+constexpr uint64_t kMaxSpanSectors = 0xffff;
+static_assert(kMaxExtents <= (size_t{1} << (64 - kLocatorExtentShift)));
 // Deflate may grow data a little; anything far beyond that is hostile.
 uint64_t MaxStoredGrainBytes(uint64_t grain_bytes) { return grain_bytes + grain_bytes / 8 + 4096; }
 
@@ -178,7 +184,14 @@ Result<Mapping> Device::MapSparse(size_t index, uint64_t offset, uint64_t max_le
   if (m.kind == MapKind::kCompressed) {
     m.file = e.file.get();
     m.host_offset = uint64_t{first} * kSectorBytes;
-    m.stored_bytes = MaxStoredGrainBytes(grain_bytes);
+    // Writers store grains one after the other: the next entry, when it
+    // lies further on, bounds this grain (marker, data and padding), so
+    // Decode reads it in one go and read-ahead prefetches no more.
+    const uint32_t next = slot + 1 < gt.size() ? gt[slot + 1] : 0;
+    const uint64_t cap = MaxStoredGrainBytes(grain_bytes) + kGrainMarkerBytes;
+    m.stored_bytes = next > first && classify(next) == MapKind::kCompressed
+                         ? std::min(cap, uint64_t{next - first} * kSectorBytes)
+                         : cap;
     m.unit_offset = offset - in_grain;
     m.driver_data = index;
     return m;
@@ -277,11 +290,12 @@ Result<Mapping> Device::MapSeSparse(size_t index, uint64_t offset, uint64_t max_
 ChunkInfo Device::Chunk(const Mapping& m) const {
   const Extent& e = image_->extents[m.driver_data];
   const uint64_t end = std::min(m.unit_offset + e.header.grain_bytes(), e.first_byte + e.bytes);
-  return ChunkInfo{
-      .index = m.unit_offset / kSectorBytes,
-      .first_byte = m.unit_offset,
-      .decoded_bytes = end - m.unit_offset,
-      .locator = (m.driver_data << kLocatorExtentShift) | (m.host_offset / kSectorBytes)};
+  const uint64_t span = std::min(kMaxSpanSectors, m.stored_bytes / kSectorBytes);
+  return ChunkInfo{.index = m.unit_offset / kSectorBytes,
+                   .first_byte = m.unit_offset,
+                   .decoded_bytes = end - m.unit_offset,
+                   .locator = (m.driver_data << kLocatorExtentShift) | (span << kLocatorSpanShift) |
+                              (m.host_offset / kSectorBytes)};
 }
 
 Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const {
@@ -289,44 +303,54 @@ Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::
   return engine_.Read(offset, dst.size(), std::span(&piece, 1));
 }
 
+// One read of the grain's marker and data (up to the span Chunk found,
+// else the grain cap), and a second only when the marker says the data
+// runs further.
 Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   const auto index = static_cast<size_t>(chunk.locator >> kLocatorExtentShift);
   const Extent& e = image_->extents[index];
-  const uint64_t at = (chunk.locator & ((uint64_t{1} << kLocatorExtentShift) - 1)) * kSectorBytes;
+  const uint64_t at = (chunk.locator & 0xffffffff) * kSectorBytes;
+  const uint64_t span = ((chunk.locator >> kLocatorSpanShift) & kMaxSpanSectors) * kSectorBytes;
   // Built only for an error: Decode is on the read path.
   const auto where = [&] {
     return "vmdk: compressed grain at guest " + Hex(chunk.first_byte) + " (stored at " + Hex(at) +
            " of '" + e.line.filename + "')";
   };
-  IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, e.file->Size());
+  const uint64_t file_size = e.file_bytes;  // read-only: as when opened
+  const uint64_t marker_bytes = e.header.markers() ? kGrainMarkerBytes : 0;
+  if (at >= file_size || file_size - at < marker_bytes) {
+    return CorruptError(where() + ": grain lies past the end of the file");
+  }
   const uint64_t cap = MaxStoredGrainBytes(e.header.grain_bytes());
-  uint64_t data_at = at;
-  uint64_t stored = 0;
-  if (e.header.markers()) {
-    std::byte marker[kGrainMarkerBytes];
-    if (!RangeWithin(at, kGrainMarkerBytes, file_size)) {
-      return CorruptError(where() + ": marker lies past the end of the file");
-    }
-    IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(at, marker, "vmdk: grain marker"));
-    const uint64_t lba = LoadLE64(marker);
-    stored = LoadLE32(marker + 8);
+  const uint64_t room = std::min(marker_bytes + cap, file_size - at);
+  const uint64_t first_read = span >= marker_bytes + 1 ? std::min(room, span) : room;
+  ChunkInputBuffer buffer(static_cast<size_t>(room));
+  std::span<std::byte> all = buffer.bytes();
+  IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(at, all.first(static_cast<size_t>(first_read)),
+                                            "vmdk: compressed grain"));
+  uint64_t stored = room - marker_bytes;  // no marker: the stream's own end stops the codec
+  if (marker_bytes != 0) {
+    const uint64_t lba = LoadLE64(all.data());
+    stored = LoadLE32(all.data() + 8);
     if (lba * kSectorBytes != chunk.first_byte - e.first_byte) {
       return CorruptError(where() + ": marker names guest sector " + std::to_string(lba));
     }
-    if (stored == 0 || stored > cap || !RangeWithin(at + kGrainMarkerBytes, stored, file_size)) {
+    if (stored == 0 || stored > cap || stored > room - marker_bytes) {
       return CorruptError(where() + ": marker says " + std::to_string(stored) +
                           " stored bytes, beyond the grain cap or the file");
     }
-    data_at = at + kGrainMarkerBytes;
-  } else {
-    if (at >= file_size) {
-      return CorruptError(where() + ": grain lies past the end of the file");
+    if (marker_bytes + stored > first_read) {  // the span was short: read the rest
+      IMGFS_RETURN_IF_ERROR(
+          e.file->ReadExactAt(at + first_read,
+                              all.subspan(static_cast<size_t>(first_read),
+                                          static_cast<size_t>(marker_bytes + stored - first_read)),
+                              "vmdk: compressed grain"));
     }
-    stored = std::min(cap, file_size - at);  // the stream's own end stops the codec
+  } else {
+    stored = first_read;
   }
-  ChunkInputBuffer buffer(static_cast<size_t>(stored));
-  std::span<std::byte> in = buffer.bytes();
-  IMGFS_RETURN_IF_ERROR(e.file->ReadExactAt(data_at, in, "vmdk: compressed grain"));
+  std::span<const std::byte> in =
+      all.subspan(static_cast<size_t>(marker_bytes), static_cast<size_t>(stored));
   // A disk whose size is not a whole number of grains ends in a partial
   // grain; writers store it whole or cut, so only its prefix is asked for.
   Status s = out.size() == e.header.grain_bytes()

@@ -110,6 +110,21 @@ uint64_t EnvU64(const char* name, uint64_t fallback) {
   return std::strtoull(v, nullptr, 10);
 }
 
+// The qemu-img format a variant is written in.
+const char* FormatOf(Variant v) {
+  switch (v) {
+    case Variant::kRaw:
+      return "raw";
+    case Variant::kVmdkStream:
+      return "vmdk";
+    case Variant::kQcow2:
+    case Variant::kQcow2Zlib:
+    case Variant::kQcow2Zstd:
+      break;
+  }
+  return "qcow2";
+}
+
 }  // namespace
 
 void FillDiskLikeData(uint64_t seed, uint64_t offset, std::span<std::byte> dst) {
@@ -143,6 +158,8 @@ const char* VariantName(Variant v) {
       return "qcow2_zlib";
     case Variant::kQcow2Zstd:
       return "qcow2_zstd";
+    case Variant::kVmdkStream:
+      return "vmdk_stream";
   }
   return "?";
 }
@@ -202,30 +219,39 @@ std::string Inputs::MakeRaw() {
   return ec ? std::string() : path;
 }
 
-std::string Inputs::MakeQcow2(Variant v) {
+std::string Inputs::MakeConverted(Variant v) {
   std::string raw = MakeRaw();
   if (raw.empty()) {
     return {};
   }
+  const std::string format = FormatOf(v);
   std::string path =
-      dir_ + "/disk-" + std::to_string(image_bytes_ >> 20) + "M-" + VariantName(v) + ".qcow2";
+      dir_ + "/disk-" + std::to_string(image_bytes_ >> 20) + "M-" + VariantName(v) + "." + format;
   std::error_code ec;
   if (fs::exists(path, ec)) {
     return path;
   }
-  std::vector<std::string> args = {"qemu-img", "convert", "-O", "qcow2"};
-  if (v == Variant::kQcow2Zlib || v == Variant::kQcow2Zstd) {
+  std::vector<std::string> args = {"qemu-img", "convert", "-O", format};
+  if (v == Variant::kVmdkStream) {
+    args.insert(args.end(), {"-o", "subformat=streamOptimized"});  // 64 KiB grains
+  } else if (v == Variant::kQcow2Zlib || v == Variant::kQcow2Zstd) {
     args.insert(args.end(), {"-c", "-o",
                              std::string("cluster_size=65536,compression_type=") +
                                  (v == Variant::kQcow2Zlib ? "zlib" : "zstd")});
   } else {
     args.insert(args.end(), {"-o", "cluster_size=65536"});
   }
-  args.insert(args.end(), {raw, path + ".tmp"});
+  // A vmdk is made under its final name (its descriptor names its extent
+  // by the file name) in a scratch directory, then moved.
+  const std::string scratch = dir_ + "/making-" + VariantName(v);
+  fs::create_directories(scratch, ec);
+  const std::string made = scratch + "/" + fs::path(path).filename().string();
+  args.insert(args.end(), {raw, made});
   if (Run(args) != 0) {
     return {};
   }
-  fs::rename(path + ".tmp", path, ec);
+  fs::rename(made, path, ec);
+  fs::remove_all(scratch, ec);
   return ec ? std::string() : path;
 }
 
@@ -243,7 +269,7 @@ Inputs::PathOrError Inputs::PathFor(Variant v) {
   if (!InPath("qemu-img")) {
     return {{}, "qemu-img not found in PATH"};
   }
-  std::string p = MakeQcow2(v);
+  std::string p = MakeConverted(v);
   return p.empty() ? PathOrError{{}, std::string("qemu-img convert failed for ") + VariantName(v)}
                    : PathOrError{p, {}};
 }
@@ -261,7 +287,7 @@ OpenedImage OpenForBench(Variant v, uint64_t cache_bytes) {
     out.error = "cannot open " + path.path + ": " + dev.status().ToString();
     return out;
   }
-  std::string want = v == Variant::kRaw ? "raw" : "qcow2";
+  std::string want = FormatOf(v);
   std::string got = (*dev)->Describe().format;
   if (got != want) {
     out.error = path.path + " opened as '" + got + "', not '" + want +

@@ -25,8 +25,9 @@ namespace imgfs::bench {
 // reproducible. REQUIRES: offset and dst.size() are multiples of 4096.
 void FillDiskLikeData(uint64_t seed, uint64_t offset, std::span<std::byte> dst);
 
-// The image variants the qcow2 benchmarks compare.
-enum class Variant { kRaw, kQcow2, kQcow2Zlib, kQcow2Zstd };
+// The image variants the read benchmarks compare: qcow2 ones, and a vmdk
+// streamOptimized disk (zlib-compressed 64 KiB grains with markers).
+enum class Variant { kRaw, kQcow2, kQcow2Zlib, kQcow2Zstd, kVmdkStream };
 const char* VariantName(Variant v);
 
 // The process-wide set of generated images. Built on first use in a fresh
@@ -54,7 +55,7 @@ class Inputs {
   Inputs();
   ~Inputs();
   std::string MakeRaw();
-  std::string MakeQcow2(Variant v);
+  std::string MakeConverted(Variant v);
 
   std::string dir_;
   bool remove_dir_ = false;

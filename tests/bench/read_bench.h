@@ -7,12 +7,16 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <time.h>
 
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <vector>
 
+#include "core/codec/codec.h"
+#include "core/exec/thread_pool.h"
+#include "formats/open.h"
 #include "fuse/cli/commands.h"
 #include "tests/bench/bench_inputs.h"
 
@@ -25,6 +29,39 @@ inline constexpr uint64_t kTinyCacheBytes = 1ULL << 20;  // holds L2 tables, few
 inline constexpr uint64_t kWarmCacheBytes = 2ULL << 30;  // holds the whole image
 inline constexpr size_t kColdBatchReads = 256;
 inline constexpr size_t kOffsetCount = 1 << 16;
+
+// Per-read costs a benchmark reports besides its times: the process's CPU
+// time (pool threads included, unlike Google Benchmark's CPU column) and
+// the bytes the codecs decoded, per read. Started and reported by thread 0
+// only; the figures cover every thread's reads.
+class PerReadCounters {
+ public:
+  explicit PerReadCounters(const benchmark::State& state)
+      : active_(state.thread_index() == 0),
+        cpu_ns_(ProcessCpuNs()),
+        decoded_(codec::DecodedBytes()) {}
+
+  void Report(benchmark::State& state) const {
+    if (!active_ || state.iterations() == 0) {
+      return;
+    }
+    const double reads = static_cast<double>(state.iterations()) * state.threads();
+    state.counters["cpu_us/read"] = static_cast<double>(ProcessCpuNs() - cpu_ns_) / 1e3 / reads;
+    state.counters["decoded_B/read"] =
+        static_cast<double>(codec::DecodedBytes() - decoded_) / reads;
+  }
+
+ private:
+  static uint64_t ProcessCpuNs() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000 + static_cast<uint64_t>(ts.tv_nsec);
+  }
+
+  bool active_;
+  uint64_t cpu_ns_;
+  uint64_t decoded_;
+};
 
 // Reads the whole device once (to warm caches). Returns false on error.
 inline bool ReadAll(const BlockDevice& dev) {
@@ -44,6 +81,7 @@ inline void SeqReadLoop(benchmark::State& state, const BlockDevice& dev) {
   std::vector<std::byte> buf(kSeqChunkBytes);
   uint64_t size = dev.Size() / kSeqChunkBytes * kSeqChunkBytes;
   uint64_t off = 0;
+  PerReadCounters counters(state);
   for (auto _ : state) {
     Status s = dev.Read(off, buf);
     if (!s.ok()) {
@@ -53,6 +91,7 @@ inline void SeqReadLoop(benchmark::State& state, const BlockDevice& dev) {
     benchmark::DoNotOptimize(buf.data());
     off = (off + kSeqChunkBytes) % size;
   }
+  counters.Report(state);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kSeqChunkBytes));
 }
 
@@ -124,6 +163,28 @@ inline OpenedImage& SharedImage(Variant v, uint64_t cache_bytes, bool warm) {
   return it->second;
 }
 
+// The timed loop of the shared-device random benchmarks: 4 KiB reads of
+// `dev` at offsets from a per-thread seed.
+inline void RandReadLoop(benchmark::State& state, const BlockDevice& dev, uint64_t seed) {
+  auto offsets =
+      RandomOffsets(dev.Size(), kOffsetCount, seed + static_cast<uint64_t>(state.thread_index()));
+  std::vector<std::byte> buf(kRandBytes);
+  size_t next = 0;
+  PerReadCounters counters(state);
+  for (auto _ : state) {
+    Status s = dev.Read(offsets[next], buf);
+    next = (next + 1) % offsets.size();
+    if (!s.ok()) {
+      state.SkipWithError(s.ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(buf.data());
+  }
+  counters.Report(state);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kRandBytes));
+}
+
 // Random 4 KiB reads against a shared device with `cache_bytes` of cache;
 // run with ->Threads(n) to see contention.
 inline void RandReadShared(benchmark::State& state, Variant v, uint64_t cache_bytes, bool warm) {
@@ -132,21 +193,33 @@ inline void RandReadShared(benchmark::State& state, Variant v, uint64_t cache_by
     state.SkipWithError(img.error.c_str());
     return;
   }
-  auto offsets = RandomOffsets(img.device->Size(), kOffsetCount,
-                               1000 + static_cast<uint64_t>(state.thread_index()));
-  std::vector<std::byte> buf(kRandBytes);
-  size_t next = 0;
-  for (auto _ : state) {
-    Status s = img.device->Read(offsets[next], buf);
-    next = (next + 1) % offsets.size();
-    if (!s.ok()) {
-      state.SkipWithError(s.ToString().c_str());
-      break;
-    }
-    benchmark::DoNotOptimize(buf.data());
+  RandReadLoop(state, *img.device, 1000);
+}
+
+// Sequential 1 MiB reads like BM_SeqRead, through a device opened with a
+// pool of state.range(0) workers (0: no pool), as `imgfs mount` opens it,
+// so large reads decode in parallel and ahead.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
+inline void BM_SeqReadPool(benchmark::State& state, Variant v) {
+  auto path = Inputs::Get().PathFor(v);
+  if (!path.error.empty()) {
+    state.SkipWithError(path.error.c_str());
+    return;
   }
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * kRandBytes));
+  const auto workers = static_cast<unsigned>(state.range(0));
+  std::unique_ptr<ThreadPool> pool;
+  OpenOptions options;
+  if (workers > 0) {
+    pool = std::make_unique<ThreadPool>(workers);
+    options.pool = pool.get();
+  }
+  Cache cache(std::min(kDefaultCacheBytes, Inputs::Get().image_bytes() / 4));
+  auto dev = OpenImage(path.path, options, &cache);
+  if (!dev.ok()) {
+    state.SkipWithError(dev.status().ToString().c_str());
+    return;
+  }
+  SeqReadLoop(state, **dev);
 }
 
 // NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark BM_ names
@@ -171,3 +244,14 @@ inline void BM_RandReadTinyCache(benchmark::State& state, Variant v) {
   BENCHMARK_CAPTURE(BM_RandReadCold, tag, variant)->Unit(benchmark::kMicrosecond)->UseRealTime(); \
   BENCHMARK_CAPTURE(BM_RandReadTinyCache, tag, variant)->Threads(1)->Threads(2)->UseRealTime();   \
   BENCHMARK_CAPTURE(BM_RandReadWarm, tag, variant)->Threads(1)->Threads(2)->UseRealTime()
+
+// Registers BM_SeqReadPool for one variant with pools of 0, 1 and 2 workers.
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage): BENCHMARK_CAPTURE pastes names
+#define IMGFS_POOL_BENCHMARK(tag, variant)        \
+  BENCHMARK_CAPTURE(BM_SeqReadPool, tag, variant) \
+      ->ArgName("pool")                           \
+      ->Arg(0)                                    \
+      ->Arg(1)                                    \
+      ->Arg(2)                                    \
+      ->Unit(benchmark::kMicrosecond)             \
+      ->UseRealTime()

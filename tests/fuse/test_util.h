@@ -229,31 +229,38 @@ inline std::vector<std::pair<uint64_t, uint64_t>> QemuDataRanges(
   return ranges;
 }
 
+// Checks SEEK_DATA and SEEK_HOLE at `off` on `fd` against `data`, the
+// ranges QemuDataRanges returns.
+inline void ExpectSeekMatchesRanges(int fd, uint64_t off,
+                                    const std::vector<std::pair<uint64_t, uint64_t>>& data) {
+  auto seek = [fd](uint64_t at, int whence) -> off_t {
+    const off_t r = ::lseek(fd, static_cast<off_t>(at), whence);
+    return r < 0 ? -errno : r;
+  };
+  off_t want_data = -ENXIO;
+  for (auto [s, e] : data) {
+    if (off < e) {
+      want_data = static_cast<off_t>(std::max(off, s));
+      break;
+    }
+  }
+  off_t want_hole = static_cast<off_t>(off);
+  for (auto [s, e] : data) {
+    if (off >= s && off < e) {
+      want_hole = static_cast<off_t>(e);
+    }
+  }
+  EXPECT_EQ(seek(off, SEEK_DATA), want_data) << "SEEK_DATA at " << off;
+  EXPECT_EQ(seek(off, SEEK_HOLE), want_hole) << "SEEK_HOLE at " << off;
+}
+
 // Checks SEEK_DATA and SEEK_HOLE on `fd` (a view of `size` bytes) every
 // `stride` bytes against `data`, the ranges QemuDataRanges returns.
 inline void ExpectSeeksMatchRanges(int fd, uint64_t size,
                                    const std::vector<std::pair<uint64_t, uint64_t>>& data,
                                    uint64_t stride = 262144 + 4093) {
-  auto seek = [fd](uint64_t off, int whence) -> off_t {
-    const off_t r = ::lseek(fd, static_cast<off_t>(off), whence);
-    return r < 0 ? -errno : r;
-  };
   for (uint64_t off = 0; off < size; off += stride) {
-    off_t want_data = -ENXIO;
-    for (auto [s, e] : data) {
-      if (off < e) {
-        want_data = static_cast<off_t>(std::max(off, s));
-        break;
-      }
-    }
-    off_t want_hole = static_cast<off_t>(off);
-    for (auto [s, e] : data) {
-      if (off >= s && off < e) {
-        want_hole = static_cast<off_t>(e);
-      }
-    }
-    EXPECT_EQ(seek(off, SEEK_DATA), want_data) << "SEEK_DATA at " << off;
-    EXPECT_EQ(seek(off, SEEK_HOLE), want_hole) << "SEEK_HOLE at " << off;
+    ExpectSeekMatchesRanges(fd, off, data);
   }
 }
 

@@ -227,6 +227,32 @@ TEST_F(VmdkBadInput, CorruptCompressedGrains) {
   ExpectRefused(dir_, "lba.vmdk", StatusCode::kCorrupt);
 }
 
+// Decode reads a grain in one go up to where the grain table's next entry
+// lies; a table whose next entry points inside the grain (here grain 1's
+// entry one sector after grain 0's marker) must not cut grain 0 short: it
+// reads whole, and grain 1, which the entry damages, is refused.
+TEST_F(VmdkBadInput, NextGrainInsideAGrainDoesNotCutItShort) {
+  ASSERT_TRUE(Sh(dir_.path(),
+                 "head -c 1048576 /dev/urandom > r.raw && "
+                 "qemu-img convert -f raw -O vmdk -o subformat=streamOptimized r.raw s.vmdk"));
+  std::string s = ReadWholeFile(dir_.Join("s.vmdk"));
+  const uint64_t gd = LoadLE64(reinterpret_cast<const std::byte*>(s.data()) + kGdOffsetAt);
+  const uint64_t gt = LoadLE32(reinterpret_cast<const std::byte*>(s.data()) + gd * 512);
+  const uint32_t grain0 = LoadLE32(reinterpret_cast<const std::byte*>(s.data()) + gt * 512);
+  ASSERT_GT(grain0, 0u);
+  // Random data: the stored grain spans far more than one sector.
+  ASSERT_GT(LoadLE32(reinterpret_cast<const std::byte*>(s.data()) + grain0 * 512 + 8), 60000u);
+  Put32(&s, gt * 512 + 4, grain0 + 1);
+  WriteWholeFile(dir_.Join("short.vmdk"), s);
+  Cache cache(1 << 20);
+  auto dev = OpenImage(dir_.Join("short.vmdk"), {}, &cache);
+  ASSERT_OK(dev);
+  std::string got(65536, '\0');
+  ASSERT_OK((*dev)->Read(0, std::as_writable_bytes(std::span(got))));
+  EXPECT_TRUE(got == ReadWholeFile(dir_.Join("r.raw")).substr(0, 65536));
+  EXPECT_CODE((*dev)->Read(65536, std::as_writable_bytes(std::span(got))), kCorrupt);
+}
+
 // seSparse extents (builder-made, named by a descriptor): broken headers
 // fail the open, broken table entries the reads that meet them.
 TEST_F(VmdkBadInput, BrokenSeSparseExtents) {

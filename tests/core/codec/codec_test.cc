@@ -56,6 +56,25 @@ TEST_P(CodecTest, RoundTripsSeveralSizes) {
   }
 }
 
+// DecodedBytes counts what successful decodes wrote, whole or prefix, and
+// nothing for a failed one (tests run one at a time: nothing else decodes).
+TEST_P(CodecTest, DecodedBytesCountsSuccessfulDecodes) {
+  const std::vector<std::byte> data = MixedData(65536, 3);
+  const auto packed = Pack(data);
+  std::vector<std::byte> out(data.size());
+  const uint64_t before = DecodedBytes();
+  ASSERT_OK(Decompress(GetParam(), packed, out));
+  EXPECT_EQ(DecodedBytes() - before, data.size());
+  if (GetParam() != Codec::kLzfse) {
+    ASSERT_OK(DecompressPrefix(GetParam(), packed, std::span(out).first(4096)));
+    EXPECT_EQ(DecodedBytes() - before, data.size() + 4096);
+  }
+  const uint64_t ok_total = DecodedBytes();
+  std::vector<std::byte> longer(data.size() + 1);
+  EXPECT_FALSE(Decompress(GetParam(), packed, longer).ok());
+  EXPECT_EQ(DecodedBytes(), ok_total);
+}
+
 TEST_P(CodecTest, RoundTripsZerosNoiseAndTinyInputs) {
   std::vector<std::vector<std::byte>> inputs = {std::vector<std::byte>(1 << 20), Noise(70000, 7)};
   for (size_t n = 0; n < 40; n += 3) {
