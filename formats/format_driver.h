@@ -56,6 +56,9 @@ struct OpenOptions {
   // alone (Describe works, reads return KeyRequiredError), as qemu-img info
   // does.
   bool metadata_only = false;
+  // Warnings a driver has while opening (a weak encryption scheme), one
+  // line each; null: dropped. The CLI prints them on stderr.
+  std::function<void(const std::string& line)> warn;
 };
 
 // What a driver's Open gets besides the file. Backing images and external

@@ -177,6 +177,23 @@ qemu-img create -q -f raw "$work/small.raw" 16K
 qemu-io -f raw -c "write -P 0x33 0 6000" "$work/small.raw" >/dev/null
 qemu-img convert -c -f raw -O qcow "$work/small.raw" "$out/qcow/qemu-compressed.qcow" || true
 qemu-img create -q -f qcow -u -b base.raw -F raw "$out/qcow/qemu-backing.qcow" 64K
+# Encrypted qcow2 (LUKS with aes-128-cbc-essiv: the smallest key slots
+# qemu makes; legacy AES) and qcow (AES). The fuzzers open them without a
+# passphrase (metadata_only): headers, extension and LUKS header only.
+printf 'fuzz' >"$work/pw"
+sec="--object secret,id=s0,file=$work/pw"
+qemu-img create -q -f qcow2 $sec -o encrypt.format=luks,encrypt.key-secret=s0,\
+encrypt.iter-time=10,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=essiv,\
+encrypt.ivgen-hash-alg=sha256,cluster_size=512 "$q2/luks-aes128-cbc-c512.qcow2" 64K
+qemu-img create -q -f qcow2 $sec -o encrypt.format=aes,encrypt.key-secret=s0,cluster_size=512 \
+  "$q2/aes-c512.qcow2" 64K
+qemu-img create -q -f qcow $sec -o encrypt.format=aes,encrypt.key-secret=s0 "$out/qcow/qemu-aes.qcow" 64K
+for img in "$q2/luks-aes128-cbc-c512.qcow2" "$q2/aes-c512.qcow2"; do
+  qemu-io $sec --image-opts "driver=qcow2,file.filename=$img,encrypt.key-secret=s0" \
+    -c "write -P 0x5a 1k 2k" -c "write -z 8k 1k" >/dev/null
+done
+qemu-io $sec --image-opts "driver=qcow,file.filename=$out/qcow/qemu-aes.qcow,encrypt.key-secret=s0" \
+  -c "write -P 0x5a 1k 2k" >/dev/null
 qemu-img create -q -f qed -o cluster_size=4096,table_size=2 "$out/qed/qemu-data.qed" 64K
 qemu-io -f qed -c "write -P 0x5a 1000 5000" -c "write -z 32K 8K" "$out/qed/qemu-data.qed" >/dev/null
 qemu-img create -q -f qed -o cluster_size=4096,table_size=4 "$out/qed/qemu-empty.qed" 1M

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/blockmap/block_map_device.h"
+
 namespace imgfs::crypto {
 namespace {
 
@@ -13,6 +15,29 @@ namespace {
 constexpr uint64_t kParallelPiece = 256 * 1024;
 
 }  // namespace
+
+Status ReadDecrypted(const File& file, uint64_t host_offset, uint64_t iv_sector,
+                     const SectorCipher& cipher, uint32_t sector_size, std::span<std::byte> dst) {
+  const uint64_t ss = sector_size;
+  const uint64_t head = host_offset % ss;
+  const uint64_t span_bytes = (head + dst.size() + ss - 1) / ss * ss;
+  // Whole sectors decrypt in the caller's buffer; a partial one at either
+  // end sends the whole read through a bounce buffer.
+  std::vector<std::byte> bounce;
+  std::span<std::byte> sectors = dst;
+  if (span_bytes != dst.size()) {
+    bounce.resize(static_cast<size_t>(span_bytes));
+    sectors = bounce;
+  }
+  IMGFS_RETURN_IF_ERROR(ReadHostZeroFilled(file, host_offset - head, sectors));
+  for (uint64_t i = 0; i < span_bytes / ss; ++i) {
+    cipher.Decrypt(iv_sector + i, sectors.subspan(static_cast<size_t>(i * ss), ss));
+  }
+  if (!bounce.empty()) {
+    std::memcpy(dst.data(), bounce.data() + head, dst.size());
+  }
+  return Status::Ok();
+}
 
 DecryptingDevice::DecryptingDevice(std::unique_ptr<BlockDevice> inner,
                                    std::unique_ptr<SectorCipher> cipher,

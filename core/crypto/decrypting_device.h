@@ -15,6 +15,7 @@
 #include "core/crypto/sector_cipher.h"
 #include "core/exec/thread_pool.h"
 #include "core/forwarding_device.h"
+#include "core/io/file.h"
 
 namespace imgfs::crypto {
 
@@ -56,5 +57,16 @@ class DecryptingDevice : public ForwardingBlockDevice {
   std::unique_ptr<SectorCipher> cipher_;
   DecryptingDeviceOptions opt_;
 };
+
+// Reads dst.size() bytes at `host_offset` of `file`, whose bytes are
+// sectors of `sector_size` (aligned in the file) encrypted with `cipher`,
+// and decrypts them into dst: what a format that encrypts its data clusters
+// (qcow2 LUKS and AES, qcow AES) reads through. The sector holding byte
+// `host_offset` has IV sector number `iv_sector`, the next iv_sector + 1,
+// and so on. Partial sectors at either end are read and decrypted whole.
+// Bytes past the end of the file read as zeros before decryption, as in
+// QEMU. Thread-safe. REQUIRES: sector_size is a power of two >= 16.
+Status ReadDecrypted(const File& file, uint64_t host_offset, uint64_t iv_sector,
+                     const SectorCipher& cipher, uint32_t sector_size, std::span<std::byte> dst);
 
 }  // namespace imgfs::crypto

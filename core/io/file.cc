@@ -74,6 +74,35 @@ class MemoryFile final : public File {
   std::string data_ IMGFS_GUARDED_BY(mu_);
 };
 
+class SliceFile final : public File {
+ public:
+  SliceFile(const File* base, uint64_t offset, uint64_t length)
+      : base_(base), offset_(offset), length_(length), name_(base->name()) {}
+
+  Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> dst) const override {
+    if (offset >= length_) {
+      return size_t{0};
+    }
+    const auto n = static_cast<size_t>(std::min<uint64_t>(dst.size(), length_ - offset));
+    return base_->ReadAt(offset_ + offset, dst.first(n));
+  }
+  Status WriteAt(uint64_t, std::span<const std::byte>) override {
+    return ReadOnlyError(name_ + ": a slice of the file is read-only");
+  }
+  Result<uint64_t> Size() const override { return length_; }
+  Status Flush() override { return Status::Ok(); }
+  Status Truncate(uint64_t) override {
+    return ReadOnlyError(name_ + ": a slice of the file is read-only");
+  }
+  const std::string& name() const override { return name_; }
+
+ private:
+  const File* const base_;
+  const uint64_t offset_;
+  const uint64_t length_;
+  const std::string name_;
+};
+
 class FaultFile final : public File {
  public:
   FaultFile(std::unique_ptr<File> base, FaultPlan plan) : base_(std::move(base)), plan_(plan) {}
@@ -111,6 +140,10 @@ class FaultFile final : public File {
 
 std::unique_ptr<File> NewMemoryFile(std::string name, std::string contents) {
   return std::make_unique<MemoryFile>(std::move(name), std::move(contents));
+}
+
+std::unique_ptr<File> NewSliceFile(const File* base, uint64_t offset, uint64_t length) {
+  return std::make_unique<SliceFile>(base, offset, length);
 }
 
 std::unique_ptr<File> NewFaultFile(std::unique_ptr<File> base, FaultPlan plan) {

@@ -79,4 +79,11 @@ struct FaultPlan {
 };
 std::unique_ptr<File> NewFaultFile(std::unique_ptr<File> base, FaultPlan plan);
 
+// A read-only view of bytes [offset, offset + length) of `base` (a LUKS
+// header stored inside a qcow2 image, say): offsets are relative to
+// `offset`, Size() is `length`, and reads stop at `length` (or where `base`
+// ends). Writes return kReadOnly. REQUIRES: `base` outlives the view.
+// Thread-safe for concurrent reads, like `base`.
+std::unique_ptr<File> NewSliceFile(const File* base, uint64_t offset, uint64_t length);
+
 }  // namespace imgfs

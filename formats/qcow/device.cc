@@ -13,7 +13,9 @@
 
 #include "core/chunk/chunk_engine.h"
 #include "core/codec/codec.h"
+#include "core/crypto/decrypting_device.h"
 #include "core/util/hex.h"
+#include "formats/common/qcow_aes.h"
 #include "formats/common/two_level_device.h"
 
 namespace imgfs::qcow {
@@ -32,9 +34,10 @@ TwoLevelLayout LayoutOf(const Header& h) {
 
 class Device final : public TwoLevelDevice, ChunkSource {
  public:
-  Device(const Header& header, TwoLevelImage image)
+  Device(const Header& header, TwoLevelImage image, std::unique_ptr<crypto::SectorCipher> cipher)
       : TwoLevelDevice(std::move(image), LayoutOf(header)),
         header_(header),
+        cipher_(std::move(cipher)),
         engine_(this, ChunkEngine::Options{.cache = this->image().cache,
                                            .pool = this->image().pool,
                                            .cache_id = cache_id(),
@@ -48,6 +51,7 @@ class Device final : public TwoLevelDevice, ChunkSource {
 
  protected:
   Status ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override;
+  Status ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const override;
 
  private:
   // TwoLevelEntries
@@ -59,6 +63,7 @@ class Device final : public TwoLevelDevice, ChunkSource {
                       const std::function<bool(const ChunkInfo&)>& visit) const override;
 
   const Header header_;
+  const std::unique_ptr<crypto::SectorCipher> cipher_;  // null: plain or locked
   ChunkEngine engine_;
 };
 
@@ -98,10 +103,22 @@ Result<Mapping> Device::Classify(uint64_t cluster, uint64_t entry, uint64_t in_c
     return CorruptError("qcow: cluster " + std::to_string(cluster) + " is stored at " + Hex(entry) +
                         ", past end of file (size " + Hex(file_size) + ")");
   }
-  m.kind = MapKind::kHost;
+  // Encrypted clusters are read and decrypted by ReadIndirect.
+  m.kind = header_.encrypted() ? MapKind::kIndirect : MapKind::kHost;
   m.file = image().file.get();
   m.host_offset = entry + in_cluster;
   return m;
+}
+
+// AES: the IV is the guest sector (formats/common/qcow_aes.h). Clusters
+// are whole sectors at host and guest offsets alike.
+Status Device::ReadIndirect(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const {
+  if (cipher_ == nullptr) {
+    return KeyRequiredError("qcow: " + image().file->name() +
+                            " is encrypted and was opened without a passphrase");
+  }
+  return crypto::ReadDecrypted(*m.file, m.host_offset, offset / kQcowAesSectorBytes, *cipher_,
+                               kQcowAesSectorBytes, dst);
 }
 
 Status Device::ReadCompressed(const Mapping& m, uint64_t offset, std::span<std::byte> dst) const {
@@ -150,6 +167,12 @@ void Device::ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
 
 ImageInfo Device::Describe() const {
   ImageInfo info = BaseInfo(header_.cluster_bytes());
+  if (header_.encrypted()) {
+    info.encryption = "aes";
+    if (cipher_ == nullptr) {
+      info.notes.push_back("qcow: opened without a passphrase; data clusters cannot be read");
+    }
+  }
   if (header_.size_bytes != header_.disk_bytes()) {
     info.notes.push_back("qcow: size " + std::to_string(header_.size_bytes) +
                          " is not a whole number of sectors; the partial sector is not shown, "
@@ -192,8 +215,9 @@ Result<CheckReport> Device::Check() const {
 
 }  // namespace
 
-std::unique_ptr<BlockDevice> NewDevice(const Header& header, TwoLevelImage image) {
-  return std::make_unique<Device>(header, std::move(image));
+std::unique_ptr<BlockDevice> NewDevice(const Header& header, TwoLevelImage image,
+                                       std::unique_ptr<crypto::SectorCipher> cipher) {
+  return std::make_unique<Device>(header, std::move(image), std::move(cipher));
 }
 
 }  // namespace imgfs::qcow

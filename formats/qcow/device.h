@@ -7,13 +7,19 @@
 #include <memory>
 
 #include "core/block_device.h"
+#include "core/crypto/sector_cipher.h"
 #include "formats/common/two_level_device.h"
 #include "formats/qcow/header.h"
 
 namespace imgfs::qcow {
 
-// The device over an image with `header`. Read-only; reads and Extents are
-// thread-safe.
-std::unique_ptr<BlockDevice> NewDevice(const Header& header, TwoLevelImage image);
+// The device over an image with `header`. `cipher` decrypts the data
+// clusters of an AES-encrypted image (formats/common/qcow_aes.h; null:
+// not encrypted, or opened without a passphrase for `info`, when reading
+// them is kKeyRequired). Compressed clusters are never encrypted (qemu
+// writes none into encrypted images and reads any as plain). Read-only;
+// reads and Extents are thread-safe.
+std::unique_ptr<BlockDevice> NewDevice(const Header& header, TwoLevelImage image,
+                                       std::unique_ptr<crypto::SectorCipher> cipher);
 
 }  // namespace imgfs::qcow

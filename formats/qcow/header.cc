@@ -30,10 +30,7 @@ Result<Header> DecodeHeader(std::span<const std::byte> bytes, uint64_t file_size
   h.l2_bits = static_cast<uint32_t>(p[kL2BitsOffset]);
   h.crypt_method = LoadBE32(p + kCryptMethodOffset);
   h.l1_offset = LoadBE64(p + kL1OffsetOffset);
-  if (h.crypt_method == kCryptAes) {
-    return UnsupportedError("qcow: AES-encrypted images are not supported yet");
-  }
-  if (h.crypt_method != kCryptNone) {
+  if (h.crypt_method != kCryptNone && h.crypt_method != kCryptAes) {
     return UnsupportedError("qcow: unknown encryption method " + std::to_string(h.crypt_method) +
                             " at 0x24");
   }

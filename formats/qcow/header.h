@@ -73,15 +73,16 @@ struct Header {
   // QEMU counts whole sectors: a size that is not a multiple of 512 reads
   // as the sectors it holds entirely.
   uint64_t disk_bytes() const { return size_bytes / 512 * 512; }
+  bool encrypted() const { return crypt_method == kCryptAes; }
   bool has_backing() const { return backing_name_offset != 0 && backing_name_bytes != 0; }
 };
 
 // Decodes the first kHeaderBytes (or fewer: a short file) of a file of
 // `file_size` bytes. kCorrupt for a short file, a bad magic, the backing
 // name or the L1 table past the end of the file; kUnsupported for another
-// version, AES encryption ("qcow: AES-encrypted images are not supported
-// yet"), an unknown crypt method, cluster_bits or l2_bits outside QEMU's
-// range, or an L1 table over kMaxL1Bytes.
+// version, an unknown crypt method (1, AES, is read: device.h),
+// cluster_bits or l2_bits outside QEMU's range, or an L1 table over
+// kMaxL1Bytes.
 Result<Header> DecodeHeader(std::span<const std::byte> bytes, uint64_t file_size);
 
 // A compressed L2 entry: where the stream is stored and how many bytes.

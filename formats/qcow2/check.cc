@@ -394,6 +394,9 @@ Status Checker::Walk(const std::vector<uint64_t>& l1) {
   Mark(h_.l1_table_offset, uint64_t{h_.l1_size} * 8, "L1 table");
   Mark(h_.refcount_table_offset, uint64_t{h_.refcount_table_clusters} << h_.cluster_bits,
        "refcount table");
+  if (h_.crypto_header) {
+    Mark(h_.crypto_header->offset, h_.crypto_header->length_bytes, "encryption header");
+  }
   WalkL1(l1, "L1 table");
   IMGFS_RETURN_IF_ERROR(MarkSnapshots());
   IMGFS_RETURN_IF_ERROR(MarkBitmaps());

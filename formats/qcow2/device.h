@@ -14,6 +14,7 @@
 #include "core/exec/thread_pool.h"
 #include "core/io/file.h"
 #include "core/io/read_around.h"
+#include "formats/qcow2/encryption.h"
 #include "formats/qcow2/header.h"
 #include "formats/qcow2/snapshots.h"
 #include "formats/qcow2/tables.h"
@@ -38,6 +39,8 @@ struct Image {
   // Whole-cluster read-around of `data_file` for small reads, or null.
   std::unique_ptr<const ReadAround> read_around;
   std::string full_backing_filename;
+  // How data clusters decrypt, for an encrypted image (encryption.h).
+  std::optional<Encryption> encryption;
 };
 
 // A view of `image` through the L1 table `l1` with guest size `size_bytes`:

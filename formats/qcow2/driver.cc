@@ -78,6 +78,7 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   IMGFS_ASSIGN_OR_RETURN(
       std::vector<uint64_t> l1,
       LoadL1(*image->file, image->geometry, h.l1_table_offset, h.l1_size, "L1 table"));
+  IMGFS_ASSIGN_OR_RETURN(image->encryption, OpenEncryption(*image->file, h, ctx));
   IMGFS_RETURN_IF_ERROR(OpenDataFile(ctx, image.get()));
   // Read around whole clusters, but no more than 64 KiB: a 2 MiB cluster read
   // for one 4 KiB block would cost far more than it could save.

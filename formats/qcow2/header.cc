@@ -106,15 +106,51 @@ Status CheckFeatures(const Header& h) {
     }
     return UnsupportedError("qcow2: image uses unsupported incompatible features: " + names);
   }
-  if (h.crypt_method == 1) {
-    return UnsupportedError("qcow2: image is encrypted with AES; AES support comes later");
-  }
-  if (h.crypt_method == 2) {
-    return UnsupportedError("qcow2: image is encrypted with LUKS; LUKS support comes later");
-  }
-  if (h.crypt_method != 0) {
+  if (h.crypt_method > kCryptLuks) {
     return UnsupportedError("qcow2: header at 0x0 has unknown crypt_method " +
                             std::to_string(h.crypt_method));
+  }
+  return Status::Ok();
+}
+
+// [a, a + a_len) and [b, b + b_len) share a byte. REQUIRES: no wrap.
+bool Overlaps(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len) {
+  return a_len != 0 && b_len != 0 && a < b + b_len && b < a + a_len;
+}
+
+// The encryption header extension is there for LUKS and only for LUKS
+// (spec "Full disk encryption header pointer"), cluster aligned and inside
+// the file, clear of the header cluster and the tables the header names.
+Status CheckCryptoExtension(const Header& h, uint64_t file_size) {
+  const bool luks = h.crypt_method == kCryptLuks;
+  if (!h.crypto_header) {
+    return luks ? Corrupt(
+                      "LUKS-encrypted image (crypt_method 2) has no full disk encryption "
+                      "header extension")
+                : Status::Ok();
+  }
+  const CryptoExtension& c = *h.crypto_header;
+  const std::string at = "encryption header at " + Hex(c.offset);
+  if (!luks) {
+    return Corrupt(at + ": only LUKS (crypt_method 2) has one, the header says crypt_method " +
+                   std::to_string(h.crypt_method));
+  }
+  if (c.offset % h.cluster_size() != 0) {
+    return Corrupt(at + " is not cluster aligned");
+  }
+  if (c.length_bytes < kMinCryptoHeaderBytes) {
+    return Corrupt(at + " has length " + std::to_string(c.length_bytes) +
+                   ", too short for a LUKS header");
+  }
+  if (!RangeWithin(c.offset, c.length_bytes, file_size)) {
+    return Corrupt(at + " (" + std::to_string(c.length_bytes) +
+                   " bytes) extends past end of file (size " + Hex(file_size) + ")");
+  }
+  if (c.offset < h.cluster_size() ||
+      Overlaps(c.offset, c.length_bytes, h.l1_table_offset, uint64_t{h.l1_size} * 8) ||
+      Overlaps(c.offset, c.length_bytes, h.refcount_table_offset,
+               uint64_t{h.refcount_table_clusters} << h.cluster_bits)) {
+    return Corrupt(at + " overlaps the image header, the L1 table or the refcount table");
   }
   return Status::Ok();
 }
@@ -235,7 +271,7 @@ Status DecodeOneExtension(uint32_t type, uint64_t at, std::span<const std::byte>
         return Corrupt("encryption header extension at " + Hex(at) + " has length " +
                        std::to_string(data.size()));
       }
-      h->crypto_header_offset = LoadBE64(data.data());
+      h->crypto_header = CryptoExtension{LoadBE64(data.data()), LoadBE64(data.data() + 8)};
       return Status::Ok();
     default:
       return Status::Ok();  // unknown extensions are skipped (spec)
@@ -361,6 +397,7 @@ Result<Header> DecodeHeader(std::span<const std::byte> b, uint64_t file_size) {
   IMGFS_RETURN_IF_ERROR(CheckFeatures(h));
   IMGFS_RETURN_IF_ERROR(DecodeBackingName(b, &h));
   IMGFS_RETURN_IF_ERROR(CheckTables(h, file_size));
+  IMGFS_RETURN_IF_ERROR(CheckCryptoExtension(h, file_size));
   return h;
 }
 

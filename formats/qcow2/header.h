@@ -95,6 +95,20 @@ struct BitmapsExtension {
   uint64_t directory_offset = 0;
 };
 
+// crypt_method values (spec "Header").
+inline constexpr uint32_t kCryptNone = 0;
+inline constexpr uint32_t kCryptAes = 1;
+inline constexpr uint32_t kCryptLuks = 2;
+// The smallest encryption header the LUKS method can hold: a LUKS1
+// partition header (spec "Full disk encryption header pointer").
+inline constexpr uint64_t kMinCryptoHeaderBytes = 592;
+
+// The full disk encryption header extension: where the LUKS header lives.
+struct CryptoExtension {
+  uint64_t offset = 0;        // cluster aligned, past the header cluster
+  uint64_t length_bytes = 0;  // inside the file
+};
+
 struct FeatureName {
   uint8_t type = 0;  // 0 incompatible, 1 compatible, 2 autoclear
   uint8_t bit = 0;
@@ -127,7 +141,7 @@ struct Header {
   std::string data_file;
   std::vector<FeatureName> feature_names;
   std::optional<BitmapsExtension> bitmaps;  // the image has a bitmaps extension
-  std::optional<uint64_t> crypto_header_offset;
+  std::optional<CryptoExtension> crypto_header;
 
   uint64_t cluster_size() const { return uint64_t{1} << cluster_bits; }
   bool extended_l2() const { return (incompatible_features & kIncompatExtendedL2) != 0; }
@@ -135,6 +149,7 @@ struct Header {
   bool data_file_raw() const { return (autoclear_features & kAutoclearDataFileRaw) != 0; }
   bool dirty() const { return (incompatible_features & kIncompatDirty) != 0; }
   bool corrupt() const { return (incompatible_features & kIncompatCorrupt) != 0; }
+  bool encrypted() const { return crypt_method != kCryptNone; }
   // The bitmaps extension counts only with autoclear bit 0 set; otherwise
   // a program without bitmap support wrote the image and the bitmaps are
   // stale (spec "autoclear_features").
@@ -150,8 +165,11 @@ struct Header {
 // Decodes and validates the header, its extensions and the backing file name.
 // `first_cluster` holds the file's first bytes: at least the first cluster,
 // or the whole file when it is shorter. Returns kCorrupt for malformed
-// headers and kUnsupported for valid features imgfs does not read
-// (encryption, unknown incompatible bits, the corrupt bit).
+// headers (also an encryption header extension that is missing for LUKS,
+// present for another method, misaligned, over the header cluster or the
+// L1 or refcount table, or past the end of the file) and kUnsupported for
+// valid features imgfs does not read (unknown incompatible bits or
+// crypt_method, the corrupt bit).
 Result<Header> DecodeHeader(std::span<const std::byte> first_cluster, uint64_t file_size);
 
 // Reads the first cluster (or the whole file when shorter): the header,

@@ -205,6 +205,10 @@ Status ApplyKeyOptions(const ParsedArgs& parsed, OpenOptions* options) {
     options->passphrase = std::make_shared<const SecretBytes>(std::move(secret));
   }
   options->detached_header = parsed.Value("header").value_or("");
+  // What drivers warn about while opening (a weak encryption scheme).
+  options->warn = [](const std::string& line) {
+    std::fprintf(stderr, "imgfs: warning: %s\n", line.c_str());
+  };
   return Status::Ok();
 }
 

@@ -22,6 +22,7 @@ inline void ExerciseFormat(const char* format, const uint8_t* data, size_t size,
   OpenOptions options;
   options.format = format;
   options.follow_backing = false;
+  options.metadata_only = true;  // encrypted images open without a passphrase
   auto dev = OpenImageFile(NewMemoryFile(std::string("fuzz.") + format,
                                          std::string(reinterpret_cast<const char*>(data), size)),
                            options, &cache);

@@ -29,6 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   imgfs::OpenOptions options;
   options.format = "qcow2";
   options.follow_backing = false;
+  options.metadata_only = true;  // encrypted images open without a passphrase
   auto dev = imgfs::OpenImageFile(
       imgfs::NewMemoryFile("fuzz.qcow2", std::string(reinterpret_cast<const char*>(data), size)),
       options, &cache);

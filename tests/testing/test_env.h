@@ -30,4 +30,11 @@ inline constexpr const char* kQemuImgCreateLuksShell =
     " qemu-img create -o iter-time=$t \"$@\" 2>/dev/null && return 0; sleep 0.2; done;"
     " qemu-img create -o iter-time=1000 \"$@\"; }; ";
 
+// The same for a qcow2 image with encrypt.format=luks (the option is
+// encrypt.iter-time there): `qc2 ARGS...`.
+inline constexpr const char* kQemuImgCreateQcow2LuksShell =
+    "qc2() { local t; for t in 10 20 50 100 200 500; do"
+    " qemu-img create -o encrypt.iter-time=$t \"$@\" 2>/dev/null && return 0; sleep 0.2; done;"
+    " qemu-img create -o encrypt.iter-time=1000 \"$@\"; }; ";
+
 }  // namespace imgfs::testing

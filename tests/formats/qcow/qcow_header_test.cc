@@ -94,8 +94,6 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Mutation{"Magic", kMagicOffset, 0x514649fa, 4, StatusCode::kCorrupt, "bad magic"},
         Mutation{"Version2", kVersionOffset, 2, 4, StatusCode::kUnsupported, "version 2"},
-        Mutation{"Aes", kCryptMethodOffset, 1, 4, StatusCode::kUnsupported,
-                 "qcow: AES-encrypted images are not supported yet"},
         Mutation{"Crypt7", kCryptMethodOffset, 7, 4, StatusCode::kUnsupported, "encryption"},
         Mutation{"ClusterBits8", kClusterBitsOffset, 8, 1, StatusCode::kUnsupported,
                  "cluster_bits 8"},

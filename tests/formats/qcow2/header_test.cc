@@ -32,6 +32,14 @@ TEST(Qcow2HeaderTest, ValidV3Header) {
   EXPECT_FALSE(h->extended_l2());
 }
 
+TEST(Qcow2HeaderTest, LegacyAesNeedsNoExtension) {
+  MiniImage img;
+  img.SetHeader32(kCryptMethodOffset, kCryptAes);
+  auto h = Decode(img);
+  ASSERT_OK(h);
+  EXPECT_TRUE(h->encrypted());
+}
+
 TEST(Qcow2HeaderTest, ValidV2Header) {
   MiniImage img;
   img.SetHeader32(kVersionOffset, 2);
@@ -99,10 +107,20 @@ const Mutation kMutations[] = {
     {"unknown_incompatible_bit",
      [](MiniImage* m) { m->SetHeader64(kIncompatibleFeaturesOffset, 1ull << 9); },
      StatusCode::kUnsupported, "unknown (bit 9)"},
-    {"aes", [](MiniImage* m) { m->SetHeader32(kCryptMethodOffset, 1); }, StatusCode::kUnsupported,
-     "encrypted with AES"},
-    {"luks", [](MiniImage* m) { m->SetHeader32(kCryptMethodOffset, 2); }, StatusCode::kUnsupported,
-     "image is encrypted with LUKS; LUKS support comes later"},
+    {"luks_without_extension", [](MiniImage* m) { m->SetHeader32(kCryptMethodOffset, 2); },
+     StatusCode::kCorrupt, "has no full disk encryption header extension"},
+    {"crypto_extension_without_luks",
+     [](MiniImage* m) { m->AddExtension(112, kExtCrypto, std::string(16, '\0')); },
+     StatusCode::kCorrupt, "only LUKS (crypt_method 2) has one"},
+    {"crypto_extension_over_header",
+     [](MiniImage* m) {
+       m->SetHeader32(kCryptMethodOffset, 2);
+       std::string ext(16, '\0');
+       ext[15] = static_cast<char>(0x02);  // offset 0, length 0x402
+       ext[14] = static_cast<char>(0x04);
+       m->AddExtension(112, kExtCrypto, ext);
+     },
+     StatusCode::kCorrupt, "overlaps the image header"},
     {"crypt_method_7", [](MiniImage* m) { m->SetHeader32(kCryptMethodOffset, 7); },
      StatusCode::kUnsupported, "crypt_method 7"},
     {"absurd_l1_size", [](MiniImage* m) { m->SetHeader32(kL1SizeOffset, 0xffffffff); },
@@ -174,7 +192,6 @@ TEST(Qcow2HeaderTest, ExtensionsAreDecodedAndUnknownOnesSkipped) {
   at = img.AddExtension(at, kExtBackingFormat, "raw");
   at = img.AddExtension(at, kExtDataFile, "disk.data");
   at = img.AddExtension(at, kExtBitmaps, std::string(24, '\0'));
-  img.AddExtension(at, kExtCrypto, std::string(16, '\x01'));
   img.SetHeader64(kBackingFileOffsetOffset, 400);
   img.SetHeader32(kBackingFileSizeOffset, 8);
   testing::PutBytes(&img.bytes, 400, "base.img");
@@ -183,7 +200,7 @@ TEST(Qcow2HeaderTest, ExtensionsAreDecodedAndUnknownOnesSkipped) {
   EXPECT_EQ(h->backing_format, "raw");
   EXPECT_EQ(h->data_file, "disk.data");
   EXPECT_TRUE(h->bitmaps.has_value());
-  EXPECT_TRUE(h->crypto_header_offset.has_value());
+  EXPECT_FALSE(h->crypto_header.has_value());
   EXPECT_EQ(h->backing_file, "base.img");
 }
 
