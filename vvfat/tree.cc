@@ -106,7 +106,17 @@ struct Listing {
   bool generic_permissions = false;
   std::string warning;  // the directory itself could not be read
   std::vector<Entry> entries;
+  std::vector<uint32_t> order;  // indices into entries: by inode, then by name
 };
+
+// Grows `v` to hold `more` more elements, at least doubling: reserving
+// exactly level after level would copy a deep tree's nodes once per level.
+template <typename T>
+void Grow(std::vector<T>* v, size_t more) {
+  if (v->size() + more > v->capacity()) {
+    v->reserve(std::max(v->size() + more, 2 * v->capacity()));
+  }
+}
 
 class Scanner {
  public:
@@ -149,16 +159,16 @@ class Scanner {
       // Entries in batches, so one huge directory is shared out too.
       std::vector<std::pair<Listing*, size_t>> batches;
       for (Listing& l : listings) {
-        for (size_t from = 0; from < l.entries.size(); from += kStatBatch) {
+        for (size_t from = 0; from < l.order.size(); from += kStatBatch) {
           batches.emplace_back(&l, from);
         }
       }
       ParallelFor(options_.pool, batches.size(), [&](size_t b) {
         Listing* l = batches[b].first;
         const size_t from = batches[b].second;
-        const size_t to = std::min(l->entries.size(), from + kStatBatch);
+        const size_t to = std::min(l->order.size(), from + kStatBatch);
         for (size_t i = from; i < to; ++i) {
-          LookAt(*l, &l->entries[i]);
+          LookAt(*l, &l->entries[l->order[i]]);
         }
       });
       std::vector<uint32_t> next;
@@ -168,6 +178,12 @@ class Scanner {
           l.fd = -1;
         }
       }
+      size_t entries = 0;
+      for (const Listing& l : listings) {
+        entries += l.entries.size();
+      }
+      Grow(&tree_->nodes, entries);
+      Grow(&ids_, entries);
       for (Listing& l : listings) {
         IMGFS_RETURN_IF_ERROR(Merge(&l, &next));
         l = Listing();  // its memory, before the next level's
@@ -230,6 +246,7 @@ class Scanner {
       }
       // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8
       // d_type, then the name, NUL-terminated.
+      Grow(&l->entries, static_cast<size_t>(n) / 32);  // records are 24 bytes and up
       for (size_t at = 0; at < static_cast<size_t>(n);) {
         const std::byte* rec = buffer.get() + at;
         uint64_t ino = 0;
@@ -247,8 +264,12 @@ class Scanner {
         e.node.name = name;
       }
     }
-    std::sort(l->entries.begin(), l->entries.end(),
-              [](const Entry& x, const Entry& y) { return x.ino < y.ino; });
+    l->order.resize(l->entries.size());
+    for (uint32_t i = 0; i < l->order.size(); ++i) {
+      l->order[i] = i;
+    }
+    std::sort(l->order.begin(), l->order.end(),
+              [l](uint32_t x, uint32_t y) { return l->entries[x].ino < l->entries[y].ino; });
   }
 
   // Looks at one entry: statx (following a link that stays inside the
@@ -333,10 +354,12 @@ class Scanner {
     if (!l->warning.empty()) {
       Warn(l->warning);
     }
-    std::sort(l->entries.begin(), l->entries.end(),
-              [](const Entry& x, const Entry& y) { return x.node.name < y.node.name; });
+    std::sort(l->order.begin(), l->order.end(), [l](uint32_t x, uint32_t y) {
+      return l->entries[x].node.name < l->entries[y].node.name;
+    });
     const auto first = static_cast<uint32_t>(tree_->nodes.size());
-    for (Entry& e : l->entries) {
+    for (uint32_t i : l->order) {
+      Entry& e = l->entries[i];
       switch (e.kind) {
         case Entry::Kind::kPending:
           break;
