@@ -164,9 +164,12 @@ int Serve(const ParsedArgs& args, vvfat::DiskOptions options) {
       std::fprintf(stderr, "imgfs: note: %s/%s\n", dir.c_str(), r.c_str());
     }
   };
-  // Workers for the scan only: gone before the mount daemonizes (forks).
-  auto pool = std::make_optional<ThreadPool>(0);
-  options.pool = &*pool;
+  // Workers for the scan only, gone before the mount daemonizes (forks);
+  // the calling thread takes part (PoolThreads: cores - 1).
+  std::optional<ThreadPool> pool;
+  if (const unsigned threads = PoolThreads(); threads > 0) {
+    options.pool = &pool.emplace(threads);
+  }
   auto disk = vvfat::OpenFatDisk(dir, options, [](const std::string& msg) {
     std::fprintf(stderr, "imgfs: warning: %s\n", msg.c_str());
   });
