@@ -27,6 +27,9 @@ struct DiskOptions {
   // host's, "<path>: shown as <name>".
   std::function<void(const std::string&)> warn;
   std::function<void(const std::string&)> renamed;
+  // The tree is scanned and named on this pool when set (the same layout
+  // without one).
+  ThreadPool* pool = nullptr;
 };
 
 // One cluster run of the data area.

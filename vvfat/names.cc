@@ -3,8 +3,8 @@
 #include "vvfat/names.h"
 
 #include <cstdio>
-#include <set>
 #include <string_view>
+#include <unordered_set>
 
 #include "core/util/utf8.h"
 
@@ -247,18 +247,6 @@ void BasisName(const std::u32string& name, std::string* base, std::string* ext) 
   }
 }
 
-std::array<char, 11> Compose(std::string_view base, std::string_view ext) {
-  std::array<char, 11> s{};
-  s.fill(' ');
-  for (size_t i = 0; i < base.size() && i < kBaseChars; ++i) {
-    s[i] = base[i];
-  }
-  for (size_t i = 0; i < ext.size() && i < kExtChars; ++i) {
-    s[kBaseChars + i] = ext[i];
-  }
-  return s;
-}
-
 // FNV-1a of the long name and a salt: the hashed tail's four hex digits.
 // Windows' own hash is undocumented; this one is stable across runs.
 uint16_t NameHash(const std::u16string& name, uint32_t salt) {
@@ -270,15 +258,43 @@ uint16_t NameHash(const std::u16string& name, uint32_t salt) {
   return static_cast<uint16_t>(h ^ (h >> 16));
 }
 
+// The set of short names taken in one directory.
+struct ShortNameHash {
+  size_t operator()(const std::array<char, 11>& s) const {
+    return std::hash<std::string_view>()(std::string_view(s.data(), s.size()));
+  }
+};
+using ShortNameSet = std::unordered_set<std::array<char, 11>, ShortNameHash>;
+
+// The short name base[0, keep) + middle + "~" + digit, then ext, space
+// padded; built in place, as tails are tried for every name that needs one.
+std::array<char, 11> ComposeTailed(std::string_view base, size_t keep, std::string_view middle,
+                                   char digit, std::string_view ext) {
+  std::array<char, 11> s{};
+  s.fill(' ');
+  size_t at = 0;
+  for (size_t i = 0; i < keep && i < base.size(); ++i) {
+    s[at++] = base[i];
+  }
+  for (char c : middle) {
+    s[at++] = c;
+  }
+  s[at++] = '~';
+  s[at] = digit;
+  for (size_t i = 0; i < ext.size() && i < kExtChars; ++i) {
+    s[kBaseChars + i] = ext[i];
+  }
+  return s;
+}
+
 // A short name with a numeric tail that no earlier entry took (FAT
 // specification, "Numeric-Tail Generation Algorithm"): BASE~1 to BASE~4,
 // then two characters, four hex digits of a hash and ~1 to ~9.
 std::array<char, 11> TailedShortName(const std::string& base, const std::string& ext,
-                                     const std::u16string& long_name,
-                                     std::set<std::array<char, 11>>* used) {
+                                     const std::u16string& long_name, ShortNameSet* used) {
+  static_assert(kPlainTails < 10);
   for (int n = 1; n <= kPlainTails; ++n) {
-    const std::string tail = "~" + std::to_string(n);
-    auto s = Compose(base.substr(0, kBaseChars - tail.size()) + tail, ext);
+    auto s = ComposeTailed(base, kBaseChars - 2, {}, static_cast<char>('0' + n), ext);
     if (used->insert(s).second) {
       return s;
     }
@@ -287,7 +303,7 @@ std::array<char, 11> TailedShortName(const std::string& base, const std::string&
     char hex[8];
     std::snprintf(hex, sizeof hex, "%04X", NameHash(long_name, salt));
     for (int n = 1; n <= 9; ++n) {
-      auto s = Compose(base.substr(0, 2) + hex + "~" + std::to_string(n), ext);
+      auto s = ComposeTailed(base, 2, std::string_view(hex, 4), static_cast<char>('0' + n), ext);
       if (used->insert(s).second) {
         return s;
       }
@@ -321,9 +337,14 @@ std::string ShortNameText(const std::array<char, 11>& short_name) {
 }
 
 std::vector<FatName> MangleDirectory(std::span<const std::string> host_names) {
+  std::vector<std::string_view> views(host_names.begin(), host_names.end());
+  return MangleDirectory(std::span<const std::string_view>(views));
+}
+
+std::vector<FatName> MangleDirectory(std::span<const std::string_view> host_names) {
   std::vector<FatName> out(host_names.size());
   std::vector<std::u32string> names(host_names.size());
-  std::set<std::u32string> keys;
+  std::unordered_set<std::u32string> keys(host_names.size());
   for (size_t i = 0; i < host_names.size(); ++i) {
     bool changed = false;
     std::u32string name = DecodeUtf8(host_names[i], &changed);
@@ -348,7 +369,7 @@ std::vector<FatName> MangleDirectory(std::span<const std::string> host_names) {
   }
   // Names that are already 8.3 claim their short names first, so a later
   // generated "~1" never takes the name a host file has.
-  std::set<std::array<char, 11>> used;
+  ShortNameSet used(host_names.size());
   std::vector<bool> done(names.size(), false);
   for (size_t i = 0; i < names.size(); ++i) {
     Fit f = FitShortName(names[i]);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace imgfs::vvfat {
@@ -37,6 +38,7 @@ struct FatName {
 // unique without regard to ASCII case, short names unique, neither "." nor
 // "..". REQUIRES: no host name is empty, "." or "..". Never fails: any
 // byte string gets a valid name.
+std::vector<FatName> MangleDirectory(std::span<const std::string_view> host_names);
 std::vector<FatName> MangleDirectory(std::span<const std::string> host_names);
 
 // The LFN checksum of a short name (FAT specification 7, ChkSum()).

@@ -16,6 +16,10 @@
 
 #include "core/result.h"
 
+namespace imgfs {
+class ThreadPool;
+}
+
 namespace imgfs::vvfat {
 
 // Files FAT can hold: DIR_FileSize is 32 bits (FAT specification 6).
@@ -38,9 +42,34 @@ struct ScanOptions {
   // Files larger than kMaxFileBytes: skipped (and noted) when true, else the
   // scan fails naming the first one.
   bool skip_large = false;
-  // Called with each warning ("cannot read x: ... ; skipped").
+  // Called with each warning ("cannot read x: ... ; skipped"), in the
+  // tree's order whatever the pool.
   std::function<void(const std::string&)> warn;
+  // Directories are listed and their entries looked at on this pool (the
+  // tree is the same without one).
+  ThreadPool* pool = nullptr;
 };
+
+// The process's credentials, as far as deciding from a file's mode whether
+// open(O_RDONLY) will be allowed (effective ids: what open checks).
+struct Credentials {
+  uid_t uid = 0;
+  // CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH: every regular file reads.
+  bool read_any = false;
+  static Credentials OfProcess();
+};
+
+enum class ReadAccess { kYes, kNo, kAsk };
+
+// Whether a regular file of this mode and owner can be read, from the mode
+// alone where that is exact for the kernel's generic permission check
+// (POSIX ACLs included): kYes for a reader with CAP_DAC_* (unless the
+// file's ids are unmapped, shown as 65534) or the owner with S_IRUSR; kNo
+// for the owner without it, or anyone else when neither the group bits
+// (the ACL mask) nor the other bits allow reading. kAsk otherwise: named
+// ACL entries may decide for group members and others alike, so the caller
+// asks the kernel (faccessat).
+ReadAccess DecideReadAccess(const Credentials& c, uint32_t mode, uint32_t uid, uint32_t gid);
 
 struct Tree {
   std::string root_path;    // as given
@@ -54,8 +83,11 @@ struct Tree {
 // symbolic links that dangle, leave the tree (their target's real path is
 // outside root's) or loop (a directory that is its own ancestor), entries
 // that vanish or cannot be read (no read permission, stat or opendir
-// errors). Fails (kNotFound / kInvalidArgument) when root is missing or
-// not a directory, and (kUnsupported) on a file over 4 GiB - 1 unless
+// errors). Read permission is decided from the mode (DecideReadAccess) on
+// file systems whose permission check is the kernel's generic one (ext2-4,
+// XFS, Btrfs, tmpfs, F2FS) and asked of the kernel (faccessat) elsewhere,
+// for symbolic links and where the mode is not enough. Fails (kNotFound / kInvalidArgument) when
+// root is missing or not a directory, and (kUnsupported) on a file over 4 GiB - 1 unless
 // skip_large.
 Result<Tree> ScanTree(const std::string& root, const ScanOptions& options);
 

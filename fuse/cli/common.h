@@ -69,7 +69,7 @@ void ApplyHostIoEnvironment(OpenOptions* options);
 // Workers for the shared ThreadPool of parallel reads: one fewer than the
 // cores, as the thread that asks takes part (fuse/LOOP.md).
 // IMGFS_POOL_THREADS=N overrides it for measurements; 0 means no pool. Used
-// by mount and by the nbdkit plugin.
+// by mount, by fat (for its scan) and by the nbdkit plugin.
 unsigned PoolThreads();
 
 // The options of every command that opens encrypted images, for its

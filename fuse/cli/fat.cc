@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/exec/thread_pool.h"
 #include "fuse/cli/commands.h"
 #include "fuse/cli/common.h"
 #include "fuse/session.h"
@@ -162,9 +164,17 @@ int Serve(const ParsedArgs& args, vvfat::DiskOptions options) {
       std::fprintf(stderr, "imgfs: note: %s/%s\n", dir.c_str(), r.c_str());
     }
   };
+  // Workers for the scan only, gone before the mount daemonizes (forks);
+  // the calling thread takes part (PoolThreads: cores - 1).
+  std::optional<ThreadPool> pool;
+  if (const unsigned threads = PoolThreads(); threads > 0) {
+    options.pool = &pool.emplace(threads);
+  }
   auto disk = vvfat::OpenFatDisk(dir, options, [](const std::string& msg) {
     std::fprintf(stderr, "imgfs: warning: %s\n", msg.c_str());
   });
+  pool.reset();
+  options.pool = nullptr;
   if (!disk.ok()) {
     PrintError(dir, disk.status());
     return kExitFailure;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/exec/thread_pool.h"
 #include "core/util/checked.h"
 #include "core/util/endian.h"
 #include "tests/testing/status_matchers.h"
@@ -397,6 +398,81 @@ TEST(LayoutBadInputTest, UnreadableFilesAndDirectoriesAreSkippedWithAWarning) {
   // "secret" cannot be read, "closed" cannot be listed (shown empty).
   EXPECT_EQ(WarningsAsNobody(dir.path()), 2);
   ::chmod((dir / "closed").c_str(), 0755);
+}
+
+// Read permission from the mode, without asking the kernel per file: exact
+// for CAP_DAC_* readers and the owner, "ask" where ACL entries may decide.
+TEST(LayoutBadInputTest, ReadAccessIsDecidedFromTheModeWhereThatIsExact) {
+  Credentials user;
+  user.uid = 1000;
+  // Mode 000, owned by another user, read by an unprivileged one: no.
+  EXPECT_EQ(DecideReadAccess(user, S_IFREG | 0000, 2000, 2000), ReadAccess::kNo);
+  // Group or others may read, ACL entries may say otherwise: ask.
+  EXPECT_EQ(DecideReadAccess(user, S_IFREG | 0640, 2000, 2000), ReadAccess::kAsk);
+  EXPECT_EQ(DecideReadAccess(user, S_IFREG | 0604, 2000, 2000), ReadAccess::kAsk);
+  // Neither group (the ACL mask) nor others: no, whoever named entries name.
+  EXPECT_EQ(DecideReadAccess(user, S_IFREG | 0600, 2000, 1000), ReadAccess::kNo);
+  // The owner: the owner bits alone, whatever the others may.
+  EXPECT_EQ(DecideReadAccess(user, S_IFREG | 0400, 1000, 2000), ReadAccess::kYes);
+  EXPECT_EQ(DecideReadAccess(user, S_IFREG | 0044, 1000, 2000), ReadAccess::kNo);
+  Credentials root;
+  root.uid = 0;
+  root.read_any = true;  // CAP_DAC_OVERRIDE
+  EXPECT_EQ(DecideReadAccess(root, S_IFREG | 0000, 2000, 2000), ReadAccess::kYes);
+  EXPECT_EQ(DecideReadAccess(root, S_IFREG | 0000, 0, 0), ReadAccess::kYes);
+  // Ids from outside our user namespace: capabilities may not apply.
+  EXPECT_EQ(DecideReadAccess(root, S_IFREG | 0000, 65534, 0), ReadAccess::kAsk);
+  EXPECT_EQ(DecideReadAccess(root, S_IFREG | 0644, 0, 65534), ReadAccess::kAsk);
+  // Without capabilities, root is an ordinary owner.
+  Credentials plain_root;
+  EXPECT_EQ(DecideReadAccess(plain_root, S_IFREG | 0200, 0, 0), ReadAccess::kNo);
+  // This process: as root (the tests' usual case) the decision needs no call.
+  if (::geteuid() == 0) {
+    EXPECT_EQ(Credentials::OfProcess().uid, 0u);
+  }
+}
+
+TEST(LayoutBadInputTest, ReadableByGroupOrOthersIsAskedOfTheKernel) {
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  Put(dir / "public", "x");
+  ASSERT_EQ(::chmod((dir / "public").c_str(), 0444), 0);
+  Put(dir / "group-only", "x");
+  ASSERT_EQ(::chmod((dir / "group-only").c_str(), 0440), 0);
+  // "public" is read by others; "group-only" is not ours, nor our group's
+  // (unless nobody's group owns it).
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "group-only").c_str(), &st), 0);
+  EXPECT_EQ(WarningsAsNobody(dir.path()), st.st_gid == 65534 ? 0 : 1);
+}
+
+// The same tree scanned on a pool and serially: the same disk, byte for
+// byte, and the same warnings in the same order.
+TEST(LayoutTest, APoolScanGivesTheSameDiskAsASerialOne) {
+  TempDir dir;
+  for (int d = 0; d < 5; ++d) {
+    for (int f = 0; f < (d == 2 ? 1300 : 40); ++f) {
+      Put(dir / ("dir " + std::to_string(d) + "/sub/file number " + std::to_string(f) + ".txt"),
+          std::string(static_cast<size_t>(f % 700), static_cast<char>('a' + d)));
+    }
+  }
+  Put(dir / "dir 1/LONGFI~1.TXT", "claims its name");
+  ASSERT_EQ(::symlink("../dir 0", (dir / "dir 3/back").c_str()), 0);
+  ASSERT_EQ(::symlink("/nowhere", (dir / "dir 4/dangling").c_str()), 0);
+  ASSERT_EQ(::symlink("..", (dir / "dir 4/sub/loop").c_str()), 0);
+  ASSERT_EQ(::mkfifo((dir / "dir 2/fifo").c_str(), 0644), 0);
+  BuildLog serial_log;
+  ASSERT_OK_AND_ASSIGN(auto serial, MakeDisk(dir.path(), {}, &serial_log));
+  ThreadPool pool(3);
+  DiskOptions o;
+  o.pool = &pool;
+  BuildLog pool_log;
+  ASSERT_OK_AND_ASSIGN(auto pooled, MakeDisk(dir.path(), o, &pool_log));
+  ASSERT_EQ(serial->Size(), pooled->Size());
+  EXPECT_EQ(ReadAt(*serial, 0, serial->Size()), ReadAt(*pooled, 0, pooled->Size()));
+  EXPECT_EQ(serial_log.warnings, pool_log.warnings);
+  EXPECT_EQ(serial_log.warnings.size(), 3u);  // dangling, loop, fifo
+  EXPECT_EQ(serial_log.renamed, pool_log.renamed);
 }
 
 TEST(LayoutBadInputTest, AFullFixedRootDirectoryIsRefusedClearly) {
