@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The codec library (core/codec/) inside imgfs_core; included from
 # core/CMakeLists.txt. The root CMakeLists.txt derives the "lzfse" feature
-# from these sources, and found libisal/bzip2/liblzma decide the optional
-# halves.
+# from these sources, and found libisal/bzip2/liblzma/liblz4/lzo2 decide the
+# optional halves.
 target_sources(imgfs_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/codec.cc
   ${CMAKE_CURRENT_LIST_DIR}/deflate.cc
@@ -36,4 +36,18 @@ if(LZMA_FOUND)
   target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZMA=1)
 else()
   target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZMA=0)
+endif()
+if(LZ4_FOUND)
+  target_sources(imgfs_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/lz4.cc)
+  target_link_libraries(imgfs_core PRIVATE PkgConfig::LZ4)
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZ4=1)
+else()
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZ4=0)
+endif()
+if(LZO_FOUND)
+  target_sources(imgfs_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/lzo.cc)
+  target_link_libraries(imgfs_core PRIVATE PkgConfig::LZO)
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZO=1)
+else()
+  target_compile_definitions(imgfs_core PRIVATE IMGFS_HAVE_LZO=0)
 endif()
