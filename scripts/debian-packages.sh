@@ -13,11 +13,11 @@
 # What `bash scripts/demo.sh` needs on a minimal Debian 12.
 IMGFS_DEMO_PACKAGES=(
   # The build (CMakeLists.txt: liburing is required with FUSE, nettle always;
-  # bzip2, lzma, isal and argon2 are optional features, expected on by
+  # bzip2, lzma, lz4, lzo, isal and argon2 are optional features, expected on by
   # scripts/expected-features.txt).
   cmake ninja-build g++ pkg-config
   libfuse3-dev liburing-dev zlib1g-dev libzstd-dev libdeflate-dev nlohmann-json3-dev
-  libbz2-dev liblzma-dev libisal-dev nettle-dev libargon2-dev
+  libbz2-dev liblzma-dev liblz4-dev liblzo2-dev libisal-dev nettle-dev libargon2-dev
   # At run time: fusermount3.
   fuse3
   # The demo's independent readers: qemu-img (raw), dmg2img and 7zz (DMG);
@@ -55,6 +55,10 @@ IMGFS_TEST_PACKAGES=(
   # and cloop-utils' create_compressed_fs / extract_compressed_fs
   # (tests/integration/{bochs,cloop}_oracle_test.cc, tests/fuse/bochs_cloop_mount_test.cc).
   bximage cloop-utils
+  # cloop 4.x lz4 and lzo1x blocks: no Debian tool writes them, so the test
+  # builder (tests/formats/cloop/test_cloop_builder.h) compresses them with
+  # these independent implementations.
+  python3-lz4 python3-lzo
 )
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

@@ -17,6 +17,9 @@
 #ifndef IMGFS_HAVE_LZMA
 #error "core/CMakeLists.txt defines IMGFS_HAVE_LZMA to 0 or 1"
 #endif
+#if !defined(IMGFS_HAVE_LZ4) || !defined(IMGFS_HAVE_LZO)
+#error "core/codec/sources.cmake defines IMGFS_HAVE_LZ4 and IMGFS_HAVE_LZO to 0 or 1"
+#endif
 
 namespace imgfs::codec {
 namespace {
@@ -52,6 +55,10 @@ std::string_view CodecName(Codec codec) {
       return "adc";
     case Codec::kLzfse:
       return "lzfse";
+    case Codec::kLz4:
+      return "lz4";
+    case Codec::kLzo:
+      return "lzo";
   }
   return "unknown";
 }
@@ -68,6 +75,10 @@ bool Available(Codec codec) {
       return IMGFS_HAVE_BZIP2 != 0;
     case Codec::kXz:
       return IMGFS_HAVE_LZMA != 0;
+    case Codec::kLz4:
+      return IMGFS_HAVE_LZ4 != 0;
+    case Codec::kLzo:
+      return IMGFS_HAVE_LZO != 0;
   }
   return false;
 }
@@ -107,6 +118,18 @@ Status DecodeStream(Codec codec, std::span<const std::byte> in, std::span<std::b
         return UnsupportedError("lzfse: streams are only decoded whole");
       }
       return LzfseDecompress(in, out);
+    case Codec::kLz4:
+#if IMGFS_HAVE_LZ4
+      return internal::Unlz4(in, out, fill);
+#else
+      return NotBuilt(codec);
+#endif
+    case Codec::kLzo:
+#if IMGFS_HAVE_LZO
+      return internal::Unlzo(in, out, fill);
+#else
+      return NotBuilt(codec);
+#endif
   }
   return Unknown(codec);
 }
@@ -161,6 +184,18 @@ Result<std::vector<std::byte>> Compress(Codec codec, int level, std::span<const 
       return AdcCompress(in);
     case Codec::kLzfse:
       return LzfseCompress(in);
+    case Codec::kLz4:
+#if IMGFS_HAVE_LZ4
+      return internal::Lz4(level, in);
+#else
+      return NotBuilt(codec);
+#endif
+    case Codec::kLzo:
+#if IMGFS_HAVE_LZO
+      return internal::Lzo(level, in);
+#else
+      return NotBuilt(codec);
+#endif
   }
   return Unknown(codec);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The per-library halves of codec.cc, one .cc each (deflate.cc, isal.cc,
-// zstd.cc, bzip2.cc, xz.cc); isal.cc, bzip2.cc and xz.cc are compiled only
-// when their library was found (IMGFS_HAVE_ISAL, IMGFS_HAVE_BZIP2,
-// IMGFS_HAVE_LZMA). Not part of the interface:
+// zstd.cc, bzip2.cc, xz.cc, lz4.cc, lzo.cc); isal.cc, bzip2.cc, xz.cc, lz4.cc
+// and lzo.cc are compiled only when their library was found
+// (IMGFS_HAVE_ISAL, IMGFS_HAVE_BZIP2, IMGFS_HAVE_LZMA, IMGFS_HAVE_LZ4,
+// IMGFS_HAVE_LZO). Not part of the interface:
 // callers use codec.h, whose contracts these follow.
 #pragma once
 
@@ -48,5 +49,12 @@ Result<std::vector<std::byte>> Bzip2(int level, std::span<const std::byte> in);
 
 Status Unxz(std::span<const std::byte> in, std::span<std::byte> out, Fill fill);
 Result<std::vector<std::byte>> Xz(int level, std::span<const std::byte> in);
+
+// LZ4 raw blocks (lz4.cc) and LZO1X streams (lzo.cc), as cloop 4.x stores
+// them. lzo has no prefix mode (kUnsupported).
+Status Unlz4(std::span<const std::byte> in, std::span<std::byte> out, Fill fill);
+Result<std::vector<std::byte>> Lz4(int level, std::span<const std::byte> in);
+Status Unlzo(std::span<const std::byte> in, std::span<std::byte> out, Fill fill);
+Result<std::vector<std::byte>> Lzo(int level, std::span<const std::byte> in);
 
 }  // namespace imgfs::codec::internal

@@ -65,8 +65,9 @@ Status Device::Decode(const ChunkInfo& chunk, std::span<std::byte> out) const {
   ChunkInputBuffer in(static_cast<size_t>(b.stored_bytes));
   std::span<std::byte> stored = in.bytes();
   IMGFS_RETURN_IF_ERROR(image_.file->ReadExactAt(b.offset, stored, "cloop: block"));
-  const codec::Codec c = b.compressor == Compressor::kXz ? codec::Codec::kXz : codec::Codec::kZlib;
-  Status s = codec::Decompress(c, stored, out);
+  // DecodeIndex let only decodable compressors through.
+  Status s =
+      codec::Decompress(CompressorCodec(b.compressor).value_or(codec::Codec::kZlib), stored, out);
   return s.ok() ? s
                 : s.Annotate("cloop: " + CompressorName(b.compressor) + " block " +
                              std::to_string(chunk.index) + " at " + Hex(b.offset));

@@ -30,6 +30,22 @@ int SignatureVersion(std::span<const std::byte> head) {
   return 0;
 }
 
+std::optional<codec::Codec> CompressorCodec(Compressor c) {
+  switch (c) {
+    case Compressor::kZlib:
+      return codec::Codec::kZlib;
+    case Compressor::kXz:
+      return codec::Codec::kXz;
+    case Compressor::kLz4:
+      return codec::Codec::kLz4;
+    case Compressor::kLzo:
+      return codec::Codec::kLzo;
+    case Compressor::kNone:
+      break;
+  }
+  return std::nullopt;
+}
+
 std::string CompressorName(Compressor c) {
   switch (c) {
     case Compressor::kZlib:
@@ -122,9 +138,8 @@ Result<std::vector<Block>> DecodeIndex(const Head& head, std::span<const std::by
       return CorruptError(what() + " is stored in " + std::to_string(b.stored_bytes) +
                           " bytes, over the cap of " + std::to_string(kMaxStoredBytes));
     }
-    const bool available = b.compressor == Compressor::kZlib || b.compressor == Compressor::kNone ||
-                           (b.compressor == Compressor::kXz && codec::Available(codec::Codec::kXz));
-    if (!available) {
+    const std::optional<codec::Codec> c = CompressorCodec(b.compressor);
+    if (b.compressor != Compressor::kNone && (!c || !codec::Available(*c))) {
       return UnsupportedError(what() + " is " + CompressorName(b.compressor) +
                               "-compressed, which this imgfs does not decode");
     }

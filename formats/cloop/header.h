@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -89,9 +90,14 @@ Result<Head> DecodeHead(std::span<const std::byte> first, std::span<const std::b
 // per block. kCorrupt when offsets decrease, a block overlaps the head or
 // index, ends past the end of the file or is stored in more than
 // kMaxStoredBytes; kUnsupported, naming it, for a compressor this build
-// cannot decode (lz4, lzo, xz without liblzma, unknown flags).
+// cannot decode (xz, lz4 or lzo without their library, unknown flags).
 Result<std::vector<Block>> DecodeIndex(const Head& head, std::span<const std::byte> bytes,
                                        uint64_t file_size);
+
+// The codec a compressor's blocks decode with: zlib (a zlib stream), xz,
+// lz4 (a raw LZ4 block, the kernel's LZ4_decompress_safe), lzo
+// (lzo1x_decompress_safe); nullopt for "none" and unknown flags.
+std::optional<codec::Codec> CompressorCodec(Compressor c);
 
 // "zlib", "none", "xz", "lz4", "lzo", or "flag N".
 std::string CompressorName(Compressor c);

@@ -3,29 +3,112 @@
 // own byte stores (it shares no code with formats/cloop; blocks are
 // compressed with imgfs's codec library, whose output qemu-img and
 // extract_compressed_fs read back in the oracle tests): V2.0 and V4.0, the
-// header first or last, per-block compressor flags (zlib, none, xz, and
-// any flag value with arbitrary bytes). It checks nothing.
+// header first or last, per-block compressor flags (zlib, none, xz, lz4,
+// lzo, and any flag value with arbitrary bytes). It checks nothing.
+//
+// lz4 and lzo blocks are compressed by an implementation independent of
+// imgfs, since no Debian tool writes such images: python3-lz4 (raw blocks,
+// store_size=False: what the cloop module's LZ4_decompress_safe reads) and
+// python3-lzo (LZO1X-1, without the 5-byte header python-lzo puts before
+// the stream: 0xf0 and the length, big-endian). Tests check
+// HaveLzPython() first (IMGFS_REQUIRE_LZ_PYTHON).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/codec/codec.h"
+#include "tests/fuse/test_util.h"
+#include "tests/testing/test_env.h"
 
 namespace imgfs::cloop::testing {
+
+using ::imgfs::testing::RunCommand;
+using ::imgfs::testing::RunResult;
+using ::imgfs::testing::TempDir;
+using ::imgfs::testing::WriteFile;
 
 struct CloopSpec {
   int version = 2;  // 2 or 4
   bool header_last = false;
   uint32_t block_bytes = 65536;
   std::string disk;  // padded with zeros to whole blocks
-  // Per-block V4.0 flags (0 zlib, 1 none, 2 xz, others: the block's raw
-  // bytes stored under that flag); missing entries are zlib.
+  // Per-block V4.0 flags (0 zlib, 1 none, 2 xz, 3 lz4, 4 lzo; others: the
+  // block's raw bytes stored under that flag); missing entries are zlib.
   std::vector<uint8_t> flags;
 };
+
+// The python3 with python3-lz4 and python3-lzo: the first of PATH's python3
+// and /usr/bin/python3 that imports both (a pyenv python may shadow
+// Debian's). Empty when there is none.
+inline const std::string& LzPython() {
+  static const std::string found = [] {
+    for (const char* py : {"python3", "/usr/bin/python3"}) {
+      if (RunCommand({py, "-c", "import lz4.block, lzo"}).exit_code == 0) {
+        return std::string(py);
+      }
+    }
+    return std::string();
+  }();
+  return found;
+}
+inline bool HaveLzPython() { return !LzPython().empty(); }
+
+#define IMGFS_REQUIRE_LZ_PYTHON()                                  \
+  do {                                                             \
+    if (!::imgfs::cloop::testing::HaveLzPython()) {                \
+      if (::imgfs::testing::InCi()) {                              \
+        FAIL() << "python3-lz4 / python3-lzo missing but CI=true"; \
+      }                                                            \
+      GTEST_SKIP() << "python3-lz4 / python3-lzo not installed";   \
+    }                                                              \
+  } while (false)
+
+// Blocks compressed by python3-lz4 (flag 3) or python3-lzo (flag 4), in
+// one python run: each output block is a 4-byte big-endian length and the
+// bytes. Empty strings when python fails.
+inline std::vector<std::string> PyCompress(const std::vector<uint8_t>& flags,
+                                           const std::vector<std::string_view>& blocks) {
+  TempDir dir;
+  std::string all;
+  std::string flag_text;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    all += blocks[i];
+    flag_text += std::to_string(flags[i]);
+  }
+  WriteFile(dir / "in", all);
+  const char* script =
+      "import sys, lz4.block, lzo\n"
+      "data = open(sys.argv[1], 'rb').read(); flags = sys.argv[2]; n = len(data) // len(flags)\n"
+      "for i, f in enumerate(flags):\n"
+      "    d = data[i * n:(i + 1) * n]\n"
+      "    if f == '3':\n"
+      "        c = lz4.block.compress(d, store_size=False)\n"
+      "    else:\n"
+      "        c = lzo.compress(d, 1)\n"
+      "        assert c[0] == 0xf0 and int.from_bytes(c[1:5], 'big') == len(d)\n"
+      "        c = c[5:]\n"
+      "    sys.stdout.buffer.write(len(c).to_bytes(4, 'big') + c)\n";
+  std::vector<std::string> out(blocks.size());
+  if (blocks.empty()) {
+    return out;
+  }
+  RunResult r = RunCommand({LzPython(), "-c", script, dir / "in", flag_text});
+  size_t at = 0;
+  for (size_t i = 0; r.exit_code == 0 && i < blocks.size() && at + 4 <= r.out.size(); ++i) {
+    const size_t n = static_cast<size_t>(static_cast<uint8_t>(r.out[at])) << 24 |
+                     static_cast<size_t>(static_cast<uint8_t>(r.out[at + 1])) << 16 |
+                     static_cast<size_t>(static_cast<uint8_t>(r.out[at + 2])) << 8 |
+                     static_cast<size_t>(static_cast<uint8_t>(r.out[at + 3]));
+    out[i] = r.out.substr(at + 4, n);
+    at += 4 + n;
+  }
+  return out;
+}
 
 inline void PutBE32(std::string* s, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i) {
@@ -58,17 +141,28 @@ inline std::string PaddedDisk(const CloopSpec& spec) {
 inline std::string BuildCloop(const CloopSpec& spec) {
   const std::string disk = PaddedDisk(spec);
   const size_t n = disk.size() / spec.block_bytes;
-  std::vector<std::string> stored;
+  std::vector<std::string> stored(n);
+  std::vector<size_t> py_index;
+  std::vector<uint8_t> py_flags;
+  std::vector<std::string_view> py_blocks;
   for (size_t i = 0; i < n; ++i) {
     const uint8_t flag = i < spec.flags.size() ? spec.flags[i] : 0;
     std::span<const std::byte> in(
         reinterpret_cast<const std::byte*>(disk.data()) + i * spec.block_bytes, spec.block_bytes);
     if (flag == 0 || flag == 2) {
       auto c = codec::Compress(flag == 0 ? codec::Codec::kZlib : codec::Codec::kXz, 6, in);
-      stored.emplace_back(reinterpret_cast<const char*>(c->data()), c->size());
+      stored[i].assign(reinterpret_cast<const char*>(c->data()), c->size());
+    } else if (flag == 3 || flag == 4) {
+      py_index.push_back(i);
+      py_flags.push_back(flag);
+      py_blocks.emplace_back(disk.data() + i * spec.block_bytes, spec.block_bytes);
     } else {
-      stored.emplace_back(reinterpret_cast<const char*>(in.data()), in.size());
+      stored[i].assign(reinterpret_cast<const char*>(in.data()), in.size());
     }
+  }
+  std::vector<std::string> py = PyCompress(py_flags, py_blocks);
+  for (size_t k = 0; k < py_index.size(); ++k) {
+    stored[py_index[k]] = std::move(py[k]);
   }
   const std::string head = CloopHead(spec.version, spec.block_bytes, static_cast<uint32_t>(n));
   std::string index((n + 1) * 8, '\0');
