@@ -65,7 +65,8 @@ TEST_P(CodecTest, DecodedBytesCountsSuccessfulDecodes) {
   const uint64_t before = DecodedBytes();
   ASSERT_OK(Decompress(GetParam(), packed, out));
   EXPECT_EQ(DecodedBytes() - before, data.size());
-  if (GetParam() != Codec::kLzfse) {
+  // LZFSE and LZO streams are only decoded whole.
+  if (GetParam() != Codec::kLzfse && GetParam() != Codec::kLzo) {
     ASSERT_OK(DecompressPrefix(GetParam(), packed, std::span(out).first(4096)));
     EXPECT_EQ(DecodedBytes() - before, data.size() + 4096);
   }

@@ -14,7 +14,11 @@
 // HaveLzPython() first (IMGFS_REQUIRE_LZ_PYTHON).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
@@ -22,15 +26,46 @@
 #include <vector>
 
 #include "core/codec/codec.h"
-#include "tests/fuse/test_util.h"
 #include "tests/testing/test_env.h"
 
 namespace imgfs::cloop::testing {
 
-using ::imgfs::testing::RunCommand;
-using ::imgfs::testing::RunResult;
-using ::imgfs::testing::TempDir;
-using ::imgfs::testing::WriteFile;
+// The builder runs python itself (popen), so that it does not depend on
+// either test helper library: tests/fuse/test_util.h and
+// tests/testing/qemu_fixture.h each define a TempDir, and cloop tests use both.
+namespace detail {
+
+// Exit status 0 of `command` (run by /bin/sh), its stdout in *out.
+inline bool Run(const std::string& command, std::string* out) {
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) {
+    return false;
+  }
+  char buf[65536];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
+    if (out != nullptr) {
+      out->append(buf, n);
+    }
+  }
+  return ::pclose(p) == 0;
+}
+
+// A new file under TMPDIR (or /tmp) holding `data`; empty on failure.
+inline std::string TempFileWith(std::string_view data) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string path =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/imgfs-cloop-XXXXXX";
+  const int fd = ::mkstemp(path.data());
+  if (fd < 0) {
+    return {};
+  }
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  ::close(fd);
+  return ok ? path : std::string();
+}
+
+}  // namespace detail
 
 struct CloopSpec {
   int version = 2;  // 2 or 4
@@ -48,7 +83,7 @@ struct CloopSpec {
 inline const std::string& LzPython() {
   static const std::string found = [] {
     for (const char* py : {"python3", "/usr/bin/python3"}) {
-      if (RunCommand({py, "-c", "import lz4.block, lzo"}).exit_code == 0) {
+      if (detail::Run(std::string(py) + " -c 'import lz4.block, lzo' 2>/dev/null", nullptr)) {
         return std::string(py);
       }
     }
@@ -73,14 +108,12 @@ inline bool HaveLzPython() { return !LzPython().empty(); }
 // bytes. Empty strings when python fails.
 inline std::vector<std::string> PyCompress(const std::vector<uint8_t>& flags,
                                            const std::vector<std::string_view>& blocks) {
-  TempDir dir;
   std::string all;
   std::string flag_text;
   for (size_t i = 0; i < blocks.size(); ++i) {
     all += blocks[i];
     flag_text += std::to_string(flags[i]);
   }
-  WriteFile(dir / "in", all);
   const char* script =
       "import sys, lz4.block, lzo\n"
       "data = open(sys.argv[1], 'rb').read(); flags = sys.argv[2]; n = len(data) // len(flags)\n"
@@ -97,14 +130,21 @@ inline std::vector<std::string> PyCompress(const std::vector<uint8_t>& flags,
   if (blocks.empty()) {
     return out;
   }
-  RunResult r = RunCommand({LzPython(), "-c", script, dir / "in", flag_text});
+  const std::string in = detail::TempFileWith(all);
+  const std::string code = detail::TempFileWith(script);
+  std::string got;
+  // flag_text is digits only; the paths come from mkstemp.
+  const bool ok = !in.empty() && !code.empty() &&
+                  detail::Run(LzPython() + " " + code + " " + in + " " + flag_text, &got);
+  ::unlink(in.c_str());
+  ::unlink(code.c_str());
   size_t at = 0;
-  for (size_t i = 0; r.exit_code == 0 && i < blocks.size() && at + 4 <= r.out.size(); ++i) {
-    const size_t n = static_cast<size_t>(static_cast<uint8_t>(r.out[at])) << 24 |
-                     static_cast<size_t>(static_cast<uint8_t>(r.out[at + 1])) << 16 |
-                     static_cast<size_t>(static_cast<uint8_t>(r.out[at + 2])) << 8 |
-                     static_cast<size_t>(static_cast<uint8_t>(r.out[at + 3]));
-    out[i] = r.out.substr(at + 4, n);
+  for (size_t i = 0; ok && i < blocks.size() && at + 4 <= got.size(); ++i) {
+    const size_t n = static_cast<size_t>(static_cast<uint8_t>(got[at])) << 24 |
+                     static_cast<size_t>(static_cast<uint8_t>(got[at + 1])) << 16 |
+                     static_cast<size_t>(static_cast<uint8_t>(got[at + 2])) << 8 |
+                     static_cast<size_t>(static_cast<uint8_t>(got[at + 3]));
+    out[i] = got.substr(at + 4, n);
     at += 4 + n;
   }
   return out;
