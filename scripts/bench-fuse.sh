@@ -179,7 +179,13 @@ image_for() {  # variant -> path (built once, cached in $workdir)
       # create_compressed_fs 3.14 writes V2.0 (zlib, 64 KiB blocks here).
       create_compressed_fs -q -B 65536 -t 2 "$raw" "$scratch/${out##*/}" >/dev/null 2>&1
     else
-      qemu-img convert "${args[@]}" "$raw" "$scratch/${out##*/}"
+      # qemu-img's LUKS key-slot calibration fails now and then on a loaded
+      # machine ("Unable to get accurate CPU usage"): try again.
+      local try
+      for try in 1 2 3; do
+        qemu-img convert "${args[@]}" "$raw" "$scratch/${out##*/}" && break
+        [[ $try -lt 3 ]] || die "cannot make $out"
+      done
     fi
     mv "$scratch/${out##*/}" "$out"
   fi
