@@ -23,18 +23,22 @@ inline std::string ImgfsBinary() {
 // A bash function `qc ARGS...` (put it before the command that calls it)
 // running `qemu-img create ARGS...` for a LUKS image. qemu-img times PBKDF2
 // to turn iter-time into iterations and, on a loaded machine, may measure
-// no CPU time and give up ("Unable to get accurate CPU usage"); qc then
-// tries longer iter-times, 10 ms up to 1 s. ARGS must not set iter-time.
+// no CPU time and give up ("Unable to get accurate CPU usage"): that
+// measurement does not depend on iter-time, so qc runs qemu-img under
+// SCHED_FIFO where it may (its thread is then not preempted mid-measurement)
+// and tries again over about 7 s. ARGS must not set iter-time.
 inline constexpr const char* kQemuImgCreateLuksShell =
-    "qc() { local t; for t in 10 20 50 100 200 500; do"
-    " qemu-img create -o iter-time=$t \"$@\" 2>/dev/null && return 0; sleep 0.2; done;"
-    " qemu-img create -o iter-time=1000 \"$@\"; }; ";
+    "qc() { local i rt=; chrt -f 1 true 2>/dev/null && rt='chrt -f 1';"
+    " for i in 1 2 3 4 5 6 7 8 9 10 11; do"
+    " $rt qemu-img create -o iter-time=10 \"$@\" 2>/dev/null && return 0; sleep 0.$i; done;"
+    " $rt qemu-img create -o iter-time=10 \"$@\"; }; ";
 
 // The same for a qcow2 image with encrypt.format=luks (the option is
 // encrypt.iter-time there): `qc2 ARGS...`.
 inline constexpr const char* kQemuImgCreateQcow2LuksShell =
-    "qc2() { local t; for t in 10 20 50 100 200 500; do"
-    " qemu-img create -o encrypt.iter-time=$t \"$@\" 2>/dev/null && return 0; sleep 0.2; done;"
-    " qemu-img create -o encrypt.iter-time=1000 \"$@\"; }; ";
+    "qc2() { local i rt=; chrt -f 1 true 2>/dev/null && rt='chrt -f 1';"
+    " for i in 1 2 3 4 5 6 7 8 9 10 11; do"
+    " $rt qemu-img create -o encrypt.iter-time=10 \"$@\" 2>/dev/null && return 0; sleep 0.$i;"
+    " done; $rt qemu-img create -o encrypt.iter-time=10 \"$@\"; }; ";
 
 }  // namespace imgfs::testing
