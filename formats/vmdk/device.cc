@@ -6,6 +6,7 @@
 #include "formats/vmdk/device.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 
 #include "core/blockmap/block_map_device.h"
@@ -62,10 +63,32 @@ GrainSpot Locate(const Extent& e, uint64_t offset, uint64_t max_length) {
   return GrainSpot{grain, rel % grain_bytes, gd_index, std::min(max_length, table_end - rel)};
 }
 
+// Read-around (core/io/read_around.h) for a disk of one uncompressed sparse
+// extent, as monolithicSparse is: the first small read of a grain asks the
+// host for the 64 KiB around it. Null otherwise.
+std::unique_ptr<const ReadAround> ReadAroundFor(const Image& image) {
+  if (image.extents.size() != 1 || !image.extents[0].sparse() ||
+      image.extents[0].header.compressed()) {
+    return nullptr;
+  }
+  const uint64_t grain = image.extents[0].header.grain_bytes();
+  const uint32_t bits = grain == 0 ? 16u : static_cast<uint32_t>(std::bit_width(grain) - 1);
+  return ReadAround::ForFile(*image.extents[0].file, std::min(bits, 16u), image.read_around);
+}
+
+BlockMapConfig ConfigFor(const Image& image, const ReadAround* read_around) {
+  BlockMapConfig c{"vmdk", image.pool};
+  c.read_around = read_around;
+  c.read_around_file = read_around != nullptr ? image.extents[0].file.get() : nullptr;
+  return c;
+}
+
 class Device final : public BlockMapDevice, private ChunkSource {
  public:
-  explicit Device(std::shared_ptr<const Image> image)
-      : BlockMapDevice(BlockMapConfig{"vmdk", image->pool}),
+  explicit Device(std::shared_ptr<const Image> image) : Device(image, ReadAroundFor(*image)) {}
+  Device(std::shared_ptr<const Image> image, std::unique_ptr<const ReadAround> read_around)
+      : BlockMapDevice(ConfigFor(*image, read_around.get())),
+        read_around_(std::move(read_around)),
         image_(std::move(image)),
         size_(image_->size_bytes()),
         cache_id_(image_->cache->NewId()),
@@ -99,6 +122,7 @@ class Device final : public BlockMapDevice, private ChunkSource {
   void ForEachChunkIn(uint64_t from_bytes, uint64_t to_bytes,
                       const std::function<bool(const ChunkInfo&)>& visit) const override;
 
+  std::unique_ptr<const ReadAround> read_around_;  // the config points at it
   std::shared_ptr<const Image> image_;
   const uint64_t size_;
   const uint64_t cache_id_;

@@ -13,6 +13,7 @@
 #include "core/cache/cache.h"
 #include "core/exec/thread_pool.h"
 #include "core/io/file.h"
+#include "core/io/read_around.h"
 #include "formats/vmdk/descriptor.h"
 #include "formats/vmdk/header.h"
 
@@ -54,6 +55,7 @@ struct Image {
   std::optional<uint32_t> parent_cid_seen;
   Cache* cache = nullptr;
   ThreadPool* pool = nullptr;
+  ReadAroundMode read_around = ReadAroundMode::kAuto;
   uint64_t size_bytes() const;
 };
 

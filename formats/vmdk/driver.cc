@@ -181,6 +181,7 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   image->filename = ctx.path;
   image->cache = ctx.cache;
   image->pool = ctx.options != nullptr ? ctx.options->pool : nullptr;
+  image->read_around = ctx.options != nullptr ? ctx.options->read_around : ReadAroundMode::kAuto;
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file->Size());
   std::byte magic[8] = {};
   const auto magic_bytes = static_cast<size_t>(std::min<uint64_t>(file_size, sizeof magic));
