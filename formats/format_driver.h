@@ -91,6 +91,21 @@ struct OpenContext {
   std::function<Result<std::vector<std::string>>(size_t max_names)> list_siblings;
 };
 
+// The passphrase for an encrypted image: non-null when one was given; null
+// when none was and the image may open from its metadata alone
+// (OpenOptions::metadata_only, for `info`); otherwise kKeyRequired saying
+// "<what> is encrypted; give its passphrase" (`what`: "luks: disk.img").
+inline Result<const SecretBytes*> PassphraseFor(const OpenContext& ctx, const std::string& what) {
+  const OpenOptions* opt = ctx.options;
+  if (opt != nullptr && opt->passphrase != nullptr) {
+    return opt->passphrase.get();
+  }
+  if (opt != nullptr && opt->metadata_only) {
+    return static_cast<const SecretBytes*>(nullptr);
+  }
+  return KeyRequiredError(what + " is encrypted; give its passphrase");
+}
+
 // What probing looks at: the first bytes, the last bytes (tail-magic
 // formats) and the file size.
 struct ProbeInput {

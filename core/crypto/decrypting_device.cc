@@ -30,9 +30,7 @@ Status ReadDecrypted(const File& file, uint64_t host_offset, uint64_t iv_sector,
     sectors = bounce;
   }
   IMGFS_RETURN_IF_ERROR(ReadHostZeroFilled(file, host_offset - head, sectors));
-  for (uint64_t i = 0; i < span_bytes / ss; ++i) {
-    cipher.Decrypt(iv_sector + i, sectors.subspan(static_cast<size_t>(i * ss), ss));
-  }
+  cipher.DecryptSectors(iv_sector, 1, sector_size, sectors);
   if (!bounce.empty()) {
     std::memcpy(dst.data(), bounce.data() + head, dst.size());
   }
@@ -49,10 +47,8 @@ DecryptingDevice::DecryptingDevice(std::unique_ptr<BlockDevice> inner,
 Status DecryptingDevice::ReadSectors(uint64_t first, std::span<std::byte> dst) const {
   const uint64_t ss = opt_.sector_size;
   IMGFS_RETURN_IF_ERROR(target().Read(opt_.payload_offset + first * ss, dst));
-  for (uint64_t i = 0; i < dst.size() / ss; ++i) {
-    cipher_->Decrypt(opt_.iv_offset + (first + i) * opt_.iv_sectors_per_sector,
-                     dst.subspan(i * ss, ss));
-  }
+  cipher_->DecryptSectors(opt_.iv_offset + first * opt_.iv_sectors_per_sector,
+                          opt_.iv_sectors_per_sector, opt_.sector_size, dst);
   return Status::Ok();
 }
 

@@ -290,6 +290,13 @@ void SectorCipher::Decrypt(uint64_t iv_sector, std::span<std::byte> data) const 
   }
 }
 
+void SectorCipher::DecryptSectors(uint64_t iv_sector, uint64_t iv_step, size_t sector_bytes,
+                                  std::span<std::byte> data) const {
+  for (size_t at = 0; at < data.size(); at += sector_bytes, iv_sector += iv_step) {
+    Decrypt(iv_sector, data.subspan(at, sector_bytes));
+  }
+}
+
 void SectorCipher::Encrypt(uint64_t iv_sector, std::span<std::byte> data) const {
   const Impl& im = *impl_;
   std::array<std::byte, 16> iv{};

@@ -54,6 +54,11 @@ class SectorCipher {
   // `iv_sector`. REQUIRES: data.size() is a multiple of the block size (16;
   // 8 for cast5) and, for xts, at least 16.
   void Decrypt(uint64_t iv_sector, std::span<std::byte> data) const;
+  // Decrypts `data` in place as consecutive sectors of `sector_bytes`, the
+  // first with IV sector `iv_sector`, each next one `iv_step` further on.
+  // REQUIRES: data.size() is a multiple of sector_bytes.
+  void DecryptSectors(uint64_t iv_sector, uint64_t iv_step, size_t sector_bytes,
+                      std::span<std::byte> data) const;
   // The inverse (tests and writers).
   void Encrypt(uint64_t iv_sector, std::span<std::byte> data) const;
 

@@ -21,12 +21,19 @@ Result<std::unique_ptr<crypto::SectorCipher>> QcowAesCipher(const SecretBytes& p
   return crypto::SectorCipher::Create(spec, key.bytes());
 }
 
-void WarnQcowAes(const OpenContext& ctx, std::string_view format) {
-  if (ctx.options != nullptr && ctx.options->warn) {
-    ctx.options->warn(std::string(format) + ": " + ctx.path +
+Result<std::unique_ptr<crypto::SectorCipher>> OpenQcowAes(const OpenContext& ctx,
+                                                          const std::string& format) {
+  IMGFS_ASSIGN_OR_RETURN(const SecretBytes* passphrase,
+                         PassphraseFor(ctx, format + ": " + ctx.path + " (aes)"));
+  if (ctx.options->warn) {  // PassphraseFor succeeded: options are set
+    ctx.options->warn(format + ": " + ctx.path +
                       " uses qemu's legacy AES encryption, which is weak (the passphrase is the "
                       "key, predictable IVs); read it once and re-encrypt with LUKS");
   }
+  if (passphrase == nullptr) {
+    return std::unique_ptr<crypto::SectorCipher>();
+  }
+  return QcowAesCipher(*passphrase);
 }
 
 }  // namespace imgfs

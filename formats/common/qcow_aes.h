@@ -24,8 +24,11 @@ inline constexpr uint32_t kQcowAesSectorBytes = 512;
 // cannot tell a wrong one: it decrypts to garbage).
 Result<std::unique_ptr<crypto::SectorCipher>> QcowAesCipher(const SecretBytes& passphrase);
 
-// Says once, through OpenOptions::warn, that `path` uses the weak scheme.
-// `format` prefixes the line ("qcow2").
-void WarnQcowAes(const OpenContext& ctx, std::string_view format);
+// The cipher of an AES-encrypted image opened with `ctx` (`format`, "qcow"
+// or "qcow2", prefixes messages): kKeyRequired without a passphrase, null
+// for metadata_only, and one warning line through OpenOptions::warn that
+// the scheme is weak.
+Result<std::unique_ptr<crypto::SectorCipher>> OpenQcowAes(const OpenContext& ctx,
+                                                          const std::string& format);
 
 }  // namespace imgfs

@@ -439,15 +439,12 @@ Result<std::unique_ptr<BlockDevice>> OpenEncrypted(std::unique_ptr<File> file,
   IMGFS_ASSIGN_OR_RETURN(const size_t got, file->ReadAt(0, head));
   head.resize(got);
   IMGFS_ASSIGN_OR_RETURN(EncrcdsaHeader header, ParseEncrcdsaHeader(head, file_size));
-  const OpenOptions* options = ctx.options;
-  if (options == nullptr || options->passphrase == nullptr) {
-    if (options != nullptr && options->metadata_only) {
-      return std::unique_ptr<BlockDevice>(
-          std::make_unique<LockedDevice>(std::move(file), std::move(header)));
-    }
-    return KeyRequiredError("dmg: encrypted image needs a passphrase");
+  IMGFS_ASSIGN_OR_RETURN(const SecretBytes* passphrase, PassphraseFor(ctx, "dmg: " + ctx.path));
+  if (passphrase == nullptr) {
+    return std::unique_ptr<BlockDevice>(
+        std::make_unique<LockedDevice>(std::move(file), std::move(header)));
   }
-  IMGFS_ASSIGN_OR_RETURN(EncrcdsaKeys keys, UnlockEncrcdsa(header, *options->passphrase));
+  IMGFS_ASSIGN_OR_RETURN(EncrcdsaKeys keys, UnlockEncrcdsa(header, *passphrase));
   IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<File> plain,
                          NewDecryptingFile(std::move(file), header, std::move(keys)));
 
@@ -466,7 +463,7 @@ Result<std::unique_ptr<BlockDevice>> OpenEncrypted(std::unique_ptr<File> file,
   if (tail.size() == kKolyBytes && std::memcmp(tail.data(), "koly", 4) == 0) {
     IMGFS_ASSIGN_OR_RETURN(std::shared_ptr<const UdifImage> image,
                            LoadUdif(std::shared_ptr<const File>(std::move(plain)), &ctx));
-    IMGFS_ASSIGN_OR_RETURN(inner, NewUdifDevice(std::move(image), ctx.cache, options->pool));
+    IMGFS_ASSIGN_OR_RETURN(inner, NewUdifDevice(std::move(image), ctx.cache, ctx.options->pool));
     kind = "UDIF";
   } else if (ProbeSparseImage(in) > 0) {
     IMGFS_ASSIGN_OR_RETURN(inner, OpenSparseImage(std::move(plain), ctx.cache));

@@ -53,12 +53,9 @@ Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const Open
   }
 
   std::unique_ptr<crypto::SectorCipher> cipher;
-  const bool have_key = opt != nullptr && opt->passphrase != nullptr;
-  if (!have_key && (opt == nullptr || !opt->metadata_only)) {
-    return KeyRequiredError("luks: " + ctx.path + " is encrypted; give its passphrase");
-  }
-  if (have_key) {
-    IMGFS_ASSIGN_OR_RETURN(SecretBytes key, Unlock(header, hfile, *opt->passphrase));
+  IMGFS_ASSIGN_OR_RETURN(const SecretBytes* passphrase, PassphraseFor(ctx, "luks: " + ctx.path));
+  if (passphrase != nullptr) {
+    IMGFS_ASSIGN_OR_RETURN(SecretBytes key, Unlock(header, hfile, *passphrase));
     IMGFS_ASSIGN_OR_RETURN(cipher, crypto::SectorCipher::Create(layout.spec, key.bytes()));
   }
 

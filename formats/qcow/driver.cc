@@ -25,30 +25,15 @@ int Probe(const ProbeInput& in) {
              : 0;
 }
 
-// The AES cipher of an encrypted image from the passphrase; null for a
-// plain image or `info` without a passphrase.
-Result<std::unique_ptr<crypto::SectorCipher>> OpenCipher(const Header& h, const OpenContext& ctx) {
-  if (!h.encrypted()) {
-    return std::unique_ptr<crypto::SectorCipher>();
-  }
-  const OpenOptions* opt = ctx.options;
-  const bool have_key = opt != nullptr && opt->passphrase != nullptr;
-  if (!have_key && (opt == nullptr || !opt->metadata_only)) {
-    return KeyRequiredError("qcow: " + ctx.path + " is encrypted (aes); give its passphrase");
-  }
-  WarnQcowAes(ctx, "qcow");
-  if (!have_key) {
-    return std::unique_ptr<crypto::SectorCipher>();
-  }
-  return QcowAesCipher(*opt->passphrase);
-}
-
 Result<std::unique_ptr<BlockDevice>> Open(std::unique_ptr<File> file, const OpenContext& ctx) {
   IMGFS_ASSIGN_OR_RETURN(uint64_t file_size, file->Size());
   std::vector<std::byte> head(static_cast<size_t>(std::min<uint64_t>(kHeaderBytes, file_size)));
   IMGFS_RETURN_IF_ERROR(file->ReadExactAt(0, head, "qcow: header"));
   IMGFS_ASSIGN_OR_RETURN(const Header h, DecodeHeader(head, file_size));
-  IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::SectorCipher> cipher, OpenCipher(h, ctx));
+  std::unique_ptr<crypto::SectorCipher> cipher;  // null: plain, or info without a key
+  if (h.encrypted()) {
+    IMGFS_ASSIGN_OR_RETURN(cipher, OpenQcowAes(ctx, "qcow"));
+  }
   TwoLevelImage image = TwoLevelImageFrom(std::move(file), file_size, ctx);
   if (h.has_backing()) {
     IMGFS_ASSIGN_OR_RETURN(image.backing, OpenBackingByName(ctx, *image.file, h.backing_name_offset,

@@ -42,40 +42,28 @@ Result<std::optional<Encryption>> OpenEncryption(const File& file, const Header&
   if (!h.encrypted()) {
     return std::optional<Encryption>();
   }
-  const OpenOptions* opt = ctx.options;
-  const SecretBytes* passphrase =
-      opt != nullptr && opt->passphrase != nullptr ? opt->passphrase.get() : nullptr;
-  const bool luks = h.crypt_method == kCryptLuks;
   Encryption e;
-  e.method = luks ? "luks" : "aes";
-  e.iv_from_host = luks;
-  // The header is read before the key is asked for, so that a damaged one
-  // is reported as such, with or without a passphrase.
-  std::optional<LuksArea> area;
-  if (luks) {
-    IMGFS_ASSIGN_OR_RETURN(area, ReadLuks(file, h));
-    e.info = area->header.layout.data;
-    e.info.erase("version");
-    e.info["format"] = "luks";
-  } else {
+  if (h.crypt_method != kCryptLuks) {
+    e.method = "aes";
     e.info = {{"format", "aes"}};
-  }
-  if (passphrase == nullptr && (opt == nullptr || !opt->metadata_only)) {
-    return KeyRequiredError("qcow2: " + ctx.path + " is encrypted (" + e.method +
-                            "); give its passphrase");
-  }
-  if (!luks) {
-    WarnQcowAes(ctx, "qcow2");
-  }
-  if (passphrase == nullptr) {
+    IMGFS_ASSIGN_OR_RETURN(std::unique_ptr<crypto::SectorCipher> cipher, OpenQcowAes(ctx, "qcow2"));
+    e.cipher = std::move(cipher);
     return std::optional<Encryption>(std::move(e));
   }
-  if (luks) {
-    IMGFS_ASSIGN_OR_RETURN(SecretBytes key, luks::Unlock(area->header, *area->file, *passphrase));
+  e.method = "luks";
+  e.iv_from_host = true;
+  // The header is read before the key is asked for, so that a damaged one
+  // is reported as such, with or without a passphrase.
+  IMGFS_ASSIGN_OR_RETURN(LuksArea area, ReadLuks(file, h));
+  e.info = area.header.layout.data;
+  e.info.erase("version");
+  e.info["format"] = "luks";
+  IMGFS_ASSIGN_OR_RETURN(const SecretBytes* passphrase,
+                         PassphraseFor(ctx, "qcow2: " + ctx.path + " (luks)"));
+  if (passphrase != nullptr) {
+    IMGFS_ASSIGN_OR_RETURN(SecretBytes key, luks::Unlock(area.header, *area.file, *passphrase));
     IMGFS_ASSIGN_OR_RETURN(e.cipher,
-                           crypto::SectorCipher::Create(area->header.layout.spec, key.bytes()));
-  } else {
-    IMGFS_ASSIGN_OR_RETURN(e.cipher, QcowAesCipher(*passphrase));
+                           crypto::SectorCipher::Create(area.header.layout.spec, key.bytes()));
   }
   return std::optional<Encryption>(std::move(e));
 }

@@ -32,12 +32,11 @@ struct Encryption {
   nlohmann::json info;        // qemu-img info's "encrypt" object
 };
 
-// The encryption of the image with header `h` in `file` (size `file_size`),
-// or nullopt when it has none. LUKS: the header is read (kCorrupt when it
-// is truncated or damaged, kUnsupported for LUKS2, which qemu never puts
-// in a qcow2) and unlocked with ctx.options->passphrase (kKeyRejected when
-// no key slot accepts it). Without a passphrase: kKeyRequired, unless
-// metadata_only. AES images are reported through OpenOptions::warn.
+// The encryption of the image with header `h` in `file`, or nullopt when it has none. LUKS: the
+// header is read (kCorrupt when it is truncated or damaged, kUnsupported for LUKS2, which qemu
+// never puts in a qcow2) and unlocked with ctx.options->passphrase (kKeyRejected when no key slot
+// accepts it). Without a passphrase: kKeyRequired, unless metadata_only. AES images are reported
+// through OpenOptions::warn.
 Result<std::optional<Encryption>> OpenEncryption(const File& file, const Header& h,
                                                  const OpenContext& ctx);
 
