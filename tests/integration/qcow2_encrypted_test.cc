@@ -19,6 +19,7 @@
 #include "core/util/endian.h"
 #include "formats/open.h"
 #include "tests/testing/oracles.h"
+#include "tests/testing/passphrase.h"
 #include "tests/testing/qemu_fixture.h"
 
 namespace imgfs::testing {
@@ -28,21 +29,12 @@ constexpr const char* kQc2 = kQemuImgCreateQcow2LuksShell;
 constexpr const char* kPass = "a passphrase longer than sixteen bytes";
 constexpr const char* kSecret = "--object secret,id=s0,file=pw";
 
-std::shared_ptr<const SecretBytes> Pass(const std::string& s) {
-  auto r = SecretBytes::Copy(std::as_bytes(std::span(s)));
-  return std::make_shared<const SecretBytes>(std::move(*r));
-}
-
 Result<std::unique_ptr<BlockDevice>> Open(const std::string& path, const OpenOptions& o) {
   static Cache cache(8 << 20);
   return OpenImage(path, o, &cache);
 }
 
-OpenOptions WithPass(const std::string& s = kPass) {
-  OpenOptions o;
-  o.passphrase = Pass(s);
-  return o;
-}
+OpenOptions WithPass(const std::string& s = kPass) { return OptionsWithPassphrase(s); }
 
 class Qcow2Encrypted : public ::testing::Test {
  protected:

@@ -14,6 +14,7 @@
 #include "formats/dmg/encrypted.h"
 #include "formats/open.h"
 #include "tests/fuse/test_util.h"
+#include "tests/testing/passphrase.h"
 
 namespace imgfs::dmg {
 namespace {
@@ -27,11 +28,7 @@ using testing::WriteFile;
 
 const std::string kScript = std::string(IMGFS_TEST_DATA_DIR) + "/../formats/dmg/make_encrcdsa.py";
 
-std::shared_ptr<const SecretBytes> Pass(const std::string& s) {
-  auto secret = SecretBytes::Copy(std::as_bytes(std::span(s)));
-  EXPECT_TRUE(secret.ok());
-  return std::make_shared<const SecretBytes>(std::move(*secret));
-}
+using ::imgfs::testing::TestPassphrase;
 
 // Wraps `plain` and returns the container's bytes.
 std::string Encrypt(const std::string& plain, const std::string& pass,
@@ -65,7 +62,7 @@ TEST(DmgEncryptedTest, Aes128And256RawContentsReadBack) {
     SCOPED_TRACE(bits);
     const std::string image = Encrypt(plain, "pw", {"--key-bits", bits, "--block-size", "4096"});
     OpenOptions options;
-    options.passphrase = Pass("pw");
+    options.passphrase = TestPassphrase("pw");
     auto dev = Open(image, options, &cache);
     ASSERT_TRUE(dev.ok()) << dev.status().ToString();
     ASSERT_EQ((*dev)->Size(), plain.size());
@@ -88,7 +85,7 @@ TEST(DmgEncryptedTest, EverySlotIsTriedAndPublicKeySlotsSkipped) {
       plain, "right", {"--decoy-passphrase", "other", "--public-key-slot", "--key-bits", "256"});
   OpenOptions options;
   for (const char* pass : {"right", "other"}) {
-    options.passphrase = Pass(pass);
+    options.passphrase = TestPassphrase(pass);
     auto dev = Open(image, options, &cache);
     ASSERT_TRUE(dev.ok()) << dev.status().ToString();
     // The decoy slot holds other keys: it unlocks, but to other bytes.
@@ -106,7 +103,7 @@ TEST(DmgEncryptedTest, WrongMissingAndMetadataOnly) {
   Cache cache(8 << 20);
   const std::string image = Encrypt(RandomBytes(4096, 9), "pw");
   OpenOptions options;
-  options.passphrase = Pass("wrong");
+  options.passphrase = TestPassphrase("wrong");
   auto dev = Open(image, options, &cache);
   ASSERT_FALSE(dev.ok());
   EXPECT_EQ(dev.status().code(), StatusCode::kKeyRejected);
@@ -227,7 +224,7 @@ TEST(DmgEncryptedTest, PublicKeyOnlyAndBadPaddingAreRefused) {
   std::string pk = image;
   StoreBE32(reinterpret_cast<std::byte*>(pk.data()) + 76, kEncrcdsaSlotPublicKey);
   OpenOptions options;
-  options.passphrase = Pass("pw");
+  options.passphrase = TestPassphrase("pw");
   auto dev = Open(pk, options, &cache);
   ASSERT_FALSE(dev.ok());
   EXPECT_EQ(dev.status().code(), StatusCode::kUnsupported);

@@ -18,6 +18,7 @@
 #include "core/cache/cache.h"
 #include "formats/open.h"
 #include "tests/testing/oracles.h"
+#include "tests/testing/passphrase.h"
 #include "tests/testing/qemu_fixture.h"
 
 namespace imgfs::testing {
@@ -98,11 +99,7 @@ TEST_P(Luks10Layout, DecryptsToThePlaintext) {
   }
 
   static Cache cache(8 << 20);
-  OpenOptions options;
-  const std::string pass = kPass;
-  auto secret = SecretBytes::Copy(std::as_bytes(std::span(pass)));
-  ASSERT_TRUE(secret.ok());
-  options.passphrase = std::make_shared<const SecretBytes>(std::move(*secret));
+  OpenOptions options = OptionsWithPassphrase(kPass);
   auto dev = OpenImage(dir.Join("img"), options, &cache);
   ASSERT_TRUE(dev.ok()) << dev.status().ToString();
   EXPECT_EQ((*dev)->Size(), plain.size());
@@ -112,11 +109,7 @@ TEST_P(Luks10Layout, DecryptsToThePlaintext) {
   EXPECT_EQ(info.format_specific["data"]["payload-offset"], payload * 512);
 
   // A wrong passphrase is the usual one-line refusal.
-  OpenOptions wrong;
-  const std::string almost = "old pass";  // kPass up to its newline
-  auto bad = SecretBytes::Copy(std::as_bytes(std::span(almost)));
-  ASSERT_TRUE(bad.ok());
-  wrong.passphrase = std::make_shared<const SecretBytes>(std::move(*bad));
+  OpenOptions wrong = OptionsWithPassphrase("old pass");  // kPass up to its newline
   auto refused = OpenImage(dir.Join("img"), wrong, &cache);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("no key slot accepts this passphrase"),

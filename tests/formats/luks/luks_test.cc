@@ -20,6 +20,7 @@
 #include "formats/luks/header.h"
 #include "formats/open.h"
 #include "tests/testing/oracles.h"
+#include "tests/testing/passphrase.h"
 #include "tests/testing/qemu_fixture.h"
 
 namespace imgfs::testing {
@@ -27,20 +28,9 @@ namespace {
 
 constexpr const char* kQc = kQemuImgCreateLuksShell;
 
-std::shared_ptr<const SecretBytes> Pass(const std::string& s) {
-  auto r = SecretBytes::Copy(std::as_bytes(std::span(s)));
-  return std::make_shared<const SecretBytes>(std::move(*r));
-}
-
 Result<std::unique_ptr<BlockDevice>> Open(const std::string& path, const OpenOptions& o) {
   static Cache cache(8 << 20);
   return OpenImage(path, o, &cache);
-}
-
-OpenOptions WithPass(const std::string& s) {
-  OpenOptions o;
-  o.passphrase = Pass(s);
-  return o;
 }
 
 std::string Hex(std::span<const std::byte> b) {
@@ -136,7 +126,7 @@ TEST_P(Luks1Qemu, ReadsWhatQemuWrote) {
                          " driver=luks,key-secret=s0,file.filename=img.luks -O raw ref.raw"));
   const std::string ref = ReadWholeFile(dir.Join("ref.raw"));
   ASSERT_EQ(ref, ReadWholeFile(dir.Join("plain.raw")));
-  auto dev = Open(dir.Join("img.luks"), WithPass("s3cret pass"));
+  auto dev = Open(dir.Join("img.luks"), OptionsWithPassphrase("s3cret pass"));
   ASSERT_TRUE(dev.ok()) << dev.status().message();
   EXPECT_TRUE(DeviceMatches(**dev, ref));
   const ImageInfo info = (*dev)->Describe();
@@ -185,7 +175,7 @@ class Luks1Fixture : public ::testing::Test {
 };
 
 TEST_F(Luks1Fixture, WrongPassphraseIsRejected) {
-  auto dev = Open(path_, WithPass("wrong"));
+  auto dev = Open(path_, OptionsWithPassphrase("wrong"));
   ASSERT_FALSE(dev.ok());
   EXPECT_EQ(dev.status().code(), StatusCode::kKeyRejected);
   EXPECT_EQ(dev.status().message(), "luks: no key slot accepts this passphrase");
@@ -217,30 +207,32 @@ TEST_F(Luks1Fixture, DamagedKeyMaterialAndDigestAreRejectedNotCrashed) {
   std::string bad = img;
   bad[4096 + 100] = static_cast<char>(bad[4096 + 100] ^ 1);
   WriteWholeFile(dir_.Join("bad1.luks"), bad);
-  auto d1 = Open(dir_.Join("bad1.luks"), WithPass("right"));
+  auto d1 = Open(dir_.Join("bad1.luks"), OptionsWithPassphrase("right"));
   EXPECT_EQ(d1.status().code(), StatusCode::kKeyRejected);
   bad = img;
   bad[112] = static_cast<char>(bad[112] ^ 1);  // master key digest
   WriteWholeFile(dir_.Join("bad2.luks"), bad);
-  EXPECT_EQ(Open(dir_.Join("bad2.luks"), WithPass("right")).status().code(),
+  EXPECT_EQ(Open(dir_.Join("bad2.luks"), OptionsWithPassphrase("right")).status().code(),
             StatusCode::kKeyRejected);
   bad = img;
   bad[208 + 3] = 0x55;  // key slot 0 state: neither active nor inactive
   WriteWholeFile(dir_.Join("bad3.luks"), bad);
-  EXPECT_EQ(Open(dir_.Join("bad3.luks"), WithPass("right")).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(Open(dir_.Join("bad3.luks"), OptionsWithPassphrase("right")).status().code(),
+            StatusCode::kCorrupt);
   bad = img;
   bad[208 + 44] = 0x7f;  // stripes absurd
   WriteWholeFile(dir_.Join("bad4.luks"), bad);
-  EXPECT_EQ(Open(dir_.Join("bad4.luks"), WithPass("right")).status().code(), StatusCode::kCorrupt);
+  EXPECT_EQ(Open(dir_.Join("bad4.luks"), OptionsWithPassphrase("right")).status().code(),
+            StatusCode::kCorrupt);
   bad = img;
   std::memcpy(bad.data() + 40, "ofb-plain64\0", 12);  // unknown mode, by name
   WriteWholeFile(dir_.Join("bad5.luks"), bad);
-  auto d5 = Open(dir_.Join("bad5.luks"), WithPass("right"));
+  auto d5 = Open(dir_.Join("bad5.luks"), OptionsWithPassphrase("right"));
   ASSERT_FALSE(d5.ok());
   EXPECT_NE(d5.status().message().find("ofb-plain64"), std::string::npos);
   // Truncated inside the key material.
   WriteWholeFile(dir_.Join("bad6.luks"), img.substr(0, 8192));
-  EXPECT_FALSE(Open(dir_.Join("bad6.luks"), WithPass("right")).ok());
+  EXPECT_FALSE(Open(dir_.Join("bad6.luks"), OptionsWithPassphrase("right")).ok());
 }
 
 // --- cryptsetup's compat images ---------------------------------------
@@ -266,7 +258,7 @@ std::string Sha256(const TempDir& dir, const BlockDevice& dev) {
 TEST(LuksReal, CryptsetupLuks1CompatImage) {
   TempDir dir;
   const std::string img = Unxz(dir, "cryptsetup-compatimage.luks");
-  auto dev = Open(img, WithPass("compatkey"));
+  auto dev = Open(img, OptionsWithPassphrase("compatkey"));
   ASSERT_TRUE(dev.ok()) << dev.status().message();
   EXPECT_EQ((*dev)->Size(), 9711616u);
   EXPECT_EQ(Sha256(dir, **dev), "7428e8f2436882a07eb32765086f5c899474c08b5576f556b573d2aabdf923e8");
@@ -278,13 +270,14 @@ TEST(LuksReal, CryptsetupLuks1CompatImage) {
                        ShellQuote(img) + " -O raw q.raw"));
     EXPECT_EQ(ReadWholeFile(dir.Join("q.raw")), ReadWholeFile(dir.Join("out.raw")));
   }
-  EXPECT_EQ(Open(img, WithPass("compatkey\n")).status().code(), StatusCode::kKeyRejected);
+  EXPECT_EQ(Open(img, OptionsWithPassphrase("compatkey\n")).status().code(),
+            StatusCode::kKeyRejected);
 }
 
 TEST(LuksReal, CryptsetupLuks2CompatImageBothKeySlots) {
   TempDir dir;
   const std::string img = Unxz(dir, "cryptsetup-compatimage2.luks");
-  auto dev = Open(img, WithPass("compatkey"));
+  auto dev = Open(img, OptionsWithPassphrase("compatkey"));
   ASSERT_TRUE(dev.ok()) << dev.status().message();
   EXPECT_EQ((*dev)->Size(), 512u);
   EXPECT_EQ(Sha256(dir, **dev), "38ef2d1b8c387efb50680e1d3f234f170d2b7b6c6d9eb856b4f426543a6c4ef2");
@@ -300,7 +293,7 @@ TEST(LuksReal, CryptsetupLuks2CompatImageBothKeySlots) {
     bytes[i] = 0;
   }
   WriteWholeFile(dir.Join("slot1.luks"), bytes);
-  auto dev1 = Open(dir.Join("slot1.luks"), WithPass("compatkey"));
+  auto dev1 = Open(dir.Join("slot1.luks"), OptionsWithPassphrase("compatkey"));
   EXPECT_EQ(dev1.status().code(), StatusCode::kKeyRejected) << dev1.status().message();
 }
 
@@ -436,7 +429,7 @@ TEST_P(Luks2Cryptsetup, ReadsThePayloadPythonEncrypted) {
   const Luks2Case& c = GetParam();
   TempDir dir;
   const std::string plain = MakeLuks2(dir, c);
-  OpenOptions o = WithPass("luks2 pass");
+  OpenOptions o = OptionsWithPassphrase("luks2 pass");
   if (c.detached) {
     o.detached_header = dir.Join("hdr.img");
   }
@@ -449,7 +442,7 @@ TEST_P(Luks2Cryptsetup, ReadsThePayloadPythonEncrypted) {
   EXPECT_EQ(info.format_specific["data"]["keyslots"][0]["kdf"]["type"], c.pbkdf);
   EXPECT_EQ(Open(dir.Join(c.detached ? "data.img" : "img.luks"),
                  [&] {
-                   OpenOptions w = WithPass("wrong");
+                   OpenOptions w = OptionsWithPassphrase("wrong");
                    w.detached_header = o.detached_header;
                    return w;
                  }())
@@ -490,14 +483,16 @@ class Luks2Bad : public ::testing::Test {
                                     " " + mode));
     return out;
   }
-  Status OpenStatus(const std::string& path) { return Open(path, WithPass("luks2 pass")).status(); }
+  Status OpenStatus(const std::string& path) {
+    return Open(path, OptionsWithPassphrase("luks2 pass")).status();
+  }
   TempDir dir_;
   std::string img_;
 };
 
 TEST_F(Luks2Bad, BrokenPrimaryChecksumFallsBackToTheSecondary) {
   const std::string p = Rewrite("a.luks", 0, "pass", "-", "break");
-  auto dev = Open(p, WithPass("luks2 pass"));
+  auto dev = Open(p, OptionsWithPassphrase("luks2 pass"));
   ASSERT_TRUE(dev.ok()) << dev.status().message();
   const ImageInfo info = (*dev)->Describe();
   EXPECT_EQ(info.format_specific["data"]["header-copy"], "secondary");
@@ -513,7 +508,7 @@ TEST_F(Luks2Bad, BothCopiesBrokenIsCorrupt) {
 TEST_F(Luks2Bad, TheNewerCopyWins) {
   // Secondary: a higher seqid and a label; the primary stays as it was.
   const std::string p = Rewrite("c.luks", 16384, "pass", "99");
-  auto dev = Open(p, WithPass("luks2 pass"));
+  auto dev = Open(p, OptionsWithPassphrase("luks2 pass"));
   ASSERT_TRUE(dev.ok()) << dev.status().message();
   EXPECT_EQ((*dev)->Describe().format_specific["data"]["header-copy"], "secondary");
   EXPECT_EQ((*dev)->Describe().format_specific["data"]["sequence"], 99);
@@ -521,7 +516,7 @@ TEST_F(Luks2Bad, TheNewerCopyWins) {
   // which is what is used (and then no longer decrypts to the plaintext,
   // but opens).
   const std::string q = Rewrite("d.luks", 0, "j['segments']['0']['offset']='16781312'", "100");
-  auto dev2 = Open(q, WithPass("luks2 pass"));
+  auto dev2 = Open(q, OptionsWithPassphrase("luks2 pass"));
   ASSERT_TRUE(dev2.ok()) << dev2.status().message();
   EXPECT_EQ((*dev2)->Describe().format_specific["data"]["payload-offset"], 16781312);
 }
